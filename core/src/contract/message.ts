@@ -1,0 +1,244 @@
+/**
+ * Message contract v1: the zod schemas are the single source of truth for what a device may
+ * publish. docs/contract.md describes the same thing for people; a test keeps them in step.
+ */
+import { z } from 'zod';
+import { CORE_ERRORS } from '../errors.js';
+import { allowedUnits, isUnitAllowed, KINDS, QUANTITIES, UNIT_NAMES, type Quantity, type ReadingKind, type Unit } from './units.js';
+
+/** Limits of contract v1. A deployment may lower the byte limit, never raise the readings limit. */
+export const CONTRACT_LIMITS = {
+  /** Readings in one message. */
+  maxReadingsPerMessage: 1000,
+  /** Default payload size limit in bytes (the gateway's `GATEWAY_MAX_PAYLOAD_BYTES`). */
+  maxPayloadBytes: 256 * 1024,
+  /** Largest absolute reading value accepted (in the unit sent). */
+  maxAbsValue: 1e15,
+  /** Earliest timestamp accepted: 2000-01-01T00:00:00Z. */
+  minTimestampMs: Date.UTC(2000, 0, 1),
+  /** Longest interval a reading may cover: 31 days (a billing month). */
+  maxIntervalS: 31 * 86_400,
+  /** Longest free-text field (e.g. meter serial, firmware). */
+  maxTextLength: 128,
+} as const;
+
+export type ContractErrorCode = keyof typeof CORE_ERRORS & `CONTRACT_${string}`;
+
+// ISO 8601 date-time with a mandatory offset; seconds and fractions optional.
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+const text = z.string().min(1).max(CONTRACT_LIMITS.maxTextLength);
+
+/** One reading as sent by a device. `ts` is the start of the interval for kind `interval`. */
+export const readingSchema = z.strictObject({
+  ts: z.union([z.string().max(40), z.number()]).describe('ISO 8601 with offset, or epoch milliseconds; start of the interval for `interval` readings'),
+  quantity: z.enum(QUANTITIES).describe('What is measured'),
+  unit: z.enum(UNIT_NAMES as [Unit, ...Unit[]]).describe('Unit of `value`'),
+  kind: z.enum(KINDS).describe('interval: used over intervalS from ts; register: cumulative index at ts; instant: sample at ts'),
+  value: z.number().describe('The reading, in `unit`'),
+  intervalS: z.number().int().positive().max(CONTRACT_LIMITS.maxIntervalS).optional().describe('Interval length in seconds; required for kind `interval`'),
+  rollover: z.number().positive().optional().describe('Register only: the value at which the register wraps to zero (e.g. 1000000)'),
+});
+
+/** A readings message, published to `wattproof/v1/<site>/<building>/<meter>/readings`. */
+export const readingsMessageSchema = z.strictObject({
+  v: z.literal(1).optional().describe('Contract version; 1 if absent'),
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).describe('Device sequence number, increasing per message'),
+  meterSerial: text.optional().describe('Serial number of the physical meter; a change marks a meter replacement'),
+  readings: z.array(readingSchema).min(1).max(CONTRACT_LIMITS.maxReadingsPerMessage).describe('One or more readings'),
+});
+
+/** The retained status message (also the Last Will, with state `offline`). */
+export const statusMessageSchema = z.strictObject({
+  state: z.enum(['online', 'offline']),
+  ts: z.union([z.string().max(40), z.number()]).optional(),
+  firmware: text.optional(),
+});
+
+export type RawReading = z.infer<typeof readingSchema>;
+export type ReadingsMessage = z.infer<typeof readingsMessageSchema>;
+export type StatusMessage = z.infer<typeof statusMessageSchema>;
+
+/** A reading after contract validation: timestamp resolved to epoch ms, nothing converted yet. */
+export interface ValidReading {
+  readonly tsMs: number;
+  readonly quantity: Quantity;
+  readonly unit: Unit;
+  readonly kind: ReadingKind;
+  readonly value: number;
+  readonly intervalS?: number;
+  readonly rollover?: number;
+}
+
+export interface ValidReadingsMessage {
+  readonly seq: number;
+  readonly meterSerial?: string;
+  readonly readings: readonly ValidReading[];
+}
+
+export interface ContractIssue {
+  /** Field path such as `readings[3].unit`; empty for the whole payload. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Why a payload was rejected: a stable code, a readable reason naming the field, all issues. */
+export interface ContractViolation {
+  readonly code: ContractErrorCode;
+  readonly reason: string;
+  readonly issues: readonly ContractIssue[];
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ContractViolation };
+
+export interface ParseOptions {
+  /** Current time (epoch ms), for the future-timestamp check. */
+  readonly nowMs: number;
+  /** How far ahead of `nowMs` a timestamp may be (device clock skew). */
+  readonly maxFutureMs: number;
+  /** Payload byte limit; defaults to CONTRACT_LIMITS.maxPayloadBytes. */
+  readonly maxPayloadBytes?: number;
+}
+
+/** Formats a zod path as `readings[3].unit`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+/** Resolves a contract timestamp to epoch ms, or explains why it is not one. */
+export function resolveTimestamp(ts: string | number): { ok: true; ms: number } | { ok: false; message: string } {
+  if (typeof ts === 'number') {
+    if (!Number.isInteger(ts)) return { ok: false, message: 'epoch timestamp must be whole milliseconds' };
+    if (ts < CONTRACT_LIMITS.minTimestampMs) {
+      const hint = ts > 1e8 && ts < 1e11 ? ' (this looks like epoch seconds; send milliseconds)' : '';
+      return { ok: false, message: `timestamp ${ts} is before 2000-01-01${hint}` };
+    }
+    return { ok: true, ms: ts };
+  }
+  if (!ISO_WITH_OFFSET.test(ts)) {
+    return { ok: false, message: `"${ts.slice(0, 40)}" is not ISO 8601 with an offset (e.g. 2026-11-30T08:00:00+08:00)` };
+  }
+  const ms = Date.parse(ts);
+  if (!Number.isFinite(ms)) return { ok: false, message: `"${ts}" is not a real date-time` };
+  if (ms < CONTRACT_LIMITS.minTimestampMs) return { ok: false, message: `timestamp ${ts} is before 2000-01-01` };
+  return { ok: true, ms };
+}
+
+function violation(code: ContractErrorCode, issues: ContractIssue[]): ContractViolation {
+  const first = issues[0];
+  const where = first && first.path ? `${first.path}: ` : '';
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more issue${issues.length > 2 ? 's' : ''})` : '';
+  return { code, reason: `${where}${first?.message ?? 'invalid'}${more}`, issues };
+}
+
+/**
+ * Parses and validates a readings payload. Never throws: every failure comes back as a
+ * ContractViolation with a stable code and a reason naming the offending field.
+ */
+export function parseReadingsMessage(payload: Uint8Array | string, opts: ParseOptions): ParseResult<ValidReadingsMessage> {
+  const maxBytes = opts.maxPayloadBytes ?? CONTRACT_LIMITS.maxPayloadBytes;
+  const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  if (bytes > maxBytes) {
+    return { ok: false, error: violation('CONTRACT_PAYLOAD_TOO_LARGE', [{ path: '', message: `payload is ${bytes} bytes; the limit is ${maxBytes}` }]) };
+  }
+  let json: unknown;
+  try {
+    const textPayload = typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    json = JSON.parse(textPayload);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return { ok: false, error: violation('CONTRACT_PAYLOAD_NOT_JSON', [{ path: '', message: `payload is not UTF-8 JSON: ${detail.slice(0, 200)}` }]) };
+  }
+  const parsed = readingsMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: formatPath(i.path), message: i.message }));
+    const tooMany = parsed.error.issues.some((i) => i.code === 'too_big' && i.path.length === 1 && i.path[0] === 'readings');
+    return { ok: false, error: violation(tooMany ? 'CONTRACT_TOO_MANY_READINGS' : 'CONTRACT_SCHEMA_INVALID', issues) };
+  }
+  const msg = parsed.data;
+  const readings: ValidReading[] = [];
+  const tsIssues: ContractIssue[] = [];
+  const unitIssues: ContractIssue[] = [];
+  const schemaIssues: ContractIssue[] = [];
+  msg.readings.forEach((r, i) => {
+    const at = `readings[${i}]`;
+    if (!isUnitAllowed(r.quantity, r.kind, r.unit)) {
+      const allowed = allowedUnits(r.quantity, r.kind);
+      unitIssues.push({
+        path: `${at}.unit`,
+        message: allowed.length
+          ? `unit "${r.unit}" is not valid for ${r.quantity} (${r.kind}); expected one of ${allowed.join(', ')}`
+          : `${r.quantity} cannot be reported as kind "${r.kind}"`,
+      });
+    }
+    if (Math.abs(r.value) > CONTRACT_LIMITS.maxAbsValue) {
+      schemaIssues.push({ path: `${at}.value`, message: `value ${r.value} exceeds ±${CONTRACT_LIMITS.maxAbsValue}` });
+    }
+    if (r.kind === 'interval' && r.intervalS === undefined) {
+      schemaIssues.push({ path: `${at}.intervalS`, message: 'intervalS is required for kind "interval"' });
+    }
+    if (r.kind !== 'interval' && r.intervalS !== undefined) {
+      schemaIssues.push({ path: `${at}.intervalS`, message: `intervalS is only allowed for kind "interval", not "${r.kind}"` });
+    }
+    if (r.rollover !== undefined && r.kind !== 'register') {
+      schemaIssues.push({ path: `${at}.rollover`, message: 'rollover is only allowed for kind "register"' });
+    }
+    if (r.rollover !== undefined && r.value >= r.rollover) {
+      schemaIssues.push({ path: `${at}.value`, message: `register value ${r.value} is not below its rollover ${r.rollover}` });
+    }
+    if (r.kind === 'register' && r.value < 0) {
+      schemaIssues.push({ path: `${at}.value`, message: 'a cumulative register cannot be negative' });
+    }
+    const ts = resolveTimestamp(r.ts);
+    if (!ts.ok) {
+      tsIssues.push({ path: `${at}.ts`, message: ts.message });
+      return;
+    }
+    if (ts.ms > opts.nowMs + opts.maxFutureMs) {
+      tsIssues.push({
+        path: `${at}.ts`,
+        message: `timestamp ${new Date(ts.ms).toISOString()} is ${Math.round((ts.ms - opts.nowMs) / 1000)} s in the future (limit ${Math.round(opts.maxFutureMs / 1000)} s); check the device clock`,
+      });
+      return;
+    }
+    readings.push({
+      tsMs: ts.ms,
+      quantity: r.quantity,
+      unit: r.unit,
+      kind: r.kind,
+      value: r.value,
+      ...(r.intervalS !== undefined ? { intervalS: r.intervalS } : {}),
+      ...(r.rollover !== undefined ? { rollover: r.rollover } : {}),
+    });
+  });
+  if (schemaIssues.length) return { ok: false, error: violation('CONTRACT_SCHEMA_INVALID', schemaIssues) };
+  if (unitIssues.length) return { ok: false, error: violation('CONTRACT_UNIT_INVALID', unitIssues) };
+  if (tsIssues.length) return { ok: false, error: violation('CONTRACT_TIMESTAMP_INVALID', tsIssues) };
+  return {
+    ok: true,
+    value: { seq: msg.seq, ...(msg.meterSerial !== undefined ? { meterSerial: msg.meterSerial } : {}), readings },
+  };
+}
+
+/** Parses a status payload (retained online/offline). */
+export function parseStatusMessage(payload: Uint8Array | string): ParseResult<StatusMessage> {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch (err) {
+    return { ok: false, error: violation('CONTRACT_PAYLOAD_NOT_JSON', [{ path: '', message: `payload is not UTF-8 JSON: ${(err as Error).message}` }]) };
+  }
+  const parsed = statusMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      error: violation('CONTRACT_SCHEMA_INVALID', parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }))),
+    };
+  }
+  return { ok: true, value: parsed.data };
+}

@@ -1,0 +1,119 @@
+/** Domain types shared by every workspace: the portfolio (site, building, meter) and devices. */
+import type { MeterRef } from './contract/topics.js';
+import type { Quantity, ReadingKind, Unit } from './contract/units.js';
+
+export type { MeterRef };
+
+/** A site (a park or campus, or a single address). */
+export interface Site {
+  readonly id: string;
+  readonly name?: string;
+  /** IANA time zone used for local days and months; Asia/Shanghai for Chongqing. */
+  readonly timezone: string;
+  readonly latitude?: number;
+  readonly longitude?: number;
+}
+
+/** A building on a site. */
+export interface Building {
+  readonly site: string;
+  readonly id: string;
+  readonly name?: string;
+  /** GB/T 51161 building type, e.g. `office_a`, `office_b`, `hotel`, `mall`. */
+  readonly type?: string;
+  readonly floorAreaM2?: number;
+}
+
+/** A meter in a building. `parent` names the main meter a sub-meter rolls up to. */
+export interface Meter extends MeterRef {
+  readonly name?: string;
+  readonly quantity?: Quantity;
+  /** End use of a sub-meter (GB 55015): lighting_sockets, hvac, power, special. */
+  readonly endUse?: string;
+  readonly parent?: string;
+}
+
+export type PrincipalRole = 'device' | 'service' | 'operator';
+
+/**
+ * Someone who may connect to the gateway. A device is bound to exactly one meter and its
+ * username is that meter's key `site/building/meter`; services and operators have free names.
+ */
+export interface Principal {
+  readonly username: string;
+  readonly role: PrincipalRole;
+  /** For devices: the meter it publishes for. */
+  readonly meter?: MeterRef;
+  /** `scrypt$N$r$p$salt$hash` (base64url parts); never the secret itself. */
+  readonly secretHash: string;
+  readonly createdAtMs: number;
+  readonly disabledAtMs?: number;
+}
+
+/** A reading as stored: canonical unit, epoch-ms timestamp (interval start for `interval`). */
+export interface StoredReading extends MeterRef {
+  readonly quantity: Quantity;
+  readonly kind: ReadingKind;
+  /** Canonical unit: kWh, kW, m3, °C, %, W/m2. */
+  readonly unit: Unit;
+  readonly ts: number;
+  readonly value: number;
+  /** Interval length in seconds; present exactly for kind `interval`. */
+  readonly intervalS?: number;
+}
+
+/** A message (or part of one) that was rejected, kept whole with the reason for inspection. */
+export interface DeadLetter {
+  readonly id: string;
+  readonly receivedAtMs: number;
+  /** Which service rejected it. */
+  readonly source: 'gateway' | 'ingest' | 'api';
+  readonly topic: string;
+  readonly clientId?: string;
+  readonly username?: string;
+  /** Stable error code, e.g. CONTRACT_SCHEMA_INVALID. */
+  readonly code: string;
+  /** Readable reason naming the offending field. */
+  readonly reason: string;
+  readonly details?: unknown;
+  /** The payload as received: UTF-8 text when it decodes, else base64. */
+  readonly payload: string;
+  readonly payloadEncoding: 'utf8' | 'base64';
+  readonly payloadBytes: number;
+  /** True when only the first bytes of an oversized payload were kept. */
+  readonly truncated: boolean;
+}
+
+export type NewDeadLetter = Omit<DeadLetter, 'id'>;
+
+/** A register event detected while turning cumulative registers into intervals. */
+export interface RegisterEvent extends MeterRef {
+  readonly quantity: Quantity;
+  readonly ts: number;
+  readonly type: 'rollover' | 'reset' | 'replacement' | 'out_of_order';
+  readonly previousValue: number;
+  readonly value: number;
+  readonly detectedAtMs: number;
+  readonly note?: string;
+}
+
+/** Upper bound of dead-letter payload bytes kept; larger payloads keep this prefix and `truncated`. */
+export const DEAD_LETTER_PAYLOAD_LIMIT_BYTES = 64 * 1024;
+
+/** Builds the stored form of a payload: UTF-8 when it decodes cleanly, otherwise base64. */
+export function encodeDeadLetterPayload(payload: Uint8Array | string, limitBytes = DEAD_LETTER_PAYLOAD_LIMIT_BYTES): Pick<DeadLetter, 'payload' | 'payloadEncoding' | 'payloadBytes' | 'truncated'> {
+  const buf = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const kept = buf.byteLength > limitBytes ? buf.subarray(0, limitBytes) : buf;
+  let text: string | undefined;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(kept);
+  } catch {
+    text = undefined;
+  }
+  // NUL and other C0 controls (but tab/newline) go as base64 so every store can keep them verbatim.
+  // eslint-disable-next-line no-control-regex
+  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(text)) {
+    return { payload: text, payloadEncoding: 'utf8', payloadBytes: buf.byteLength, truncated: kept !== buf };
+  }
+  return { payload: kept.toString('base64'), payloadEncoding: 'base64', payloadBytes: buf.byteLength, truncated: kept !== buf };
+}
