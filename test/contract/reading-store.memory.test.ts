@@ -1,0 +1,4 @@
+import { createMemoryReadingStore } from '@wattproof/ingest/stores';
+import { describeReadingStore } from './reading-store.js';
+
+describeReadingStore('memory', () => createMemoryReadingStore());
