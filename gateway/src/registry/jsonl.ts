@@ -1,0 +1,563 @@
+/**
+ * Embedded registry store for the no-server default run: append-only JSON-lines files in one
+ * directory, read into in-memory indexes.
+ *
+ * Files (one JSON object per line, `{"v":1,"at":<epoch ms written>,"op":...,"value":...}`):
+ * - `registry.jsonl`: `site`, `building`, `meter`, `principal` records (the whole entity; the
+ *   last record of a key wins) and `principal.disable` (`{username, atMs}`). A `building` or
+ *   `meter` record creates its missing site/building with defaults when replayed, so the
+ *   defaults never overwrite a site another process wrote meanwhile.
+ * - `dead-letters.jsonl`: `dead-letter` records, the whole `DeadLetter` with its id.
+ * - `register-events.jsonl`: `register-event` records; the last of an identity wins.
+ *
+ * Every write is one `write(2)` of complete lines on an `O_APPEND` descriptor followed by
+ * `fdatasync`, so concurrent writers (the gateway and a `wattproof device add` CLI process) never
+ * interleave within a line and a resolved promise means the lines are on disk. Before each read
+ * the store checks the file sizes and loads new complete lines written by other processes; an
+ * incomplete last line is left for the next read (it may be mid-write). A line that cannot be
+ * parsed (a torn write after a crash) is skipped with a warning; the next append starts on a new
+ * line so it does not glue onto the fragment.
+ *
+ * Memory: sites, buildings, meters, principals and register events are held whole. Dead letters
+ * are indexed by id, code, source, topic and file position only, the newest
+ * `maxIndexedDeadLetters` (default 100,000, about 20 MB) of them; payloads are read from the file
+ * when listed. Older dead letters stay in the file but are no longer listed or counted.
+ * The files are never compacted; do not edit them while a process uses the directory.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { silentLogger, type DeadLetter, type Logger, type NewDeadLetter, type RegistryStore } from '@wattproof/core';
+import { registryError } from './errors.js';
+import {
+  clampLimit,
+  createRegistryState,
+  deadLetterMatches,
+  DEFAULT_DEAD_LETTER_LIMIT,
+  jsonClone,
+  MAX_DEAD_LETTER_LIMIT,
+  normalise,
+} from './memory.js';
+
+/** File names inside the store's directory. */
+export const JSONL_FILES = {
+  registry: 'registry.jsonl',
+  deadLetters: 'dead-letters.jsonl',
+  registerEvents: 'register-events.jsonl',
+} as const;
+
+/** Record format version written; lines with a higher `v` stop the store (REGISTRY_CORRUPT). */
+export const JSONL_FORMAT_VERSION = 1;
+
+/** Dead letters kept in the in-memory index (newest by id). */
+export const DEFAULT_MAX_INDEXED_DEAD_LETTERS = 100_000;
+
+export interface JsonlRegistryStoreOptions {
+  /** Directory of the files; created (with parents) by `init()`. */
+  readonly dir: string;
+  /** Receives warnings about skipped lines. Default: silent. */
+  readonly logger?: Logger;
+  /** Newest dead letters indexed for list/count. Default DEFAULT_MAX_INDEXED_DEAD_LETTERS. */
+  readonly maxIndexedDeadLetters?: number;
+  /** Clock (epoch ms) for record times and dead-letter ids. Default Date.now. */
+  readonly now?: () => number;
+}
+
+interface LogFile {
+  readonly name: string;
+  readonly path: string;
+  handle: FileHandle | undefined;
+  /** Bytes consumed: the end of the last complete line read. */
+  offset: number;
+}
+
+interface DeadLetterEntry {
+  readonly id: string;
+  readonly code: string;
+  readonly source: DeadLetter['source'];
+  readonly topic: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+interface LogRecord {
+  readonly v: number;
+  readonly at: number;
+  readonly op: string;
+  readonly value: unknown;
+}
+
+const READ_CHUNK_BYTES = 1 << 20;
+const NEWLINE = 0x0a;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Minimal shape checks: a line that passes JSON.parse but not these is treated like a torn one. */
+const VALID: Record<string, (v: Record<string, unknown>) => boolean> = {
+  site: (v) => isStr(v.id) && isStr(v.timezone),
+  building: (v) => isStr(v.site) && isStr(v.id),
+  meter: (v) => isStr(v.site) && isStr(v.building) && isStr(v.meter),
+  principal: (v) => isStr(v.username) && isStr(v.role) && isStr(v.secretHash) && isNum(v.createdAtMs),
+  'principal.disable': (v) => isStr(v.username) && isNum(v.atMs),
+  'dead-letter': (v) => isStr(v.id) && isStr(v.code) && isStr(v.source) && isStr(v.topic) && isStr(v.payload),
+  'register-event': (v) => isStr(v.site) && isStr(v.building) && isStr(v.meter) && isStr(v.quantity) && isNum(v.ts) && isStr(v.type),
+};
+
+/**
+ * Creates the embedded JSON-lines registry store on `dir`. `init()` creates the directory; any
+ * other call initialises the store first if needed.
+ */
+export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): RegistryStore {
+  const { dir } = options;
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const maxIndexed = Math.max(1, options.maxIndexedDeadLetters ?? DEFAULT_MAX_INDEXED_DEAD_LETTERS);
+
+  const state = createRegistryState();
+  let deadLetters: DeadLetterEntry[] = [];
+  const files = {
+    registry: { name: JSONL_FILES.registry, path: join(dir, JSONL_FILES.registry), handle: undefined, offset: 0 } as LogFile,
+    deadLetters: { name: JSONL_FILES.deadLetters, path: join(dir, JSONL_FILES.deadLetters), handle: undefined, offset: 0 } as LogFile,
+    registerEvents: { name: JSONL_FILES.registerEvents, path: join(dir, JSONL_FILES.registerEvents), handle: undefined, offset: 0 } as LogFile,
+  };
+  let opened = false;
+  let closed = false;
+
+  // Ids: <epoch ms, 13 digits>-<counter within the ms, 6 digits>-<random tag of this instance>.
+  // The tag keeps two processes apart when they write in the same millisecond.
+  const instanceTag = randomBytes(5).toString('hex');
+  let lastIdMs = 0;
+  let idCounter = 0;
+  const nextDeadLetterId = () => {
+    const t = Math.max(now(), lastIdMs);
+    if (t === lastIdMs) {
+      idCounter += 1;
+      if (idCounter > 999_999) {
+        lastIdMs += 1;
+        idCounter = 0;
+      }
+    } else {
+      lastIdMs = t;
+      idCounter = 0;
+    }
+    return `${String(lastIdMs).padStart(13, '0')}-${String(idCounter).padStart(6, '0')}-${instanceTag}`;
+  };
+
+  // One operation at a time per instance: reads move file offsets and indexes.
+  let chain: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function openFiles(): Promise<void> {
+    try {
+      await mkdir(dir, { recursive: true });
+      for (const f of Object.values(files)) f.handle ??= await open(f.path, 'a+');
+    } catch (cause) {
+      await closeFiles();
+      throw registryError('REGISTRY_UNAVAILABLE', `cannot open the registry files in ${dir}: ${(cause as Error).message}`, { cause, details: { dir } });
+    }
+    try {
+      // The new directory entries must be durable too, or an fsync'd append could vanish with its file.
+      const d = await open(dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch (cause) {
+      logger.warn({ dir, err: (cause as Error).message }, 'could not fsync the registry directory');
+    }
+    opened = true;
+  }
+
+  async function closeFiles(): Promise<void> {
+    for (const f of Object.values(files)) {
+      const h = f.handle;
+      f.handle = undefined;
+      if (h) await h.close().catch(() => undefined);
+    }
+  }
+
+  async function ready(): Promise<void> {
+    if (closed) throw registryError('REGISTRY_CLOSED', `the registry store in ${dir} is closed`);
+    if (!opened) await openFiles();
+  }
+
+  function parseLine(file: LogFile, line: Buffer, offset: number): LogRecord | undefined {
+    if (line.length === 0) return undefined;
+    let rec: unknown;
+    try {
+      rec = JSON.parse(line.toString('utf8'));
+    } catch {
+      rec = undefined;
+    }
+    if (!isObj(rec) || !isNum(rec.v) || !isStr(rec.op)) {
+      logger.warn({ file: file.path, offset, length: line.length }, 'skipping an unreadable registry line (torn write after a crash?)');
+      return undefined;
+    }
+    if (rec.v > JSONL_FORMAT_VERSION || !(rec.op in VALID)) {
+      throw registryError('REGISTRY_CORRUPT', `${file.path} holds a record this version cannot read (v ${rec.v}, op ${rec.op}) at byte ${offset}`, {
+        details: { file: file.path, offset, v: rec.v, op: rec.op },
+      });
+    }
+    if (!isObj(rec.value) || !VALID[rec.op]!(rec.value)) {
+      logger.warn({ file: file.path, offset, op: rec.op }, 'skipping a registry record with missing fields');
+      return undefined;
+    }
+    return rec as unknown as LogRecord;
+  }
+
+  /** Reads complete lines in [file.offset, end of file) and hands each to `apply`. */
+  async function readNew(file: LogFile, apply: (rec: LogRecord, offset: number, length: number) => void): Promise<void> {
+    const handle = file.handle;
+    if (!handle) throw registryError('REGISTRY_CLOSED', `the registry store in ${dir} is closed`);
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (cause) {
+      throw registryError('REGISTRY_READ_FAILED', `cannot stat ${file.path}: ${(cause as Error).message}`, { cause });
+    }
+    if (size < file.offset) {
+      // Truncated or rewritten behind our back: start over rather than read from a wrong offset.
+      logger.warn({ file: file.path, size, offset: file.offset }, 'registry file shrank; reloading it');
+      reset(file);
+    }
+    let pos = file.offset;
+    let pending: Buffer = Buffer.alloc(0);
+    let pendingStart = pos;
+    const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    while (pos < size) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(chunk, 0, Math.min(READ_CHUNK_BYTES, size - pos), pos));
+      } catch (cause) {
+        throw registryError('REGISTRY_READ_FAILED', `cannot read ${file.path}: ${(cause as Error).message}`, { cause });
+      }
+      if (bytesRead === 0) break;
+      const data = pending.length > 0 ? Buffer.concat([pending, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      pos += bytesRead;
+      let lineStart = 0;
+      for (let nl = data.indexOf(NEWLINE); nl !== -1; nl = data.indexOf(NEWLINE, lineStart)) {
+        const lineOffset = pendingStart + lineStart;
+        const rec = parseLine(file, data.subarray(lineStart, nl), lineOffset);
+        if (rec) apply(rec, lineOffset, nl - lineStart);
+        lineStart = nl + 1;
+        // Only complete lines count as consumed; a trailing fragment is re-read next time.
+        file.offset = pendingStart + lineStart;
+      }
+      pending = Buffer.from(data.subarray(lineStart));
+      pendingStart += lineStart;
+    }
+  }
+
+  function reset(file: LogFile): void {
+    file.offset = 0;
+    if (file === files.registry) {
+      // Register events live in the same state object but come from their own file: keep them by replaying it too.
+      state.clear();
+      files.registerEvents.offset = 0;
+    } else if (file === files.registerEvents) {
+      state.clear();
+      files.registry.offset = 0;
+    } else {
+      deadLetters = [];
+    }
+  }
+
+  function indexDeadLetter(value: Record<string, unknown>, offset: number, length: number): void {
+    const entry: DeadLetterEntry = { id: value.id as string, code: value.code as string, source: value.source as DeadLetter['source'], topic: value.topic as string, offset, length };
+    const last = deadLetters[deadLetters.length - 1];
+    if (!last || last.id < entry.id) {
+      deadLetters.push(entry);
+    } else {
+      // Another process wrote in the same moment with a smaller id: keep the index sorted.
+      let lo = 0;
+      let hi = deadLetters.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (deadLetters[mid]!.id < entry.id) lo = mid + 1;
+        else hi = mid;
+      }
+      if (deadLetters[lo]?.id === entry.id) return;
+      deadLetters.splice(lo, 0, entry);
+    }
+    const ms = Number(entry.id.slice(0, 13));
+    if (Number.isSafeInteger(ms) && ms > lastIdMs) {
+      // Ids of this directory keep increasing even if the clock stepped back since they were written.
+      lastIdMs = ms;
+      idCounter = 999_999;
+    }
+  }
+
+  async function refreshRegistry(): Promise<void> {
+    await readNew(files.registry, (rec) => {
+      const v = rec.value as never;
+      switch (rec.op) {
+        case 'site':
+          state.putSite(v);
+          break;
+        case 'building':
+          state.putBuilding(v);
+          break;
+        case 'meter':
+          state.putMeter(v);
+          break;
+        case 'principal':
+          state.putPrincipal(v);
+          break;
+        case 'principal.disable': {
+          const d = rec.value as { username: string; atMs: number };
+          state.disablePrincipal(d.username, d.atMs);
+          break;
+        }
+        default:
+          logger.warn({ file: files.registry.path, op: rec.op }, 'skipping a record that belongs to another registry file');
+      }
+    });
+  }
+
+  async function refreshRegisterEvents(): Promise<void> {
+    await readNew(files.registerEvents, (rec) => {
+      if (rec.op === 'register-event') state.putRegisterEvent(rec.value as never);
+    });
+  }
+
+  async function refreshDeadLetters(): Promise<void> {
+    await readNew(files.deadLetters, (rec, offset, length) => {
+      if (rec.op !== 'dead-letter') return;
+      indexDeadLetter(rec.value as Record<string, unknown>, offset, length);
+      // Trim while loading too, so a huge file never holds more than twice the bound in memory.
+      if (deadLetters.length >= 2 * maxIndexed) deadLetters.splice(0, deadLetters.length - maxIndexed);
+    });
+    if (deadLetters.length > maxIndexed) deadLetters.splice(0, deadLetters.length - maxIndexed);
+  }
+
+  async function refreshAll(): Promise<void> {
+    await refreshRegistry();
+    await refreshRegisterEvents();
+    await refreshDeadLetters();
+  }
+
+  /** Appends complete lines with one write and fdatasync. */
+  async function append(file: LogFile, records: readonly { op: string; value: unknown }[]): Promise<void> {
+    const handle = file.handle;
+    if (!handle) throw registryError('REGISTRY_CLOSED', `the registry store in ${dir} is closed`);
+    const at = now();
+    let text = '';
+    for (const r of records) text += `${JSON.stringify({ v: JSONL_FORMAT_VERSION, at, op: r.op, value: r.value })}\n`;
+    try {
+      const { size } = await handle.stat();
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        // A torn last line (crash mid-write): start on a new line so ours stays readable.
+        if (last[0] !== NEWLINE) text = `\n${text}`;
+      }
+      const buf = Buffer.from(text, 'utf8');
+      // Not FileHandle.appendFile: it splits large buffers into several writes, which another
+      // process's append could then land between.
+      let written = 0;
+      while (written < buf.length) {
+        const { bytesWritten } = await handle.write(buf, written, buf.length - written, null);
+        written += bytesWritten;
+      }
+      await handle.datasync();
+    } catch (cause) {
+      throw registryError('REGISTRY_WRITE_FAILED', `cannot append to ${file.path}: ${(cause as Error).message}`, { cause, details: { file: file.path } });
+    }
+  }
+
+  /**
+   * Reads new lines around a write without failing it: after our own append the data is durable,
+   * and before one, a read problem must not stop dead letters from being stored.
+   */
+  async function refreshQuietly(refresh: () => Promise<void>): Promise<void> {
+    try {
+      await refresh();
+    } catch (err) {
+      logger.warn({ dir, err: (err as Error).message }, 're-reading a registry file around a write failed; the write itself is unaffected');
+    }
+  }
+
+  async function readDeadLetter(entry: DeadLetterEntry): Promise<DeadLetter> {
+    const handle = files.deadLetters.handle;
+    if (!handle) throw registryError('REGISTRY_CLOSED', `the registry store in ${dir} is closed`);
+    const buf = Buffer.allocUnsafe(entry.length);
+    try {
+      await handle.read(buf, 0, entry.length, entry.offset);
+      return (JSON.parse(buf.toString('utf8')) as LogRecord).value as DeadLetter;
+    } catch (cause) {
+      throw registryError('REGISTRY_READ_FAILED', `cannot read dead letter ${entry.id} from ${files.deadLetters.path}`, { cause, details: { id: entry.id } });
+    }
+  }
+
+  return {
+    name: 'jsonl',
+    init: () =>
+      exclusive(async () => {
+        await ready();
+        await refreshAll();
+      }),
+
+    upsertSite: (site) =>
+      exclusive(async () => {
+        await ready();
+        await append(files.registry, [{ op: 'site', value: normalise.site(site) }]);
+        await refreshQuietly(refreshRegistry);
+      }),
+    upsertBuilding: (building) =>
+      exclusive(async () => {
+        await ready();
+        await append(files.registry, [{ op: 'building', value: normalise.building(building) }]);
+        await refreshQuietly(refreshRegistry);
+      }),
+    upsertMeter: (meter) =>
+      exclusive(async () => {
+        await ready();
+        await append(files.registry, [{ op: 'meter', value: normalise.meter(meter) }]);
+        await refreshQuietly(refreshRegistry);
+      }),
+    listSites: () =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegistry();
+        return state.listSites();
+      }),
+    listBuildings: (site) =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegistry();
+        return state.listBuildings(site);
+      }),
+    listMeters: (filter) =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegistry();
+        return state.listMeters(filter);
+      }),
+    getMeter: (ref) =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegistry();
+        return state.getMeter(ref);
+      }),
+
+    putPrincipal: (principal) =>
+      exclusive(async () => {
+        await ready();
+        await append(files.registry, [{ op: 'principal', value: normalise.principal(principal) }]);
+        await refreshQuietly(refreshRegistry);
+      }),
+    // A stat per lookup: a CLI process may have added, rotated or disabled the principal.
+    getPrincipal: (username) =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegistry();
+        return state.getPrincipal(username);
+      }),
+    listPrincipals: () =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegistry();
+        return state.listPrincipals();
+      }),
+    disablePrincipal: (username, atMs) =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegistry();
+        const p = state.getPrincipal(username);
+        if (!p) return false;
+        if (p.disabledAtMs !== undefined) return true;
+        await append(files.registry, [{ op: 'principal.disable', value: { username, atMs } }]);
+        await refreshQuietly(refreshRegistry);
+        return true;
+      }),
+
+    addDeadLetters: (letters: readonly NewDeadLetter[]) =>
+      exclusive(async () => {
+        await ready();
+        if (letters.length === 0) return [];
+        // Ids seen in the file (other processes, earlier runs) bound ours from below.
+        await refreshQuietly(refreshDeadLetters);
+        const added = letters.map((l) => normalise.deadLetter(nextDeadLetterId(), l));
+        await append(
+          files.deadLetters,
+          added.map((value) => ({ op: 'dead-letter', value })),
+        );
+        await refreshQuietly(refreshDeadLetters);
+        return added.map(jsonClone);
+      }),
+    listDeadLetters: (q = {}) =>
+      exclusive(async () => {
+        await ready();
+        await refreshDeadLetters();
+        const limit = clampLimit(q.limit, DEFAULT_DEAD_LETTER_LIMIT, MAX_DEAD_LETTER_LIMIT);
+        let i = deadLetters.length - 1;
+        if (q.before !== undefined) {
+          const before = q.before;
+          let lo = 0;
+          let hi = deadLetters.length;
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1;
+            if (deadLetters[mid]!.id < before) lo = mid + 1;
+            else hi = mid;
+          }
+          i = lo - 1;
+        }
+        const picked: DeadLetterEntry[] = [];
+        for (; i >= 0 && picked.length < limit; i--) {
+          const e = deadLetters[i]!;
+          if (deadLetterMatches(e, q)) picked.push(e);
+        }
+        const out: DeadLetter[] = [];
+        for (const e of picked) out.push(await readDeadLetter(e));
+        return out;
+      }),
+    countDeadLetters: (q = {}) =>
+      exclusive(async () => {
+        await ready();
+        await refreshDeadLetters();
+        let n = 0;
+        for (const e of deadLetters) if (deadLetterMatches(e, q)) n += 1;
+        return n;
+      }),
+
+    addRegisterEvents: (events) =>
+      exclusive(async () => {
+        await ready();
+        if (events.length === 0) return;
+        await append(
+          files.registerEvents,
+          events.map((e) => ({ op: 'register-event', value: normalise.registerEvent(e) })),
+        );
+        await refreshQuietly(refreshRegisterEvents);
+      }),
+    listRegisterEvents: (filter) =>
+      exclusive(async () => {
+        await ready();
+        await refreshRegisterEvents();
+        return state.listRegisterEvents(filter);
+      }),
+
+    async ping() {
+      if (closed) return false;
+      try {
+        await access(dir, fsConstants.R_OK | fsConstants.W_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () =>
+      exclusive(async () => {
+        closed = true;
+        await closeFiles();
+      }),
+  };
+}

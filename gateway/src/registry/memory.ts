@@ -1,0 +1,318 @@
+/**
+ * In-process registry store, for unit tests and `REGISTRY_STORE=memory`. Nothing survives the
+ * process. It also holds the reference semantics the other adapters share: list order, defaults
+ * of auto-created sites and buildings, dead-letter query limits, register-event identity.
+ */
+import type { Building, DeadLetter, DeadLetterQuery, Meter, MeterRef, NewDeadLetter, Principal, RegisterEvent, RegistryStore, Site } from '@wattproof/core';
+import { registryError } from './errors.js';
+
+/** Time zone of a site that `upsertMeter` (or `upsertBuilding`) creates because it did not exist. */
+export const DEFAULT_SITE_TIMEZONE = 'Asia/Shanghai';
+/** Dead letters returned by `listDeadLetters` when the query has no `limit`. */
+export const DEFAULT_DEAD_LETTER_LIMIT = 100;
+/** Largest `limit` honoured by `listDeadLetters`; larger values are clamped. */
+export const MAX_DEAD_LETTER_LIMIT = 1000;
+/** Register events returned by `listRegisterEvents` when the filter has no `limit`. */
+export const DEFAULT_REGISTER_EVENT_LIMIT = 100;
+/** Largest `limit` honoured by `listRegisterEvents`; larger values are clamped. */
+export const MAX_REGISTER_EVENT_LIMIT = 1000;
+
+/**
+ * Clamps a caller's limit to [1, max]; `undefined` or a non-finite value gives the default.
+ * @internal shared by the adapters.
+ */
+export function clampLimit(limit: number | undefined, defaultLimit: number, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return defaultLimit;
+  return Math.min(max, Math.max(1, Math.floor(limit)));
+}
+
+/** Drops keys whose value is `undefined` so results compare equal across adapters. @internal */
+export function compact<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
+/** JSON round-trip: every adapter stores `details` as JSON, so the memory one does too. @internal */
+export function jsonClone<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** The stored shape of each entity: only its own fields, undefined ones dropped. @internal */
+export const normalise = {
+  site: (s: Site): Site => compact({ id: s.id, name: s.name, timezone: s.timezone, latitude: s.latitude, longitude: s.longitude }),
+  building: (b: Building): Building => compact({ site: b.site, id: b.id, name: b.name, type: b.type, floorAreaM2: b.floorAreaM2 }),
+  meter: (m: Meter): Meter =>
+    compact({ site: m.site, building: m.building, meter: m.meter, name: m.name, quantity: m.quantity, endUse: m.endUse, parent: m.parent }),
+  principal: (p: Principal): Principal =>
+    compact({
+      username: p.username,
+      role: p.role,
+      meter: p.meter ? { site: p.meter.site, building: p.meter.building, meter: p.meter.meter } : undefined,
+      secretHash: p.secretHash,
+      createdAtMs: p.createdAtMs,
+      disabledAtMs: p.disabledAtMs,
+    }),
+  registerEvent: (e: RegisterEvent): RegisterEvent =>
+    compact({
+      site: e.site,
+      building: e.building,
+      meter: e.meter,
+      quantity: e.quantity,
+      ts: e.ts,
+      type: e.type,
+      previousValue: e.previousValue,
+      value: e.value,
+      detectedAtMs: e.detectedAtMs,
+      note: e.note,
+    }),
+  deadLetter: (id: string, d: NewDeadLetter): DeadLetter =>
+    compact({
+      id,
+      receivedAtMs: d.receivedAtMs,
+      source: d.source,
+      topic: d.topic,
+      clientId: d.clientId,
+      username: d.username,
+      code: d.code,
+      reason: d.reason,
+      details: jsonClone(d.details),
+      payload: d.payload,
+      payloadEncoding: d.payloadEncoding,
+      payloadBytes: d.payloadBytes,
+      truncated: d.truncated,
+    }),
+};
+
+/** True when a dead letter passes the query's filters (not `before`/`limit`). @internal */
+export function deadLetterMatches(d: Pick<DeadLetter, 'code' | 'source' | 'topic'>, q: Omit<DeadLetterQuery, 'limit' | 'before'>): boolean {
+  if (q.code !== undefined && d.code !== q.code) return false;
+  if (q.source !== undefined && d.source !== q.source) return false;
+  if (q.topicPrefix !== undefined && !d.topic.startsWith(q.topicPrefix)) return false;
+  return true;
+}
+
+/** The identity of a register event: adding the same one again replaces it (replays after a restart re-detect events). @internal */
+export function registerEventKey(e: RegisterEvent): string {
+  return [e.site, e.building, e.meter, e.quantity, String(e.ts), e.type].join('\u0000');
+}
+
+const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const buildingKey = (site: string, id: string) => `${site}/${id}`;
+const meterKeyOf = (m: MeterRef) => `${m.site}/${m.building}/${m.meter}`;
+
+/**
+ * The synchronous in-memory model of sites, buildings, meters, principals and register events.
+ * The memory adapter is this plus dead letters; the JSON-lines adapter replays its log into it.
+ * @internal
+ */
+export interface RegistryState {
+  putSite(site: Site): void;
+  /** Creates the site with defaults unless it exists. */
+  ensureSite(id: string): void;
+  putBuilding(building: Building): void;
+  ensureBuilding(site: string, id: string): void;
+  putMeter(meter: Meter): void;
+  hasSite(id: string): boolean;
+  hasBuilding(site: string, id: string): boolean;
+  listSites(): Site[];
+  listBuildings(site?: string): Building[];
+  listMeters(filter?: { site?: string; building?: string }): Meter[];
+  getMeter(ref: MeterRef): Meter | undefined;
+  putPrincipal(principal: Principal): void;
+  getPrincipal(username: string): Principal | undefined;
+  listPrincipals(): Principal[];
+  /** Keeps the first disable time when already disabled; false when unknown. */
+  disablePrincipal(username: string, atMs: number): boolean;
+  putRegisterEvent(event: RegisterEvent): void;
+  listRegisterEvents(filter?: Partial<MeterRef> & { limit?: number }): RegisterEvent[];
+  clear(): void;
+}
+
+/** @internal */
+export function createRegistryState(): RegistryState {
+  const sites = new Map<string, Site>();
+  const buildings = new Map<string, Building>();
+  const meters = new Map<string, Meter>();
+  const principals = new Map<string, Principal>();
+  // Insertion sequence breaks ties between events of the same ts (newest first).
+  const events = new Map<string, { seq: number; event: RegisterEvent }>();
+  let seq = 0;
+
+  const state: RegistryState = {
+    putSite: (site) => void sites.set(site.id, normalise.site(site)),
+    ensureSite(id) {
+      if (!sites.has(id)) sites.set(id, { id, timezone: DEFAULT_SITE_TIMEZONE });
+    },
+    putBuilding(building) {
+      state.ensureSite(building.site);
+      buildings.set(buildingKey(building.site, building.id), normalise.building(building));
+    },
+    ensureBuilding(site, id) {
+      state.ensureSite(site);
+      if (!buildings.has(buildingKey(site, id))) buildings.set(buildingKey(site, id), { site, id });
+    },
+    putMeter(meter) {
+      state.ensureBuilding(meter.site, meter.building);
+      meters.set(meterKeyOf(meter), normalise.meter(meter));
+    },
+    hasSite: (id) => sites.has(id),
+    hasBuilding: (site, id) => buildings.has(buildingKey(site, id)),
+    listSites: () => [...sites.values()].sort((a, b) => byKey(a.id, b.id)).map((s) => ({ ...s })),
+    listBuildings: (site) =>
+      [...buildings.values()]
+        .filter((b) => site === undefined || b.site === site)
+        .sort((a, b) => byKey(a.site, b.site) || byKey(a.id, b.id))
+        .map((b) => ({ ...b })),
+    listMeters: (filter = {}) =>
+      [...meters.values()]
+        .filter((m) => (filter.site === undefined || m.site === filter.site) && (filter.building === undefined || m.building === filter.building))
+        .sort((a, b) => byKey(a.site, b.site) || byKey(a.building, b.building) || byKey(a.meter, b.meter))
+        .map((m) => ({ ...m })),
+    getMeter(ref) {
+      const m = meters.get(meterKeyOf(ref));
+      return m ? { ...m } : undefined;
+    },
+    putPrincipal: (p) => void principals.set(p.username, normalise.principal(p)),
+    getPrincipal(username) {
+      const p = principals.get(username);
+      return p ? normalise.principal(p) : undefined;
+    },
+    listPrincipals: () => [...principals.values()].sort((a, b) => byKey(a.username, b.username)).map(normalise.principal),
+    disablePrincipal(username, atMs) {
+      const p = principals.get(username);
+      if (!p) return false;
+      if (p.disabledAtMs === undefined) principals.set(username, { ...p, disabledAtMs: atMs });
+      return true;
+    },
+    putRegisterEvent(event) {
+      events.set(registerEventKey(event), { seq: ++seq, event: normalise.registerEvent(event) });
+    },
+    listRegisterEvents(filter = {}) {
+      const limit = clampLimit(filter.limit, DEFAULT_REGISTER_EVENT_LIMIT, MAX_REGISTER_EVENT_LIMIT);
+      return [...events.values()]
+        .filter(
+          ({ event: e }) =>
+            (filter.site === undefined || e.site === filter.site) &&
+            (filter.building === undefined || e.building === filter.building) &&
+            (filter.meter === undefined || e.meter === filter.meter),
+        )
+        .sort((a, b) => b.event.ts - a.event.ts || b.seq - a.seq)
+        .slice(0, limit)
+        .map(({ event }) => ({ ...event }));
+    },
+    clear() {
+      sites.clear();
+      buildings.clear();
+      meters.clear();
+      principals.clear();
+      events.clear();
+      seq = 0;
+    },
+  };
+  return state;
+}
+
+/** Width of the zero-padded sequence in memory and PostgreSQL dead-letter ids, so string order is arrival order. */
+export const DEAD_LETTER_SEQUENCE_DIGITS = 16;
+
+/**
+ * Creates an in-process registry store. Ids of dead letters are a zero-padded sequence
+ * (`0000000000000001`), so they sort by arrival as strings.
+ */
+export function createMemoryRegistryStore(): RegistryStore {
+  const state = createRegistryState();
+  const deadLetters: DeadLetter[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  const open = () => {
+    if (closed) throw registryError('REGISTRY_CLOSED', 'the memory registry store is closed');
+  };
+
+  return {
+    name: 'memory',
+    async init() {
+      open();
+    },
+    async upsertSite(site) {
+      open();
+      state.putSite(site);
+    },
+    async upsertBuilding(building) {
+      open();
+      state.putBuilding(building);
+    },
+    async upsertMeter(meter) {
+      open();
+      state.putMeter(meter);
+    },
+    async listSites() {
+      open();
+      return state.listSites();
+    },
+    async listBuildings(site) {
+      open();
+      return state.listBuildings(site);
+    },
+    async listMeters(filter) {
+      open();
+      return state.listMeters(filter);
+    },
+    async getMeter(ref) {
+      open();
+      return state.getMeter(ref);
+    },
+    async putPrincipal(principal) {
+      open();
+      state.putPrincipal(principal);
+    },
+    async getPrincipal(username) {
+      open();
+      return state.getPrincipal(username);
+    },
+    async listPrincipals() {
+      open();
+      return state.listPrincipals();
+    },
+    async disablePrincipal(username, atMs) {
+      open();
+      return state.disablePrincipal(username, atMs);
+    },
+    async addDeadLetters(letters) {
+      open();
+      const added = letters.map((l) => normalise.deadLetter(String(nextId++).padStart(DEAD_LETTER_SEQUENCE_DIGITS, '0'), l));
+      deadLetters.push(...added);
+      return added.map(jsonClone);
+    },
+    async listDeadLetters(q = {}) {
+      open();
+      const limit = clampLimit(q.limit, DEFAULT_DEAD_LETTER_LIMIT, MAX_DEAD_LETTER_LIMIT);
+      const out: DeadLetter[] = [];
+      for (let i = deadLetters.length - 1; i >= 0 && out.length < limit; i--) {
+        const d = deadLetters[i]!;
+        if (q.before !== undefined && d.id >= q.before) continue;
+        if (deadLetterMatches(d, q)) out.push(jsonClone(d));
+      }
+      return out;
+    },
+    async countDeadLetters(q = {}) {
+      open();
+      return deadLetters.reduce((n, d) => (deadLetterMatches(d, q) ? n + 1 : n), 0);
+    },
+    async addRegisterEvents(events) {
+      open();
+      for (const e of events) state.putRegisterEvent(e);
+    },
+    async listRegisterEvents(filter) {
+      open();
+      return state.listRegisterEvents(filter);
+    },
+    async ping() {
+      return !closed;
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}
