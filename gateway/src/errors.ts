@@ -1,0 +1,49 @@
+/** Error catalogue of the gateway (rendered in docs/errors.md). */
+import { createErrorFactory, type ErrorCatalogue } from '@wattproof/core';
+
+export const GATEWAY_ERRORS = {
+  GATEWAY_AUTH_FAILED: {
+    statusCode: 401,
+    retriable: false,
+    meaning: 'CONNECT refused (return code 4): unknown username, wrong secret, or a disabled principal.',
+    fix: 'Use the username `site/building/meter` and the secret printed once by `wattproof device add`; rotate with `wattproof device add --rotate`.',
+  },
+  GATEWAY_ANONYMOUS_REFUSED: {
+    statusCode: 401,
+    retriable: false,
+    meaning: 'CONNECT without username refused (return code 5); anonymous access is off by default.',
+    fix: 'Connect with device or service credentials, or set GATEWAY_ALLOW_ANONYMOUS=true for local testing only.',
+  },
+  GATEWAY_CLIENT_ID_REJECTED: {
+    statusCode: 400,
+    retriable: false,
+    meaning: 'CONNECT refused (return code 2): an empty client id with a persistent session [MQTT-3.1.3-8], or a client id already bound to another principal.',
+    fix: 'Give each device its own non-empty client id (e.g. its username) or connect with clean session.',
+  },
+  GATEWAY_PUBLISH_FORBIDDEN: {
+    statusCode: 403,
+    retriable: false,
+    meaning: 'A client published to a topic outside its ACL (a device may publish only under its own `wattproof/v1/<site>/<building>/<meter>/`). The message is acknowledged, not forwarded, and kept as a dead letter.',
+    fix: 'Publish to the device\'s own topic; check the device\'s username matches the meter it reports for.',
+  },
+  GATEWAY_SUBSCRIBE_FORBIDDEN: {
+    statusCode: 403,
+    retriable: false,
+    meaning: 'A client subscribed to a filter outside its ACL; the subscription is refused with return code 0x80.',
+    fix: 'Devices may subscribe only under their own meter prefix; services and operators use their own credentials.',
+  },
+  GATEWAY_PAYLOAD_TOO_LARGE: {
+    statusCode: 413,
+    retriable: false,
+    meaning: 'A PUBLISH payload exceeded GATEWAY_MAX_PAYLOAD_BYTES. The message is acknowledged, not forwarded, and its first 64 KiB kept as a dead letter.',
+    fix: 'Split readings over several messages (at most 1,000 readings each).',
+  },
+  GATEWAY_DEAD_LETTER_FAILED: {
+    statusCode: 503,
+    retriable: true,
+    meaning: 'A rejected message could not be written to the dead-letter store; the client is disconnected so that it retransmits later instead of the evidence being lost.',
+    fix: 'Check the registry store (PostgreSQL or the data directory) is reachable and writable.',
+  },
+} as const satisfies ErrorCatalogue;
+
+export const gatewayError = createErrorFactory(GATEWAY_ERRORS);
