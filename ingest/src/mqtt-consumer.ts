@@ -1,0 +1,164 @@
+/**
+ * The ingest's MQTT side: a persistent session (clean session off, QoS 1) whose PUBACKs are sent
+ * only after the message is durable, in the order the messages arrived [MQTT-4.6.0-2].
+ *
+ * MQTT.js sends the PUBACK as soon as `handleMessage`'s callback runs and does not read the next
+ * packet before that, which would allow one message per store write. So the callback runs at
+ * once (reading goes on, up to INGEST_MAX_PENDING_MESSAGES unacknowledged messages, then it
+ * waits: back-pressure on the TCP stream), and the PUBACK packet itself is held back here
+ * until the message is durable. Held PUBACKs of a connection that dropped are discarded: the
+ * broker redelivers those messages on the new connection and they are written again
+ * (idempotently).
+ */
+import { connect, type IClientOptions, type MqttClient, type IPublishPacket, type Packet } from 'mqtt';
+import { ALL_READINGS_FILTER, silentLogger, type Logger } from '@wattproof/core';
+import type { AcceptOutcome, IncomingMessage } from './pipeline.js';
+
+export interface ConsumerDeps {
+  /** Handles one message; resolves when it is durable. */
+  accept(msg: IncomingMessage): Promise<AcceptOutcome>;
+  /** Messages accepted and not yet durable. */
+  pending(): number;
+  readonly logger?: Logger;
+  /** MQTT.js connect (tests may wrap it). */
+  readonly connect?: typeof connect;
+}
+
+export interface ConsumerConfig {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly clientId: string;
+  readonly maxPending: number;
+  readonly topic?: string;
+}
+
+interface HeldAck {
+  readonly generation: number;
+  done: boolean;
+  send?: () => void;
+}
+
+type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
+
+export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
+  const logger = deps.logger ?? silentLogger;
+  let client: MqttClient | undefined;
+  let generation = 0;
+  // Acks in arrival order; the head is released when done.
+  const order: HeldAck[] = [];
+  const byMessageId = new Map<number, HeldAck>();
+  const waitingForRoom: Array<() => void> = [];
+  let closing = false;
+
+  function release(): void {
+    while (order.length && order[0]!.done) {
+      const head = order.shift()!;
+      if (head.generation === generation) head.send?.();
+    }
+  }
+
+  function onRoom(): void {
+    while (waitingForRoom.length && deps.pending() < config.maxPending) waitingForRoom.shift()!();
+  }
+
+  return {
+    /** Connects and subscribes; resolves on the first CONNACK + SUBACK. */
+    async start(): Promise<void> {
+      const options: IClientOptions = {
+        clientId: config.clientId,
+        clean: false,
+        protocolVersion: 4,
+        reconnectPeriod: 1000,
+        connectTimeout: 10_000,
+        resubscribe: false,
+        ...(config.username ? { username: config.username } : {}),
+        ...(config.password ? { password: config.password } : {}),
+      };
+      const c = (deps.connect ?? connect)(config.url, options);
+      client = c;
+      const originalSend = (c as unknown as { _sendPacket: SendPacket })._sendPacket.bind(c);
+      (c as unknown as { _sendPacket: SendPacket })._sendPacket = (packet, cb, cbStorePut, noStore) => {
+        if (packet.cmd === 'puback' && typeof packet.messageId === 'number') {
+          const held = byMessageId.get(packet.messageId);
+          if (held && !held.send) {
+            byMessageId.delete(packet.messageId);
+            held.send = () => originalSend(packet, undefined, cbStorePut, noStore);
+            cb?.();
+            release();
+            return;
+          }
+        }
+        originalSend(packet, cb, cbStorePut, noStore);
+      };
+      c.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
+        const msg: IncomingMessage = { topic: packet.topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), clientId: config.clientId };
+        if (packet.qos === 0 || packet.messageId === undefined) {
+          void deps.accept(msg).catch((err: unknown) => logger.error({ err }, 'QoS 0 message failed'));
+          return callback();
+        }
+        const held: HeldAck = { generation, done: false };
+        order.push(held);
+        byMessageId.set(packet.messageId, held);
+        deps.accept(msg).then(
+          () => {
+            held.done = true;
+            release();
+            onRoom();
+          },
+          (err: unknown) => {
+            // Not durable: never acknowledge; the broker redelivers after a reconnect.
+            logger.error({ err }, 'message not durable; it will be redelivered');
+            byMessageId.forEach((v, k) => v === held && byMessageId.delete(k));
+            const i = order.indexOf(held);
+            if (i >= 0) order.splice(i, 1);
+            release();
+            onRoom();
+          },
+        );
+        if (deps.pending() < config.maxPending) callback();
+        else waitingForRoom.push(() => callback());
+      };
+      c.on('close', () => {
+        // Acks still held belong to the old connection: its messages come again.
+        generation++;
+        byMessageId.clear();
+        if (!closing) logger.warn('broker connection closed; reconnecting');
+      });
+      c.on('error', (err) => logger.warn({ err: err.message }, 'mqtt error'));
+      c.on('connect', (connack) => {
+        logger.info({ sessionPresent: connack.sessionPresent }, 'connected to broker');
+        c.subscribe(config.topic ?? ALL_READINGS_FILTER, { qos: 1 }, (err, granted) => {
+          if (err || granted?.some((g) => g.qos === 128)) logger.error({ err, granted }, 'subscription refused');
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => {
+          if (!c.connected) {
+            c.removeListener('connect', onConnect);
+            reject(err);
+          }
+        };
+        const onConnect = () => {
+          c.removeListener('error', onError);
+          c.subscribe(config.topic ?? ALL_READINGS_FILTER, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+        };
+        c.once('connect', onConnect);
+        c.once('error', onError);
+      });
+    },
+    connected(): boolean {
+      return client?.connected ?? false;
+    },
+    /** Disconnects; messages not yet acknowledged are redelivered to the next session. */
+    async close(force = false): Promise<void> {
+      closing = true;
+      if (force) generation++;
+      waitingForRoom.splice(0).forEach((w) => w());
+      if (client) {
+        const c = client;
+        await new Promise<void>((resolve) => c.end(force, {}, () => resolve()));
+      }
+    },
+  };
+}

@@ -1,0 +1,312 @@
+/**
+ * The ingest pipeline, independent of MQTT: validate -> normalize -> batch -> durable write.
+ * `accept()` resolves only when everything the message produced is durable: its readings in the
+ * reading store, or the message itself in the dead letters. The caller acknowledges the MQTT
+ * message then, and not before.
+ *
+ * Writes are serial (one batch in flight) so that the last write of a key is the last received;
+ * a failed write is retried with back-off for as long as it takes (the broker keeps the
+ * unacknowledged messages meanwhile); a batch the store refuses for good is split per message
+ * and only the refused messages are dead-lettered.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  encodeDeadLetterPayload,
+  meterKey,
+  parseReadingsMessage,
+  parseTopic,
+  silentLogger,
+  type Logger,
+  type NewDeadLetter,
+  type ReadingStore,
+  type RegisterEvent,
+  type RegistryStore,
+  type StoredReading,
+} from '@wattproof/core';
+import type { IngestConfig } from './config.js';
+import { createNormalizer } from './normalize.js';
+
+export interface PipelineDeps {
+  readonly readings: ReadingStore;
+  readonly registry: RegistryStore;
+  readonly logger?: Logger;
+  readonly clock?: () => number;
+  readonly metrics?: Registry;
+  /** Sleep used between retries (tests may shorten it). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly clientId?: string;
+}
+
+export type AcceptOutcome = 'stored' | 'dead_lettered' | 'ignored';
+
+interface PendingItem {
+  readonly readings: StoredReading[];
+  readonly events: RegisterEvent[];
+  readonly deadLetter?: NewDeadLetter;
+  readonly message?: IncomingMessage;
+  readonly keys: string[];
+  resolve(outcome: AcceptOutcome): void;
+}
+
+function readingKey(r: StoredReading): string {
+  return `${r.site}/${r.building}/${r.meter}|${r.quantity}|${r.kind}|${r.ts}`;
+}
+
+function createPipelineMetrics(registry: Registry) {
+  return {
+    messages: new Counter({ name: 'wattproof_ingest_messages_total', help: 'Messages by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
+    rejections: new Counter({ name: 'wattproof_ingest_rejections_total', help: 'Dead-lettered messages by error code', labelNames: ['code'] as const, registers: [registry] }),
+    readings: new Counter({ name: 'wattproof_ingest_readings_written_total', help: 'Readings written to the store (derived intervals included)', registers: [registry] }),
+    duplicates: new Counter({ name: 'wattproof_ingest_duplicates_total', help: 'Exact duplicate readings (same series, timestamp, value) dropped', registers: [registry] }),
+    corrections: new Counter({ name: 'wattproof_ingest_corrections_total', help: 'Readings that replaced an earlier value of the same series and timestamp', registers: [registry] }),
+    late: new Counter({ name: 'wattproof_ingest_late_readings_total', help: 'Readings older than INGEST_LATE_AFTER_S when received', registers: [registry] }),
+    registerEvents: new Counter({ name: 'wattproof_ingest_register_events_total', help: 'Register rollovers, resets and replacements detected', labelNames: ['type'] as const, registers: [registry] }),
+    writeFailures: new Counter({ name: 'wattproof_ingest_store_write_failures_total', help: 'Failed store writes (retried)', registers: [registry] }),
+    pending: new Gauge({ name: 'wattproof_ingest_pending_messages', help: 'Messages accepted but not yet durable', registers: [registry] }),
+    batchSeconds: new Histogram({ name: 'wattproof_ingest_batch_write_seconds', help: 'Store write time per batch', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+  };
+}
+
+export type IngestPipeline = ReturnType<typeof createIngestPipeline>;
+
+export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
+  const logger = deps.logger ?? silentLogger;
+  const clock = deps.clock ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const metrics = createPipelineMetrics(deps.metrics ?? new Registry());
+  const normalizer = createNormalizer(
+    {
+      clock,
+      loadRegisters: async (s, from, to) =>
+        (await withRetry('register history load', () =>
+          deps.readings.query({ site: s.site, building: s.building, meter: s.meter, quantity: s.quantity, kind: 'register', from, to }),
+        )).map((r) => ({ ts: r.ts, value: r.value })),
+    },
+    { registerLookbackMs: config.INGEST_REGISTER_LOOKBACK_S * 1000, maxFutureMs: config.INGEST_MAX_FUTURE_S * 1000 },
+  );
+
+  // key -> { value, durable }: recent readings, to tell duplicates and corrections apart.
+  const recent = new Map<string, { value: number; durable: boolean }>();
+  const knownMeters = new Set<string>();
+  let queue: PendingItem[] = [];
+  let queuedReadings = 0;
+  let pendingCount = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  let normalizing: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const idleWaiters: Array<() => void> = [];
+
+  function remember(key: string, value: number): 'new' | 'duplicate_durable' | 'duplicate_pending' | 'correction' {
+    if (config.INGEST_DEDUPE_CACHE_SIZE === 0) return 'new';
+    const seen = recent.get(key);
+    if (seen && seen.value === value) return seen.durable ? 'duplicate_durable' : 'duplicate_pending';
+    recent.delete(key);
+    recent.set(key, { value, durable: false });
+    if (recent.size > config.INGEST_DEDUPE_CACHE_SIZE) recent.delete(recent.keys().next().value as string);
+    return seen ? 'correction' : 'new';
+  }
+
+  function enqueue(item: Omit<PendingItem, 'resolve'>): Promise<AcceptOutcome> {
+    return new Promise((resolve) => {
+      queue.push({ ...item, resolve });
+      queuedReadings += item.readings.length;
+      if (queuedReadings >= config.INGEST_BATCH_MAX_READINGS) scheduleFlush(0);
+      else scheduleFlush(config.INGEST_FLUSH_INTERVAL_MS);
+    });
+  }
+
+  function scheduleFlush(delayMs: number): void {
+    if (timer && delayMs > 0) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      const batch = queue;
+      queue = [];
+      queuedReadings = 0;
+      writing = writing.then(() => writeBatch(batch));
+    }, delayMs);
+  }
+
+  async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let delay = 100;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        const retriable = (err as { retriable?: boolean }).retriable !== false;
+        if (!retriable) throw err;
+        metrics.writeFailures.inc();
+        logger.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, config.INGEST_RETRY_MAX_DELAY_MS);
+      }
+    }
+  }
+
+  async function writeReadings(items: PendingItem[]): Promise<PendingItem[]> {
+    const readings = items.flatMap((i) => i.readings);
+    if (!readings.length) return [];
+    const end = metrics.batchSeconds.startTimer();
+    try {
+      await withRetry('store write', () => deps.readings.write(readings));
+      end();
+      return [];
+    } catch (err) {
+      if (items.length === 1) {
+        logger.error({ err: (err as Error).message }, 'store refused a message');
+        return items;
+      }
+      // The store refused the batch for good: find the messages it refuses, one by one.
+      const refused: PendingItem[] = [];
+      for (const item of items) refused.push(...(await writeReadings([item])));
+      return refused;
+    }
+  }
+
+  async function writeBatch(batch: PendingItem[]): Promise<void> {
+    if (!batch.length) return;
+    const refused = new Set(await writeReadings(batch));
+    const letters: NewDeadLetter[] = [];
+    for (const item of batch) {
+      if (item.deadLetter) letters.push(item.deadLetter);
+      else if (refused.has(item) && item.message) {
+        letters.push(deadLetterFor(item.message, 'INGEST_STORE_REJECTED', 'the reading store refused these readings', undefined));
+      }
+    }
+    if (letters.length) await withRetry('dead-letter write', () => deps.registry.addDeadLetters(letters));
+    const events = batch.flatMap((i) => i.events);
+    if (events.length) {
+      await withRetry('register-event write', () => deps.registry.addRegisterEvents(events)).catch((err: unknown) =>
+        logger.error({ err }, 'register events not stored'),
+      );
+    }
+    let written = 0;
+    for (const item of batch) {
+      if (refused.has(item)) {
+        metrics.messages.inc({ outcome: 'dead_lettered' });
+        metrics.rejections.inc({ code: 'INGEST_STORE_REJECTED' });
+        item.resolve('dead_lettered');
+        continue;
+      }
+      for (const k of item.keys) {
+        const seen = recent.get(k);
+        if (seen) seen.durable = true;
+      }
+      written += item.readings.length;
+      item.resolve(item.deadLetter ? 'dead_lettered' : item.readings.length ? 'stored' : 'ignored');
+    }
+    metrics.readings.inc(written);
+    pendingCount -= batch.length;
+    metrics.pending.set(pendingCount);
+    if (pendingCount === 0) idleWaiters.splice(0).forEach((w) => w());
+  }
+
+  function deadLetterFor(msg: IncomingMessage, code: string, reason: string, details: unknown): NewDeadLetter {
+    return {
+      receivedAtMs: clock(),
+      source: 'ingest',
+      topic: msg.topic,
+      ...(msg.clientId ? { clientId: msg.clientId } : {}),
+      code,
+      reason,
+      ...(details === undefined ? {} : { details }),
+      ...encodeDeadLetterPayload(msg.payload),
+    };
+  }
+
+  async function process(msg: IncomingMessage): Promise<Omit<PendingItem, 'resolve'>> {
+    const topic = parseTopic(msg.topic);
+    if (!topic) {
+      return { readings: [], events: [], keys: [], message: msg, deadLetter: deadLetterFor(msg, 'CONTRACT_TOPIC_INVALID', `"${msg.topic.slice(0, 200)}" is not wattproof/v1/<site>/<building>/<meter>/readings`, undefined) };
+    }
+    if (topic.channel === 'status') return { readings: [], events: [], keys: [] };
+    const nowMs = clock();
+    const parsed = parseReadingsMessage(msg.payload, { nowMs, maxFutureMs: config.INGEST_MAX_FUTURE_S * 1000, maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
+    if (!parsed.ok) {
+      return { readings: [], events: [], keys: [], message: msg, deadLetter: deadLetterFor(msg, parsed.error.code, parsed.error.reason, { issues: parsed.error.issues }) };
+    }
+    const ref = { site: topic.site, building: topic.building, meter: topic.meter };
+    const key = meterKey(ref);
+    if (!knownMeters.has(key)) {
+      if (!(await deps.registry.getMeter(ref))) await withRetry('meter registration', () => deps.registry.upsertMeter(ref));
+      knownMeters.add(key);
+    }
+    const normalized = await normalizer.normalize(ref, parsed.value);
+    const readings: StoredReading[] = [];
+    const keys: string[] = [];
+    const lateBefore = nowMs - config.INGEST_LATE_AFTER_S * 1000;
+    for (const r of normalized.readings) {
+      const k = readingKey(r);
+      const seen = remember(k, r.value);
+      if (seen === 'duplicate_durable') {
+        metrics.duplicates.inc();
+        continue;
+      }
+      if (seen === 'duplicate_pending') metrics.duplicates.inc();
+      if (seen === 'correction') metrics.corrections.inc();
+      if (r.ts < lateBefore) metrics.late.inc();
+      readings.push(r);
+      keys.push(k);
+    }
+    for (const e of normalized.events) metrics.registerEvents.inc({ type: e.type });
+    return { readings, events: normalized.events, keys, message: msg };
+  }
+
+  return {
+    /**
+     * Takes one MQTT message. Resolves when it is durable (stored or dead-lettered); never rejects
+     * for bad input. Messages are normalized in arrival order.
+     */
+    accept(msg: IncomingMessage): Promise<AcceptOutcome> {
+      if (closed) return Promise.reject(Object.assign(new Error('ingest is closing'), { code: 'INGEST_NOT_STARTED', retriable: true }));
+      pendingCount++;
+      metrics.pending.set(pendingCount);
+      const processed = normalizing.then(() => process(msg));
+      normalizing = processed.catch(() => undefined);
+      return processed.then(
+        (item) => {
+          if (item.deadLetter) {
+            metrics.rejections.inc({ code: item.deadLetter.code });
+            logger.warn({ topic: msg.topic, code: item.deadLetter.code, reason: item.deadLetter.reason }, 'message rejected');
+          }
+          return enqueue(item).then((outcome) => {
+            if (!item.deadLetter) metrics.messages.inc({ outcome });
+            return outcome;
+          });
+        },
+        (err: unknown) => {
+          // Not bad input but a failure of ours (e.g. the store unreachable while loading register history):
+          // dead-letter with the reason rather than lose the message or stall the stream.
+          logger.error({ err, topic: msg.topic }, 'message processing failed');
+          const letter = deadLetterFor(msg, 'INGEST_STORE_REJECTED', `processing failed: ${(err as Error).message}`, undefined);
+          metrics.rejections.inc({ code: letter.code });
+          return enqueue({ readings: [], events: [], keys: [], message: msg, deadLetter: letter });
+        },
+      );
+    },
+    /** Messages accepted and not yet durable. */
+    pending(): number {
+      return pendingCount;
+    },
+    /** Resolves when nothing is pending. */
+    async drain(): Promise<void> {
+      if (pendingCount === 0) return;
+      scheduleFlush(0);
+      await new Promise<void>((r) => idleWaiters.push(r));
+    },
+    async close(): Promise<void> {
+      closed = true;
+      if (pendingCount > 0) {
+        scheduleFlush(0);
+        await new Promise<void>((r) => idleWaiters.push(r));
+      }
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
