@@ -1,0 +1,62 @@
+/**
+ * `wattproof <command>`: the only place that reads the environment, opens sockets, installs
+ * signal handlers and sets up logging. Every command takes `--help`.
+ */
+import { WattproofError } from '@wattproof/core';
+import { runApi } from './commands/api.js';
+import { runConfig } from './commands/config.js';
+import { runDevice } from './commands/device.js';
+import { runGateway } from './commands/gateway.js';
+import { runIngest } from './commands/ingest.js';
+import { runSimulate } from './commands/simulate.js';
+import { runStart } from './commands/start.js';
+import type { Env } from './runtime.js';
+
+export type Command = (argv: string[], env: Env) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  start: { run: runStart, summary: 'Run everything in one process on embedded defaults: gateway, ingest, API, simulator' },
+  gateway: { run: runGateway, summary: 'Run the MQTT gateway (aedes) with device credentials and ACLs' },
+  ingest: { run: runIngest, summary: 'Run the ingest: MQTT -> validate -> normalize -> store' },
+  api: { run: runApi, summary: 'Run the HTTP API (OpenAPI at /docs)' },
+  simulate: { run: runSimulate, summary: 'Publish simulated buildings through a gateway' },
+  device: { run: runDevice, summary: 'Add, rotate, list and disable device and service credentials' },
+  config: { run: runConfig, summary: 'Print every configuration key with its default' },
+};
+
+export const USAGE = `Usage: wattproof <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run 'wattproof <command> --help' for a command's options. Configuration comes from
+environment variables; 'wattproof config' lists them all.
+`;
+
+export async function main(argv: string[], env: Env): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 1;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`wattproof: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest, env);
+  } catch (err) {
+    if (err instanceof WattproofError) {
+      process.stderr.write(`wattproof ${name}: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`wattproof ${name}: ${err.message}\nRun 'wattproof ${name} --help'.\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

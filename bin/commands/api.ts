@@ -1,0 +1,34 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '@wattproof/core';
+import { createApiServer } from '@wattproof/dashboards';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+
+const HELP = `Usage: wattproof api [--help]
+
+Runs the HTTP API: portfolio, readings (raw and aggregated), dead letters, /health,
+/metrics and the OpenAPI document with its UI at /docs.
+Reads API_HOST, API_PORT and the store keys (READINGS_STORE, INFLUX_*, REGISTRY_*,
+WATTPROOF_DATA_DIR); see 'wattproof config'. To run it apart from the ingest, use
+InfluxDB and PostgreSQL: the embedded stores belong to one process.
+`;
+
+export async function runApi(argv: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const rt = loadConfig(runtimeConfigSchema, env);
+  const logger = createLogger(rt.LOG_LEVEL, 'api');
+  const stores = await openStores(env);
+  const metrics = createMetricsRegistry();
+  const app = await createApiServer({ ...stores, metrics }, { logger });
+  await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
+  process.stdout.write(`Wattproof API on http://${rt.API_HOST}:${rt.API_PORT} (docs /docs) — ${stores.describe}\n`);
+  await untilSignal(async () => {
+    await app.close();
+    await stores.readings.close();
+    await stores.registry.close();
+  }, logger);
+  return 0;
+}

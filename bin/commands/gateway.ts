@@ -1,0 +1,47 @@
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { loadConfig } from '@wattproof/core';
+import { createGateway, gatewayConfigSchema } from '@wattproof/gateway';
+import { createLogger, createMetricsRegistry, openRegistry, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+
+const HELP = `Usage: wattproof gateway [--help]
+
+Runs the MQTT gateway (aedes): per-device credentials, topic ACLs, payload limits, dead
+letters for refused publishes, and health/metrics on GATEWAY_HTTP_PORT (/health, /metrics).
+Listeners: TCP on GATEWAY_MQTT_HOST:GATEWAY_MQTT_PORT; TLS when GATEWAY_MQTTS_PORT and
+GATEWAY_TLS_CERT_FILE/KEY_FILE are set; WebSocket (/mqtt) when GATEWAY_WS_PORT is set.
+The registry is REGISTRY_POSTGRES_URL when set, else the embedded files in WATTPROOF_DATA_DIR.
+`;
+
+export async function runGateway(argv: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const config = loadConfig(gatewayConfigSchema, env);
+  const logger = createLogger(loadConfig(runtimeConfigSchema, env).LOG_LEVEL, 'gateway');
+  const registry = await openRegistry(env);
+  const metrics = createMetricsRegistry();
+  const gateway = createGateway({ registry, logger, metrics }, config);
+  const addresses = await gateway.start();
+  const http = Fastify({ logger: false });
+  http.get('/health', async (_req, reply) => {
+    const ok = await registry.ping().catch(() => false);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', components: { registry: { ok, adapter: registry.name }, gateway: { ok: true, ...gateway.stats() } } });
+  });
+  http.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()));
+  await http.listen({ host: config.GATEWAY_MQTT_HOST, port: config.GATEWAY_HTTP_PORT });
+  process.stdout.write(
+    `Wattproof gateway: mqtt://${addresses.mqtt.host}:${addresses.mqtt.port}` +
+      (addresses.mqtts ? `, mqtts://${addresses.mqtts.host}:${addresses.mqtts.port}` : '') +
+      (addresses.ws ? `, ws://${addresses.ws.host}:${addresses.ws.port}${addresses.ws.path}` : '') +
+      `; health http://${config.GATEWAY_MQTT_HOST}:${config.GATEWAY_HTTP_PORT}/health — registry: ${registry.name}\n`,
+  );
+  await untilSignal(async () => {
+    await http.close();
+    await gateway.close();
+    await registry.close();
+  }, logger);
+  return 0;
+}

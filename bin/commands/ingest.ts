@@ -1,0 +1,49 @@
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { loadConfig } from '@wattproof/core';
+import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+
+const HELP = `Usage: wattproof ingest [--help]
+
+Runs the ingest: subscribes to every meter's readings with a persistent QoS 1 session,
+validates each message against contract v1, normalizes units and registers, writes
+batches to the reading store and acknowledges each message only once it is durable.
+Rejected messages go to the dead letters with their reason.
+Needs INGEST_MQTT_PASSWORD (from 'wattproof device add-service wattproof-ingest').
+Health and metrics on INGEST_HTTP_PORT (/health, /metrics).
+`;
+
+export async function runIngest(argv: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const rt = loadConfig(runtimeConfigSchema, env);
+  const config = loadConfig(ingestConfigSchema, env);
+  const logger = createLogger(rt.LOG_LEVEL, 'ingest');
+  const stores = await openStores(env);
+  const metrics = createMetricsRegistry();
+  const ingest = createIngest({ ...stores, logger, metrics }, config);
+  await ingest.start();
+  const http = Fastify({ logger: false });
+  http.get('/health', async (_req, reply) => {
+    const [r, g] = await Promise.all([stores.readings.ping().catch(() => false), stores.registry.ping().catch(() => false)]);
+    const ok = r && g && ingest.connected();
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'degraded',
+      components: { readingStore: { ok: r, adapter: stores.readings.name }, registry: { ok: g, adapter: stores.registry.name }, ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() } },
+    });
+  });
+  http.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()));
+  await http.listen({ host: rt.API_HOST, port: rt.INGEST_HTTP_PORT });
+  process.stdout.write(`Wattproof ingest: ${config.INGEST_MQTT_URL} -> ${stores.describe}; health http://${rt.API_HOST}:${rt.INGEST_HTTP_PORT}/health\n`);
+  await untilSignal(async () => {
+    await http.close();
+    await ingest.close();
+    await stores.readings.close();
+    await stores.registry.close();
+  }, logger);
+  return 0;
+}

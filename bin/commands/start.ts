@@ -1,0 +1,135 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { configWith, generateSecret, loadConfig } from '@wattproof/core';
+import { createApiServer } from '@wattproof/dashboards';
+import { createGateway, gatewayConfigSchema, provisionDevice, provisionService } from '@wattproof/gateway';
+import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
+import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+
+const HELP = `Usage: wattproof start [options]
+
+Runs the whole pipeline in one process: MQTT gateway, ingest, HTTP API and a simulator
+streaming a few buildings. With no configuration it uses the embedded stores under
+./data (DuckDB for readings, append-only files for the registry); set INFLUX_URL and/or
+REGISTRY_POSTGRES_URL to use servers instead ('wattproof config' lists every key).
+
+Options:
+  --buildings N        simulated buildings (default ${DEFAULT_SIMULATOR_CONFIG.buildings}; 0 = no simulator)
+  --interval-s S       simulated reading interval, seconds (default ${DEFAULT_SIMULATOR_CONFIG.intervalS})
+  --backfill-hours H   simulated history published at start (default ${DEFAULT_SIMULATOR_CONFIG.backfillHours})
+  --quiet              no status line every 15 s
+`;
+
+export async function runStart(argv: string[], env: Env): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      buildings: { type: 'string' },
+      'interval-s': { type: 'string' },
+      'backfill-hours': { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const buildings = values.buildings === undefined ? DEFAULT_SIMULATOR_CONFIG.buildings : Number(values.buildings);
+  const intervalS = values['interval-s'] === undefined ? DEFAULT_SIMULATOR_CONFIG.intervalS : Number(values['interval-s']);
+  const backfillHours = values['backfill-hours'] === undefined ? DEFAULT_SIMULATOR_CONFIG.backfillHours : Number(values['backfill-hours']);
+  for (const [name, v, min] of [['buildings', buildings, 0], ['interval-s', intervalS, 1], ['backfill-hours', backfillHours, 0]] as const) {
+    if (!Number.isInteger(v) || v < min) {
+      process.stderr.write(`--${name} must be an integer >= ${min}\n`);
+      return 2;
+    }
+  }
+
+  // The all-in-one run logs warnings only unless LOG_LEVEL says otherwise; it prints its own status.
+  const rt = loadConfig(runtimeConfigSchema, { LOG_LEVEL: 'warn', ...env });
+  const logger = createLogger(rt.LOG_LEVEL, 'wattproof');
+  const gatewayConfig = loadConfig(gatewayConfigSchema, env);
+  const stores = await openStores(env);
+  const metrics = createMetricsRegistry();
+
+  const gateway = createGateway({ registry: stores.registry, logger: logger.child({ service: 'gateway' }), metrics }, gatewayConfig);
+  const addresses = await gateway.start();
+  const mqttUrl = `mqtt://${addresses.mqtt.host}:${addresses.mqtt.port}`;
+
+  // The in-process ingest logs in with a fresh secret each start (rotated in the registry).
+  const ingestSecret = generateSecret();
+  const ingestBase = loadConfig(ingestConfigSchema, env);
+  await provisionService(stores.registry, ingestBase.INGEST_MQTT_USERNAME, 'service', { secret: ingestSecret });
+  const ingestConfig = configWith(ingestConfigSchema, { ...ingestBase, INGEST_MQTT_URL: mqttUrl, INGEST_MQTT_PASSWORD: ingestSecret });
+  const ingest = createIngest({ ...stores, logger: logger.child({ service: 'ingest' }), metrics }, ingestConfig);
+  await ingest.start();
+
+  const app = await createApiServer({
+    ...stores,
+    metrics,
+    components: () => ({
+      gateway: { ok: true, ...gateway.stats() },
+      ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() },
+    }),
+  });
+  await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
+  const http = `http://${rt.API_HOST}:${rt.API_PORT}`;
+
+  const sim =
+    buildings > 0
+      ? createSimulator(
+          { provision: (ref) => provisionDevice(stores.registry, ref, { rotate: true }), logger: logger.child({ service: 'simulator' }) },
+          { ...DEFAULT_SIMULATOR_CONFIG, url: mqttUrl, buildings, intervalS, backfillHours },
+        )
+      : undefined;
+
+  const dataDir = resolve(env.WATTPROOF_DATA_DIR ?? './data');
+  process.stdout.write(
+    [
+      '',
+      'Wattproof is running.',
+      `  MQTT gateway   ${mqttUrl}${addresses.mqtts ? `  mqtts://${addresses.mqtts.host}:${addresses.mqtts.port}` : ''}${addresses.ws ? `  ws://${addresses.ws.host}:${addresses.ws.port}/mqtt` : ''}`,
+      `  Ingest         -> ${stores.describe}${stores.readings.name.includes('duckdb') || stores.registry.name.includes('jsonl') ? ` (data in ${dataDir})` : ''}`,
+      `  HTTP API       ${http}   OpenAPI docs ${http}/docs`,
+      `  Health         ${http}/health   metrics ${http}/metrics`,
+      sim ? `  Simulator      ${buildings} buildings x 3 meters on site ${DEFAULT_SIMULATOR_CONFIG.site}: ${backfillHours} h backfill, then a reading every ${intervalS} s` : '  Simulator      off',
+      '',
+      `Try:  curl ${http}/api/v1/latest`,
+      `      curl '${http}/api/v1/meters/${DEFAULT_SIMULATOR_CONFIG.site}/b01/elec-main/readings?bucket=1h'`,
+      `Add a real meter:  node bin/wattproof.js device add <site>/<building>/<meter>`,
+      'Stop with Ctrl+C.',
+      '',
+    ].join('\n'),
+  );
+
+  const simRun = sim?.start().catch((err: unknown) => logger.error({ err }, 'simulator stopped'));
+  const written = () => {
+    const m = metrics.getSingleMetric('wattproof_ingest_readings_written_total') as unknown as { hashMap?: Record<string, { value: number }> } | undefined;
+    return Object.values(m?.hashMap ?? {}).reduce((a, v) => a + v.value, 0);
+  };
+  const status = values.quiet
+    ? undefined
+    : setInterval(() => {
+        void (async () => {
+          const [series, dead] = await Promise.all([stores.readings.listSeries(), stores.registry.countDeadLetters()]);
+          const s = sim?.stats();
+          process.stdout.write(
+            `[${new Date().toISOString().slice(11, 19)}] stored ${written()} readings this run · ${series.length} series · ${dead} dead letters · ${gateway.stats().connectedClients} MQTT clients${s ? ` · simulator published ${s.readings} readings` : ''}\n`,
+          );
+        })().catch(() => undefined);
+      }, 15_000);
+
+  await untilSignal(async () => {
+    if (status) clearInterval(status);
+    await sim?.close();
+    await simRun;
+    await ingest.close();
+    await gateway.close();
+    await app.close();
+    await stores.readings.close();
+    await stores.registry.close();
+    process.stdout.write('Wattproof stopped.\n');
+  }, logger);
+  return 0;
+}

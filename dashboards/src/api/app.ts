@@ -1,0 +1,250 @@
+/**
+ * The HTTP API as a fastify plugin: portfolio (sites, buildings, meters), readings raw and
+ * aggregated, latest values, dead letters, register events, health and metrics. It opens no
+ * socket; `createApiServer` (server.ts) mounts it with OpenAPI docs at /docs.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { meterKey, WattproofError, type ReadingStore, type RegistryStore } from '@wattproof/core';
+import {
+  aggregateOut,
+  buildingOut,
+  deadLetterOut,
+  deadLettersQuery,
+  errorBody,
+  id,
+  meterOut,
+  meterParams,
+  readingOut,
+  readingsQuery,
+  registerEventOut,
+  seriesOut,
+  siteOut,
+} from './schemas.js';
+
+/** Health of a component the API process runs or depends on. */
+export type ComponentHealth = { ok: boolean; [detail: string]: unknown };
+
+export interface ApiDeps {
+  readonly readings: ReadingStore;
+  readonly registry: RegistryStore;
+  readonly metrics: Registry;
+  readonly clock?: () => number;
+  /** Extra components to report in /health (gateway, ingest when in the same process). */
+  readonly components?: () => Record<string, ComponentHealth>;
+}
+
+const DAY_MS = 86_400_000;
+const BUCKET_MS = { '15m': 900_000, '1h': 3_600_000, '1d': DAY_MS, '1mo': 28 * DAY_MS } as const;
+/** Most buckets one aggregate request may return. */
+export const MAX_BUCKETS = 100_000;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function notFound(what: string): WattproofError {
+  return new WattproofError('API_NOT_FOUND', `${what} not found`, { statusCode: 404 });
+}
+
+export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const clock = deps.clock ?? Date.now;
+  const errors = { 400: errorBody, 404: errorBody, 500: errorBody, 503: errorBody };
+
+  app.get('/health', {
+    schema: {
+      tags: ['ops'],
+      summary: 'Health of the stores and of the services in this process',
+      response: { 200: z.object({ status: z.enum(['ok', 'degraded']), components: z.record(z.string(), z.looseObject({ ok: z.boolean() })) }), 503: z.object({ status: z.enum(['ok', 'degraded']), components: z.record(z.string(), z.looseObject({ ok: z.boolean() })) }) },
+    },
+    handler: async (_req, reply) => {
+      const [readings, registry] = await Promise.all([deps.readings.ping().catch(() => false), deps.registry.ping().catch(() => false)]);
+      const components: Record<string, ComponentHealth> = {
+        readingStore: { ok: readings, adapter: deps.readings.name },
+        registry: { ok: registry, adapter: deps.registry.name },
+        ...(deps.components?.() ?? {}),
+      };
+      const ok = Object.values(components).every((c) => c.ok);
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', components });
+    },
+  });
+
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)', hide: false } }, async (_req, reply) => {
+    reply.header('content-type', deps.metrics.contentType);
+    return deps.metrics.metrics();
+  });
+
+  app.get('/api/v1/sites', { schema: { tags: ['portfolio'], summary: 'Sites', response: { 200: z.object({ sites: z.array(siteOut) }), ...errors } } }, async () => ({
+    sites: await deps.registry.listSites(),
+  }));
+
+  app.get(
+    '/api/v1/buildings',
+    { schema: { tags: ['portfolio'], summary: 'Buildings, optionally of one site', querystring: z.object({ site: id.optional() }), response: { 200: z.object({ buildings: z.array(buildingOut) }), ...errors } } },
+    async (req) => ({ buildings: await deps.registry.listBuildings(req.query.site) }),
+  );
+
+  app.get(
+    '/api/v1/sites/:site/buildings',
+    { schema: { tags: ['portfolio'], summary: 'Buildings of a site', params: z.object({ site: id }), response: { 200: z.object({ buildings: z.array(buildingOut) }), ...errors } } },
+    async (req) => {
+      const sites = await deps.registry.listSites();
+      if (!sites.some((s) => s.id === req.params.site)) throw notFound(`site ${req.params.site}`);
+      return { buildings: await deps.registry.listBuildings(req.params.site) };
+    },
+  );
+
+  app.get(
+    '/api/v1/meters',
+    {
+      schema: {
+        tags: ['portfolio'],
+        summary: 'Meters, optionally of one site or building',
+        querystring: z.object({ site: id.optional(), building: id.optional() }),
+        response: { 200: z.object({ meters: z.array(meterOut) }), ...errors },
+      },
+    },
+    async (req) => ({
+      meters: await deps.registry.listMeters({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) }),
+    }),
+  );
+
+  app.get(
+    '/api/v1/meters/:site/:building/:meter',
+    {
+      schema: {
+        tags: ['portfolio'],
+        summary: 'A meter with its series and latest readings',
+        params: meterParams,
+        response: { 200: z.object({ meter: meterOut, series: z.array(seriesOut), latest: z.array(readingOut) }), ...errors },
+      },
+    },
+    async (req) => {
+      const meter = await deps.registry.getMeter(req.params);
+      if (!meter) throw notFound(`meter ${meterKey(req.params)}`);
+      const [series, latest] = await Promise.all([deps.readings.listSeries(req.params), deps.readings.latest(req.params)]);
+      return { meter, series, latest: latest.map((r) => ({ ...r, time: iso(r.ts) })) };
+    },
+  );
+
+  app.get(
+    '/api/v1/meters/:site/:building/:meter/readings',
+    {
+      schema: {
+        tags: ['readings'],
+        summary: 'Readings of a meter in [from, to): raw, or aggregated with coverage when `bucket` is set',
+        description: 'Defaults: to = now, from = to - 24 h. Aggregates need `quantity` (and `kind` when the meter has several).',
+        params: meterParams,
+        querystring: readingsQuery,
+        response: {
+          200: z.union([
+            z.object({ meter: z.string(), from: z.number(), to: z.number(), readings: z.array(readingOut) }),
+            z.object({ meter: z.string(), from: z.number(), to: z.number(), bucket: z.string(), tz: z.string(), quantity: z.string(), kind: z.string(), unit: z.string(), rows: z.array(aggregateOut) }),
+          ]),
+          ...errors,
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const to = q.to ?? clock();
+      const from = q.from ?? to - DAY_MS;
+      if (from >= to) throw new WattproofError('API_REQUEST_INVALID', '`from` must be before `to`', { statusCode: 400, details: { issues: [{ path: 'from', message: 'must be before to' }] } });
+      const meter = await deps.registry.getMeter(req.params);
+      if (!meter) throw notFound(`meter ${meterKey(req.params)}`);
+      const key = meterKey(req.params);
+      if (!q.bucket) {
+        const readings = await deps.readings.query({ ...req.params, from, to, limit: q.limit, ...(q.quantity ? { quantity: q.quantity } : {}), ...(q.kind ? { kind: q.kind } : {}) });
+        return { meter: key, from, to, readings: readings.map((r) => ({ ...r, time: iso(r.ts) })) };
+      }
+      if ((to - from) / BUCKET_MS[q.bucket] > MAX_BUCKETS) {
+        throw new WattproofError('API_RANGE_TOO_LARGE', `at most ${MAX_BUCKETS} ${q.bucket} buckets per request`, { statusCode: 400 });
+      }
+      const series = (await deps.readings.listSeries(req.params)).filter((s) => (!q.quantity || s.quantity === q.quantity) && (!q.kind || s.kind === q.kind));
+      // A register series is aggregated through its derived intervals, so prefer interval over register.
+      const preferred = series.filter((s) => s.kind !== 'register');
+      const candidates = preferred.length ? preferred : series;
+      if (candidates.length === 0) {
+        return { meter: key, from, to, bucket: q.bucket, tz: q.tz ?? 'UTC', quantity: q.quantity ?? '', kind: q.kind ?? '', unit: '', rows: [] };
+      }
+      if (candidates.length > 1) {
+        throw new WattproofError('API_REQUEST_INVALID', `the meter has ${candidates.length} series; choose one with quantity and kind`, {
+          statusCode: 400,
+          details: { series: candidates.map((s) => ({ quantity: s.quantity, kind: s.kind })) },
+        });
+      }
+      const s = candidates[0]!;
+      const tz = q.tz ?? (await deps.registry.listSites()).find((x) => x.id === req.params.site)?.timezone ?? 'Asia/Shanghai';
+      const rows = await deps.readings.aggregate({ ...req.params, quantity: s.quantity, kind: s.kind, from, to, bucket: q.bucket, tz });
+      return { meter: key, from, to, bucket: q.bucket, tz, quantity: s.quantity, kind: s.kind, unit: s.unit, rows: rows.map((r) => ({ ...r, time: iso(r.start) })) };
+    },
+  );
+
+  app.get(
+    '/api/v1/latest',
+    {
+      schema: {
+        tags: ['readings'],
+        summary: 'Latest reading of every series',
+        querystring: z.object({ site: id.optional(), building: id.optional() }),
+        response: { 200: z.object({ readings: z.array(readingOut) }), ...errors },
+      },
+    },
+    async (req) => {
+      const latest = await deps.readings.latest({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) });
+      return { readings: latest.map((r) => ({ ...r, time: iso(r.ts) })) };
+    },
+  );
+
+  app.get(
+    '/api/v1/series',
+    { schema: { tags: ['readings'], summary: 'Every series with readings', querystring: z.object({ site: id.optional(), building: id.optional() }), response: { 200: z.object({ series: z.array(seriesOut) }), ...errors } } },
+    async (req) => ({
+      series: await deps.readings.listSeries({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) }),
+    }),
+  );
+
+  app.get(
+    '/api/v1/dead-letters',
+    {
+      schema: {
+        tags: ['data quality'],
+        summary: 'Rejected messages with their reasons, newest first',
+        querystring: deadLettersQuery,
+        response: { 200: z.object({ total: z.number(), deadLetters: z.array(deadLetterOut), next: z.string().optional() }), ...errors },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const filter = { ...(q.code ? { code: q.code } : {}), ...(q.source ? { source: q.source } : {}), ...(q.site ? { topicPrefix: `wattproof/v1/${q.site}/` } : {}) };
+      const [letters, total] = await Promise.all([
+        deps.registry.listDeadLetters({ ...filter, limit: q.limit, ...(q.before ? { before: q.before } : {}) }),
+        deps.registry.countDeadLetters(filter),
+      ]);
+      const last = letters[letters.length - 1];
+      return {
+        total,
+        deadLetters: letters.map((d) => ({ ...d, receivedAt: iso(d.receivedAtMs) })),
+        ...(letters.length === q.limit && last ? { next: last.id } : {}),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/register-events',
+    {
+      schema: {
+        tags: ['data quality'],
+        summary: 'Register rollovers, resets and meter replacements detected by the ingest',
+        querystring: z.object({ site: id.optional(), building: id.optional(), meter: id.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+        response: { 200: z.object({ events: z.array(registerEventOut) }), ...errors },
+      },
+    },
+    async (req) => {
+      const { limit, ...ref } = req.query;
+      const filter = Object.fromEntries(Object.entries(ref).filter(([, v]) => v !== undefined));
+      return { events: await deps.registry.listRegisterEvents({ ...filter, limit }) };
+    },
+  );
+}

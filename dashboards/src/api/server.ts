@@ -1,0 +1,75 @@
+/**
+ * The API server: fastify with zod validation, OpenAPI at /docs, errors as
+ * `{ error: { code, message, details? } }` with stable codes; 5xx bodies hide internals.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { apiPlugin, type ApiDeps } from './app.js';
+
+export interface ApiServerOptions {
+  /** fastify logger option (pino instance or options); off by default. */
+  readonly logger?: FastifyServerOptions['loggerInstance'];
+  readonly version?: string;
+}
+
+type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown; validation?: unknown };
+
+export async function createApiServer(deps: ApiDeps, options: ApiServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: 1024 * 1024,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((error: ErrorLike, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issues = error.validation.map((v) => ({
+        path: [String(v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.')].filter(Boolean).join('') || String((v.params as { issue?: { path?: unknown[] } })?.issue?.path?.join('.') ?? ''),
+        message: v.message ?? 'invalid',
+      }));
+      const where = (error as { validationContext?: string }).validationContext ?? 'request';
+      return reply.code(400).send({
+        error: { code: 'API_REQUEST_INVALID', message: `invalid ${where}: ${issues.map((i) => `${i.path ? `${i.path}: ` : ''}${i.message}`).join('; ')}`, details: { issues } },
+      });
+    }
+    const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      const unavailable = typeof error.code === 'string' && /UNAVAILABLE|STORE_/.test(error.code);
+      return reply.code(unavailable ? 503 : 500).send({
+        error: unavailable
+          ? { code: 'API_STORE_UNAVAILABLE', message: 'a store did not answer; see /health' }
+          : { code: 'API_INTERNAL', message: 'internal error' },
+      });
+    }
+    const code = typeof error.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(error.code) && !error.code.startsWith('FST_') ? error.code : status === 404 ? 'API_NOT_FOUND' : 'API_REQUEST_INVALID';
+    return reply.code(status).send({
+      error: { code, message: String(error.message ?? 'invalid request'), ...(error.details !== undefined ? { details: error.details } : {}) },
+    });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: { code: 'API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Wattproof API',
+        description: 'Building-meter readings, portfolio and data quality. Errors are `{ error: { code, message, details? } }`; codes are listed in docs/errors.md.',
+        version: options.version ?? '0.1.0',
+      },
+      tags: [{ name: 'portfolio' }, { name: 'readings' }, { name: 'data quality' }, { name: 'ops' }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(apiPlugin, deps);
+  app.get('/', { schema: { hide: true } }, async () => ({
+    name: 'Wattproof',
+    links: { docs: '/docs', openapi: '/docs/json', health: '/health', metrics: '/metrics', meters: '/api/v1/meters', latest: '/api/v1/latest', deadLetters: '/api/v1/dead-letters' },
+  }));
+  return app;
+}

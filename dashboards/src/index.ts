@@ -1,0 +1,4 @@
+export * from './api/app.js';
+export * from './api/errors.js';
+export * from './api/schemas.js';
+export * from './api/server.js';
