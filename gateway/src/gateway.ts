@@ -13,7 +13,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { Registry } from 'prom-client';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { encodeDeadLetterPayload, silentLogger, verifySecret, type Logger, type RegistryStore } from '@wattproof/core';
+import { encodeDeadLetterPayload, printable, silentLogger, verifySecret, type Logger, type RegistryStore } from '@wattproof/core';
 import { canPublish, canSubscribe, type Identity } from './acl.js';
 import type { GatewayConfig } from './config.js';
 import type { GATEWAY_ERRORS } from './errors.js';
@@ -87,11 +87,11 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       {
         receivedAtMs: clock(),
         source: 'gateway',
-        topic: packet.topic,
-        clientId: client.id,
+        topic: printable(packet.topic),
+        clientId: printable(client.id),
         ...(identity?.kind === 'principal' ? { username: identity.principal.username } : {}),
         code,
-        reason,
+        reason: printable(reason),
         ...encodeDeadLetterPayload(packet.payload ?? Buffer.alloc(0)),
       },
     ]);

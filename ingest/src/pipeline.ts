@@ -51,7 +51,10 @@ interface PendingItem {
   readonly message?: IncomingMessage;
   readonly keys: string[];
   resolve(outcome: AcceptOutcome): void;
+  reject(err: unknown): void;
 }
+
+type NewItem = Omit<PendingItem, 'resolve' | 'reject'>;
 
 function readingKey(r: StoredReading): string {
   return `${r.site}/${r.building}/${r.meter}|${r.quantity}|${r.kind}|${r.ts}`;
@@ -112,9 +115,9 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     return seen ? 'correction' : 'new';
   }
 
-  function enqueue(item: Omit<PendingItem, 'resolve'>): Promise<AcceptOutcome> {
-    return new Promise((resolve) => {
-      queue.push({ ...item, resolve });
+  function enqueue(item: NewItem): Promise<AcceptOutcome> {
+    return new Promise((resolve, reject) => {
+      queue.push({ ...item, resolve, reject });
       queuedReadings += item.readings.length;
       if (queuedReadings >= config.INGEST_BATCH_MAX_READINGS) scheduleFlush(0);
       else scheduleFlush(config.INGEST_FLUSH_INTERVAL_MS);
@@ -129,7 +132,14 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       const batch = queue;
       queue = [];
       queuedReadings = 0;
-      writing = writing.then(() => writeBatch(batch));
+      writing = writing
+        .then(() => writeBatch(batch))
+        .catch((err: unknown) => {
+          // Nothing of this batch is acknowledged: the broker redelivers it. The chain goes on.
+          logger.error({ err }, 'batch not durable; its messages will be redelivered');
+          for (const item of batch) item.reject(err);
+          settle(batch.length);
+        });
     }, delayMs);
   }
 
@@ -179,7 +189,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         letters.push(deadLetterFor(item.message, 'INGEST_STORE_REJECTED', 'the reading store refused these readings', undefined));
       }
     }
-    if (letters.length) await withRetry('dead-letter write', () => deps.registry.addDeadLetters(letters));
+    if (letters.length) await writeDeadLetters(letters);
     const events = batch.flatMap((i) => i.events);
     if (events.length) {
       await withRetry('register-event write', () => deps.registry.addRegisterEvents(events)).catch((err: unknown) =>
@@ -202,9 +212,39 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       item.resolve(item.deadLetter ? 'dead_lettered' : item.readings.length ? 'stored' : 'ignored');
     }
     metrics.readings.inc(written);
-    pendingCount -= batch.length;
+    settle(batch.length);
+  }
+
+  function settle(n: number): void {
+    pendingCount -= n;
     metrics.pending.set(pendingCount);
     if (pendingCount === 0) idleWaiters.splice(0).forEach((w) => w());
+  }
+
+  /**
+   * Stores dead letters; one the registry refuses for good (e.g. text it cannot hold) is stored
+   * again in a plain form: payload as base64, reason as escaped ASCII, details dropped.
+   */
+  async function writeDeadLetters(letters: NewDeadLetter[]): Promise<void> {
+    try {
+      await withRetry('dead-letter write', () => deps.registry.addDeadLetters(letters));
+    } catch {
+      for (const letter of letters) {
+        try {
+          await withRetry('dead-letter write', () => deps.registry.addDeadLetters([letter]));
+        } catch (err) {
+          logger.warn({ err, code: letter.code }, 'dead letter refused by the registry; storing it in plain form');
+          const plain: NewDeadLetter = {
+            ...letter,
+            reason: JSON.stringify(letter.reason).slice(1, -1).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+            details: undefined,
+            payload: letter.payloadEncoding === 'base64' ? letter.payload : Buffer.from(letter.payload, 'utf8').toString('base64'),
+            payloadEncoding: 'base64',
+          };
+          await withRetry('dead-letter write', () => deps.registry.addDeadLetters([plain]));
+        }
+      }
+    }
   }
 
   function deadLetterFor(msg: IncomingMessage, code: string, reason: string, details: unknown): NewDeadLetter {
@@ -220,7 +260,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     };
   }
 
-  async function process(msg: IncomingMessage): Promise<Omit<PendingItem, 'resolve'>> {
+  async function process(msg: IncomingMessage): Promise<NewItem> {
     const topic = parseTopic(msg.topic);
     if (!topic) {
       return { readings: [], events: [], keys: [], message: msg, deadLetter: deadLetterFor(msg, 'CONTRACT_TOPIC_INVALID', `"${msg.topic.slice(0, 200)}" is not wattproof/v1/<site>/<building>/<meter>/readings`, undefined) };

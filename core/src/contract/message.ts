@@ -129,7 +129,14 @@ export function resolveTimestamp(ts: string | number): { ok: true; ms: number } 
   return { ok: true, ms };
 }
 
-function violation(code: ContractErrorCode, issues: ContractIssue[]): ContractViolation {
+/** Escapes control characters so a reason can be logged and stored anywhere (PostgreSQL refuses NUL). */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function violation(code: ContractErrorCode, rawIssues: ContractIssue[]): ContractViolation {
+  const issues = rawIssues.map((i) => ({ path: printable(i.path), message: printable(i.message) }));
   const first = issues[0];
   const where = first && first.path ? `${first.path}: ` : '';
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more issue${issues.length > 2 ? 's' : ''})` : '';
