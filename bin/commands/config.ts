@@ -25,14 +25,7 @@ export const CONFIG_SECTIONS: Array<{ title: string; schema: z.ZodObject<z.ZodRa
 
 /** The README's config section: one table per service, from the schemas. */
 export function configSection(): string {
-  // The data dir appears in two schemas; list each key once.
-  const seen = new Set<string>();
-  const sections = CONFIG_SECTIONS.map(({ title, schema }) => {
-    const keys = Object.keys(schema.shape).filter((k) => !seen.has(k));
-    keys.forEach((k) => seen.add(k));
-    return { title, schema: schema.pick(Object.fromEntries(keys.map((k) => [k, true] as const))) };
-  });
-  return configMarkdown(sections);
+  return configMarkdown(CONFIG_SECTIONS);
 }
 
 export function replaceBetweenMarkers(text: string, content: string): string {

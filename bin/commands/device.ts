@@ -7,8 +7,10 @@ const HELP = `Usage:
   wattproof device add <site>/<building>/<meter> [--rotate] [--quantity Q]
       Creates a device bound to that meter and prints its secret ONCE (only a scrypt hash
       is stored). --rotate issues a new secret for an existing device.
-  wattproof device add-service <name> [--role service|operator]
+  wattproof device add-service <name> [--role service|operator] [--secret-env VAR]
       Creates (or rotates) a service login, e.g. wattproof-ingest for the ingest process.
+      --secret-env VAR takes the secret from environment variable VAR instead of generating
+      one (for deployments that share it through their own secret store, e.g. compose).
   wattproof device list
   wattproof device disable <username>
 
@@ -20,7 +22,7 @@ export async function runDevice(argv: string[], env: Env): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, rotate: { type: 'boolean' }, quantity: { type: 'string' }, role: { type: 'string' } },
+    options: { help: { type: 'boolean', short: 'h' }, rotate: { type: 'boolean' }, quantity: { type: 'string' }, role: { type: 'string' }, 'secret-env': { type: 'string' } },
   });
   const [action, target] = positionals;
   if (values.help || !action) {
@@ -52,8 +54,17 @@ export async function runDevice(argv: string[], env: Env): Promise<number> {
           process.stderr.write('--role must be service or operator\n');
           return 2;
         }
-        const creds = await provisionService(registry, target, role);
-        process.stdout.write(`${creds.rotated ? 'Rotated' : 'Created'} ${role} ${creds.username}\n  MQTT username: ${creds.username}\n  MQTT password: ${creds.secret}\nThe password is shown only now.\n`);
+        const fromEnv = values['secret-env'];
+        if (fromEnv !== undefined && (env[fromEnv] ?? '').length < 16) {
+          process.stderr.write(`--secret-env ${fromEnv}: the variable must hold a secret of at least 16 characters\n`);
+          return 2;
+        }
+        const creds = await provisionService(registry, target, role, fromEnv ? { secret: env[fromEnv]! } : {});
+        process.stdout.write(
+          fromEnv
+            ? `${creds.rotated ? 'Rotated' : 'Created'} ${role} ${creds.username} with the secret from $${fromEnv}\n`
+            : `${creds.rotated ? 'Rotated' : 'Created'} ${role} ${creds.username}\n  MQTT username: ${creds.username}\n  MQTT password: ${creds.secret}\nThe password is shown only now.\n`,
+        );
         return 0;
       }
       case 'list': {

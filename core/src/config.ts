@@ -90,9 +90,13 @@ export function describeConfig(schema: ObjectSchema): ConfigKeyDoc[] {
 /** Renders config docs as a markdown table. */
 export function configMarkdown(sections: ReadonlyArray<{ title: string; schema: ObjectSchema }>): string {
   const lines: string[] = [];
+  // A key shared by several services (e.g. the data directory) is listed once, under the first.
+  const seen = new Set<string>();
   for (const { title, schema } of sections) {
     lines.push(`#### ${title}`, '', '| key | default | meaning |', '| --- | --- | --- |');
     for (const d of describeConfig(schema)) {
+      if (seen.has(d.key)) continue;
+      seen.add(d.key);
       const def = d.defaultValue === '' ? '(unset)' : `\`${d.defaultValue.replace(/\|/g, '\\|')}\``;
       lines.push(`| \`${d.key}\` | ${def} | ${d.description.replace(/\|/g, '\\|')} |`);
     }
