@@ -20,6 +20,9 @@ Options:
   --backfill-hours H    history to publish at start (default ${DEFAULT_SIMULATOR_CONFIG.backfillHours})
   --rate N              messages per second at most while backfilling (default ${DEFAULT_SIMULATOR_CONFIG.ratePerS})
   --batch N             readings per message while backfilling (default ${DEFAULT_SIMULATOR_CONFIG.readingsPerMessage})
+  --speedup X           replay the backfill at X simulated seconds per real second, one
+                        reading per message (accelerated mode) instead of as fast as --rate
+                        allows; real time once it reaches the present
 `;
 
 function positiveInt(name: string, v: string | undefined, dflt: number, min = 1): number {
@@ -41,6 +44,7 @@ export async function runSimulate(argv: string[], env: Env): Promise<number> {
       'backfill-hours': { type: 'string' },
       rate: { type: 'string' },
       batch: { type: 'string' },
+      speedup: { type: 'string' },
     },
   });
   if (values.help) {
@@ -56,6 +60,7 @@ export async function runSimulate(argv: string[], env: Env): Promise<number> {
     backfillHours: positiveInt('backfill-hours', values['backfill-hours'], DEFAULT_SIMULATOR_CONFIG.backfillHours, 0),
     ratePerS: positiveInt('rate', values.rate, DEFAULT_SIMULATOR_CONFIG.ratePerS),
     readingsPerMessage: Math.min(1000, positiveInt('batch', values.batch, DEFAULT_SIMULATOR_CONFIG.readingsPerMessage)),
+    ...(values.speedup !== undefined ? { speedup: positiveInt('speedup', values.speedup, 1) } : {}),
   };
   const registry = await openRegistry(env);
   const sim = createSimulator({ provision: (ref) => provisionDevice(registry, ref, { rotate: true }), logger }, config);

@@ -127,6 +127,8 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
       });
       c.on('error', (err) => logger.warn({ err: err.message }, 'mqtt error'));
       c.on('connect', (connack) => {
+        // MQTT.js does not set TCP_NODELAY; without it acknowledgements wait on Nagle's algorithm.
+        (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
         logger.info({ sessionPresent: connack.sessionPresent }, 'connected to broker');
         c.subscribe(config.topic ?? ALL_READINGS_FILTER, { qos: 1 }, (err, granted) => {
           if (err || granted?.some((g) => g.qos === 128)) logger.error({ err, granted }, 'subscription refused');

@@ -29,6 +29,13 @@ export interface SimulatorConfig {
   readonly ratePerS: number;
   /** Readings per message during backfill. */
   readonly readingsPerMessage: number;
+  /**
+   * Simulated seconds per real second while catching up from `now - backfillHours` (accelerated
+   * mode: timestamps in simulated time); unset = backfill as fast as `ratePerS` allows. Either
+   * way the simulator turns to real time once it reaches the present, so no timestamp is ever
+   * in the future.
+   */
+  readonly speedup?: number;
 }
 
 export const DEFAULT_SIMULATOR_CONFIG: Omit<SimulatorConfig, 'url'> = {
@@ -141,6 +148,23 @@ export function createSimulator(deps: SimulatorDeps, config: SimulatorConfig) {
       const now = clock();
       const end = Math.floor(now / intervalMs) * intervalMs;
       nextTs = end - Math.round(config.backfillHours * 3_600_000 / intervalMs) * intervalMs;
+      const speedup = config.speedup;
+      if (speedup !== undefined && speedup > 0) {
+        // Accelerated: the simulated clock runs `speedup` times faster from the backfill start.
+        const simStart = nextTs;
+        const realStart = clock();
+        while (!stopped && nextTs < clock() - intervalMs) {
+          const simNow = Math.min(clock(), simStart + (clock() - realStart) * speedup);
+          while (!stopped && nextTs + intervalMs <= simNow) {
+            const ts = nextTs;
+            await Promise.all(devices.map((d) => publish(d, [reading(d, ts)])));
+            nextTs += intervalMs;
+          }
+          await new Promise((r) => setTimeout(r, Math.max(10, Math.min(1000, intervalMs / speedup))));
+        }
+        await tick();
+        return;
+      }
       // Backfill: whole completed intervals, several readings per message, rate-limited.
       const gapMs = 1000 / config.ratePerS;
       for (let start = nextTs; start < end && !stopped; start += intervalMs * config.readingsPerMessage) {

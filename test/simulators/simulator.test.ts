@@ -65,3 +65,31 @@ describe('simulator through the gateway', () => {
     expect((await registry.listPrincipals()).filter((p) => p.role === 'device')).toHaveLength(6);
   });
 });
+
+describe('simulator in accelerated mode', () => {
+  it('publishes one reading per interval, paced by the speed-up, then turns to real time', async () => {
+    const registry = createMemoryRegistryStore();
+    const readings = createMemoryReadingStore();
+    const svc = await provisionService(registry, 'wattproof-ingest', 'service');
+    const gateway = createGateway({ registry }, configWith(gatewayConfigSchema, { GATEWAY_MQTT_PORT: 0 }));
+    const url = `mqtt://127.0.0.1:${(await gateway.start()).mqtt.port}`;
+    const ingest = createIngest({ readings, registry }, configWith(ingestConfigSchema, { INGEST_MQTT_URL: url, INGEST_MQTT_PASSWORD: svc.secret, INGEST_FLUSH_INTERVAL_MS: 20 }));
+    await ingest.start();
+    // 1 simulated hour of 60-s intervals at 3600x takes about one real second.
+    const sim = createSimulator({ provision: (ref) => provisionDevice(registry, ref, { rotate: true }) }, { url, site: 'acc', buildings: 1, intervalS: 60, backfillHours: 1, ratePerS: 1000, readingsPerMessage: 60, speedup: 3600 });
+    try {
+      await sim.start();
+      const s = sim.stats();
+      expect(s.messages).toBe(s.readings); // one reading per message in accelerated mode
+      expect(s.readings).toBeGreaterThanOrEqual(3 * 59);
+      await waitFor(() => ingest.pipeline.pending() === 0);
+      const elec = await readings.query({ site: 'acc', building: 'b01', meter: 'elec-main', from: Date.now() - 2 * 3_600_000, to: Date.now() });
+      expect(elec.length).toBeGreaterThanOrEqual(59);
+      expect(elec.every((r) => r.ts + 60_000 <= Date.now())).toBe(true);
+    } finally {
+      await sim.close();
+      await ingest.close();
+      await gateway.close();
+    }
+  }, 30_000);
+});
