@@ -6,6 +6,7 @@ import { WattproofError } from '@wattproof/core';
 import { runApi } from './commands/api.js';
 import { runConfig } from './commands/config.js';
 import { runDevice } from './commands/device.js';
+import { runDocs } from './commands/docs.js';
 import { runGateway } from './commands/gateway.js';
 import { runIngest } from './commands/ingest.js';
 import { runSimulate } from './commands/simulate.js';
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   simulate: { run: runSimulate, summary: 'Publish simulated buildings through a gateway' },
   device: { run: runDevice, summary: 'Add, rotate, list and disable device and service credentials' },
   config: { run: runConfig, summary: 'Print every configuration key with its default' },
+  docs: { run: runDocs, summary: 'Regenerate docs/errors.md and the README config table (--check: fail when stale)' },
 };
 
 export const USAGE = `Usage: wattproof <command> [options]

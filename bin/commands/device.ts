@@ -24,7 +24,11 @@ export async function runDevice(argv: string[], env: Env): Promise<number> {
     allowPositionals: true,
     options: { help: { type: 'boolean', short: 'h' }, rotate: { type: 'boolean' }, quantity: { type: 'string' }, role: { type: 'string' }, 'secret-env': { type: 'string' } },
   });
-  const [action, target] = positionals;
+  const [action, target, ...extra] = positionals;
+  if (extra.length) {
+    process.stderr.write(`unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.join(' ')} (ids cannot contain spaces)\n`);
+    return 2;
+  }
   if (values.help || !action) {
     process.stdout.write(HELP);
     return values.help ? 0 : 2;

@@ -14,7 +14,7 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_ALLOW_ANONYMOUS: envBool(false).describe('Allow connections without credentials and with no topic restrictions (local testing with generic MQTT tools only)'),
   GATEWAY_AUTH_CACHE_TTL_S: envInt(300, 0, 86_400).describe('How long a verified secret is remembered, so reconnect storms do not re-run scrypt'),
   GATEWAY_CONNECT_TIMEOUT_MS: envInt(30_000, 1000, 600_000).describe('Time a new connection has to send CONNECT'),
-  GATEWAY_MAX_CONNECTIONS: envInt(10_000, 1, 1_000_000).describe('Connections accepted at once; more are refused with return code 3 (server unavailable)'),
+  GATEWAY_MAX_CONNECTIONS: envInt(10_000, 1, 1_000_000).describe('Connections accepted at once; more are refused with CONNACK return code 3 (server unavailable)'),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

@@ -1,5 +1,6 @@
 /** Provisioning of device and service credentials: the secret is returned once and stored only hashed. */
-import { generateSecret, hashSecret, isValidId, meterKey, parseMeterKey, WattproofError, type MeterRef, type PrincipalRole, type Quantity, type RegistryStore } from '@wattproof/core';
+import { gatewayError } from './errors.js';
+import { generateSecret, hashSecret, isValidId, meterKey, parseMeterKey, type MeterRef, type PrincipalRole, type Quantity, type RegistryStore } from '@wattproof/core';
 
 export interface ProvisionedCredentials {
   readonly username: string;
@@ -19,12 +20,12 @@ export async function provisionDevice(
 ): Promise<ProvisionedCredentials> {
   const meter = typeof ref === 'string' ? parseMeterKey(ref) : ref;
   if (!meter || !isValidId(meter.site) || !isValidId(meter.building) || !isValidId(meter.meter)) {
-    throw new WattproofError('DEVICE_ID_INVALID', `"${typeof ref === 'string' ? ref : meterKey(ref)}" is not site/building/meter with ids of [A-Za-z0-9_.-] (max 64)`, { statusCode: 400 });
+    throw gatewayError('DEVICE_ID_INVALID', `"${typeof ref === 'string' ? ref : meterKey(ref)}" is not site/building/meter with ids of [A-Za-z0-9_.-] (max 64)`);
   }
   const username = meterKey(meter);
   const existing = await registry.getPrincipal(username);
   if (existing && !options.rotate) {
-    throw new WattproofError('DEVICE_EXISTS', `device ${username} exists; use --rotate to issue a new secret`, { statusCode: 409 });
+    throw gatewayError('DEVICE_EXISTS', `device ${username} exists; use --rotate to issue a new secret`);
   }
   if (!(await registry.getMeter(meter))) {
     await registry.upsertMeter({ ...meter, ...(options.quantity ? { quantity: options.quantity } : {}) });
@@ -41,7 +42,7 @@ export async function provisionService(
   role: Exclude<PrincipalRole, 'device'>,
   options: { secret?: string; nowMs?: number } = {},
 ): Promise<ProvisionedCredentials> {
-  if (!isValidId(username)) throw new WattproofError('DEVICE_ID_INVALID', `service name "${username}" must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`, { statusCode: 400 });
+  if (!isValidId(username)) throw gatewayError('DEVICE_ID_INVALID', `service name "${username}" must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
   const existing = await registry.getPrincipal(username);
   const secret = options.secret ?? generateSecret();
   await registry.putPrincipal({ username, role, secretHash: await hashSecret(secret), createdAtMs: options.nowMs ?? Date.now() });

@@ -38,11 +38,29 @@ export const GATEWAY_ERRORS = {
     meaning: 'A PUBLISH payload exceeded GATEWAY_MAX_PAYLOAD_BYTES. The message is acknowledged, not forwarded, and its first 64 KiB kept as a dead letter.',
     fix: 'Split readings over several messages (at most 1,000 readings each).',
   },
+  GATEWAY_STATUS_INVALID: {
+    statusCode: 400,
+    retriable: false,
+    meaning: 'A status publish was not `{"state":"online"|"offline"}` (contract v1). It is acknowledged, not forwarded or retained, and kept as a dead letter.',
+    fix: 'Publish the status (and the Last Will) as `{"state":"online"}` / `{"state":"offline"}`, retained, QoS 1.',
+  },
   GATEWAY_DEAD_LETTER_FAILED: {
     statusCode: 503,
     retriable: true,
     meaning: 'A rejected message could not be written to the dead-letter store; the client is disconnected so that it retransmits later instead of the evidence being lost.',
     fix: 'Check the registry store (PostgreSQL or the data directory) is reachable and writable.',
+  },
+  DEVICE_ID_INVALID: {
+    statusCode: 400,
+    retriable: false,
+    meaning: 'Provisioning (`wattproof device add` / `add-service`) got a meter key that is not `site/building/meter` with ids of `[A-Za-z0-9_.-]` (starting with a letter or digit, at most 64 characters), or a service name that is not one such id.',
+    fix: 'Pass the meter key as one argument, e.g. `wattproof device add yz/b01/elec`; ids are case-sensitive and hold no spaces.',
+  },
+  DEVICE_EXISTS: {
+    statusCode: 409,
+    retriable: false,
+    meaning: '`wattproof device add` was run for a device that already has credentials; its secret was left unchanged.',
+    fix: 'Add `--rotate` to issue a new secret (the old one stops working at once), or check the meter key.',
   },
 } as const satisfies ErrorCatalogue;
 

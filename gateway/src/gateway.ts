@@ -13,7 +13,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { Registry } from 'prom-client';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { encodeDeadLetterPayload, printable, silentLogger, verifySecret, type Logger, type RegistryStore } from '@wattproof/core';
+import { encodeDeadLetterPayload, parseStatusMessage, parseTopic, printable, silentLogger, verifySecret, type Logger, type RegistryStore } from '@wattproof/core';
 import { canPublish, canSubscribe, type Identity } from './acl.js';
 import type { GatewayConfig } from './config.js';
 import type { GATEWAY_ERRORS } from './errors.js';
@@ -118,6 +118,11 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
   }
 
   async function authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<Identity> {
+    // Checked here rather than in preConnect, which cannot answer with a CONNACK.
+    if ((aedes?.connectedClients ?? 0) >= config.GATEWAY_MAX_CONNECTIONS) {
+      metrics.connections.inc({ result: 'over_limit' });
+      throw authError('server busy: connection limit reached', 3);
+    }
     if (emptyIdPersistent.has(client)) {
       metrics.connections.inc({ result: 'client_id_rejected' });
       throw authError('empty client id requires a clean session [MQTT-3.1.3-8]', 2);
@@ -186,10 +191,6 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
         connectTimeout: config.GATEWAY_CONNECT_TIMEOUT_MS,
         preConnect(client, packet, callback) {
           if (packet.clientId === '' && packet.clean === false) emptyIdPersistent.add(client);
-          if ((aedes?.connectedClients ?? 0) >= config.GATEWAY_MAX_CONNECTIONS) {
-            metrics.connections.inc({ result: 'over_limit' });
-            return callback(new Error('too many connections'), false);
-          }
           callback(null, true);
         },
         authenticate(client, username, password, done) {
@@ -213,6 +214,14 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
           }
           const acl = canPublish(identity, packet.topic);
           if (!acl.ok) return refusePublish(client, packet, 'GATEWAY_PUBLISH_FORBIDDEN', acl.reason, callback);
+          const channel = parseTopic(packet.topic)?.channel;
+          if (channel === 'readings') {
+            // Readings are never retained (contract v1); a retained reading would replay to every new subscriber.
+            packet.retain = false;
+          } else if (channel === 'status' && size > 0) {
+            const status = parseStatusMessage(packet.payload);
+            if (!status.ok) return refusePublish(client, packet, 'GATEWAY_STATUS_INVALID', status.error.reason, callback);
+          }
           metrics.publishes.inc({ result: 'accepted' });
           metrics.receivedBytes.inc(size);
           callback(null);

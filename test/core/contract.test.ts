@@ -114,3 +114,14 @@ describe('units', () => {
     expect(c.value).toBeCloseTo(cv, 10);
   });
 });
+
+describe('timestamps', () => {
+  it.each(['2026-02-30T08:00:00+08:00', '2026-04-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T10:60:00+08:00'])('rejects the impossible date-time %s', (ts) => {
+    const r = parseReadingsMessage(JSON.stringify({ seq: 1, readings: [{ ts, quantity: 'electricity', unit: 'kWh', kind: 'interval', intervalS: 900, value: 1 }] }), opts);
+    expect(r.ok || r.error.code).toBe('CONTRACT_TIMESTAMP_INVALID');
+  });
+  it('accepts a leap day and negative offsets', () => {
+    const r = parseReadingsMessage(JSON.stringify({ seq: 1, readings: [{ ts: '2024-02-29T23:30:00-05:00', quantity: 'electricity', unit: 'kWh', kind: 'interval', intervalS: 900, value: 1 }] }), opts);
+    expect(r.ok && r.value.readings[0]!.tsMs).toBe(Date.parse('2024-03-01T04:30:00Z'));
+  });
+});

@@ -112,3 +112,21 @@ describe('gateway ACL and limits', () => {
     expect(letters[0]!.reason).toContain('limit is 4096');
   });
 });
+
+describe('gateway status topic', () => {
+  it('forwards a valid retained status and dead-letters an invalid one', async () => {
+    const dev = track(await connectClient(url, { username: a.username, password: a.secret, clientId: 'dev-a-status' }));
+    await dev.publishAsync('wattproof/v1/yz/b01/elec/status', '{"state":"online"}', { qos: 1, retain: true });
+    await dev.publishAsync('wattproof/v1/yz/b01/elec/status', 'up', { qos: 1, retain: true });
+    const letters = await registry.listDeadLetters({ code: 'GATEWAY_STATUS_INVALID' });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.payload).toBe('up');
+    // A new subscriber gets the retained valid status, not the refused one.
+    const ops = track(await connectClient(url, { username: svc.username, password: svc.secret, clientId: 'ops-status' }));
+    const got: string[] = [];
+    ops.on('message', (_t, p) => got.push(p.toString()));
+    await ops.subscribeAsync('wattproof/v1/+/+/+/status', { qos: 1 });
+    await waitFor(() => got.length > 0);
+    expect(got).toEqual(['{"state":"online"}']);
+  });
+});

@@ -110,6 +110,22 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** True when the date and time written in `iso` are those of `ms` at the string's own offset (Date.parse rolls 02-30 over to 03-02). */
+function sameCalendarFields(iso: string, ms: number): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|([+-])(\d{2}):(\d{2}))$/.exec(iso);
+  if (!m) return false;
+  const offsetMin = m[7] === 'Z' ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
+  const local = new Date(ms + offsetMin * 60_000);
+  return (
+    local.getUTCFullYear() === Number(m[1]) &&
+    local.getUTCMonth() + 1 === Number(m[2]) &&
+    local.getUTCDate() === Number(m[3]) &&
+    local.getUTCHours() === Number(m[4]) &&
+    local.getUTCMinutes() === Number(m[5]) &&
+    local.getUTCSeconds() === Number(m[6] ?? 0)
+  );
+}
+
 /** Resolves a contract timestamp to epoch ms, or explains why it is not one. */
 export function resolveTimestamp(ts: string | number): { ok: true; ms: number } | { ok: false; message: string } {
   if (typeof ts === 'number') {
@@ -124,7 +140,7 @@ export function resolveTimestamp(ts: string | number): { ok: true; ms: number } 
     return { ok: false, message: `"${ts.slice(0, 40)}" is not ISO 8601 with an offset (e.g. 2026-11-30T08:00:00+08:00)` };
   }
   const ms = Date.parse(ts);
-  if (!Number.isFinite(ms)) return { ok: false, message: `"${ts}" is not a real date-time` };
+  if (!Number.isFinite(ms) || !sameCalendarFields(ts, ms)) return { ok: false, message: `"${ts}" is not a real date-time` };
   if (ms < CONTRACT_LIMITS.minTimestampMs) return { ok: false, message: `timestamp ${ts} is before 2000-01-01` };
   return { ok: true, ms };
 }

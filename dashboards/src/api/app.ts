@@ -219,14 +219,16 @@ export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promis
       const q = req.query;
       const filter = { ...(q.code ? { code: q.code } : {}), ...(q.source ? { source: q.source } : {}), ...(q.site ? { topicPrefix: `wattproof/v1/${q.site}/` } : {}) };
       const [letters, total] = await Promise.all([
-        deps.registry.listDeadLetters({ ...filter, limit: q.limit, ...(q.before ? { before: q.before } : {}) }),
+        // One more than asked: a next page exists only if it comes back.
+        deps.registry.listDeadLetters({ ...filter, limit: q.limit + 1, ...(q.before ? { before: q.before } : {}) }),
         deps.registry.countDeadLetters(filter),
       ]);
-      const last = letters[letters.length - 1];
+      const page = letters.slice(0, q.limit);
+      const last = page[page.length - 1];
       return {
         total,
-        deadLetters: letters.map((d) => ({ ...d, receivedAt: iso(d.receivedAtMs) })),
-        ...(letters.length === q.limit && last ? { next: last.id } : {}),
+        deadLetters: page.map((d) => ({ ...d, receivedAt: iso(d.receivedAtMs) })),
+        ...(letters.length > q.limit && last ? { next: last.id } : {}),
       };
     },
   );

@@ -8,7 +8,8 @@ export const id = z.string().regex(ID_PATTERN, 'an id of [A-Za-z0-9_.-], startin
 export const timeParam = z
   .string()
   .transform((v, ctx) => {
-    const r = resolveTimestamp(/^\d+$/.test(v) ? Number(v) : v);
+    // An unencoded `+` of an offset arrives as a space (form encoding): read it back as `+`.
+    const r = resolveTimestamp(/^\d+$/.test(v) ? Number(v) : v.replace(/ (\d{2}:\d{2})$/, '+$1'));
     if (!r.ok) {
       ctx.addIssue({ code: 'custom', message: r.message });
       return z.NEVER;
@@ -110,7 +111,7 @@ export const deadLetterOut = z.object({
   truncated: z.boolean(),
 });
 export const deadLettersQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
   before: z.string().max(100).optional().describe('cursor: the id of the last dead letter of the previous page'),
   code: z.string().max(100).optional(),
   source: z.enum(['gateway', 'ingest', 'api']).optional(),

@@ -38,7 +38,7 @@ export async function createApiServer(deps: ApiDeps, options: ApiServerOptions =
     const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');
-      const unavailable = typeof error.code === 'string' && /UNAVAILABLE|STORE_/.test(error.code);
+      const unavailable = status === 503 || (typeof error.code === 'string' && /UNAVAILABLE|STORE_/.test(error.code));
       return reply.code(unavailable ? 503 : 500).send({
         error: unavailable
           ? { code: 'API_STORE_UNAVAILABLE', message: 'a store did not answer; see /health' }
