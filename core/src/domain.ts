@@ -86,6 +86,41 @@ export interface DeadLetter {
 
 export type NewDeadLetter = Omit<DeadLetter, 'id'>;
 
+/**
+ * An append-only JSON record kept by the registry for the analytics (M&V) layer: analysis results
+ * with their lineage, non-routine adjustments, analysis definitions. Records are never updated
+ * or deleted; a correction is a newer record.
+ */
+export interface StoredRecord {
+  /** Assigned by the store; ids sort by arrival as strings and are unique across processes. */
+  readonly id: string;
+  /** What the record is, e.g. `mv.result`, `mv.adjustment`, `mv.definition` (RECORD_KIND_PATTERN). */
+  readonly kind: string;
+  /** What it is about, e.g. `site/building/meter` or `site/building` (1..RECORD_KEY_MAX_LENGTH UTF-16 units). */
+  readonly key: string;
+  /** When the caller recorded it, epoch ms (a safe integer). */
+  readonly recordedAtMs: number;
+  /**
+   * A JSON value: null, booleans, finite numbers, strings, arrays and plain objects, nested at most
+   * RECORD_BODY_MAX_DEPTH deep. It comes back deep-equal: numbers keep every digit (0.1 + 0.2 stays
+   * 0.30000000000000004); object keys may come back in another order; properties whose value is
+   * `undefined` are dropped and `-0` comes back as `0`, as JSON.stringify does. The store refuses
+   * (REGISTRY_INPUT_INVALID) what JSON cannot carry unchanged: NaN, ±Infinity, bigint, `undefined`
+   * as the body or an array item, functions, symbols, class instances (Date, Map, typed arrays),
+   * cycles, and strings or object keys with U+0000 or an unpaired surrogate.
+   */
+  readonly body: unknown;
+}
+
+export type NewRecord = Omit<StoredRecord, 'id'>;
+
+/** Valid record kinds: lower-case, starting with a letter, at most 64 characters. */
+export const RECORD_KIND_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
+/** Longest record key, in UTF-16 code units (a key is at least 1 long, without U+0000). */
+export const RECORD_KEY_MAX_LENGTH = 200;
+/** Deepest nesting of arrays and objects accepted in a record body (the body itself is depth 1). */
+export const RECORD_BODY_MAX_DEPTH = 128;
+
 /** A register event detected while turning cumulative registers into intervals. */
 export interface RegisterEvent extends MeterRef {
   readonly quantity: Quantity;

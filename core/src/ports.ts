@@ -2,7 +2,7 @@
  * Storage ports. Each adapter (memory, DuckDB, InfluxDB; JSONL, PostgreSQL) passes the one
  * contract suite of its port under test/contract/.
  */
-import type { Building, DeadLetter, Meter, MeterRef, NewDeadLetter, Principal, RegisterEvent, Site, StoredReading } from './domain.js';
+import type { Building, DeadLetter, Meter, MeterRef, NewDeadLetter, NewRecord, Principal, RegisterEvent, Site, StoredReading, StoredRecord } from './domain.js';
 import type { Quantity, ReadingKind, Unit } from './contract/units.js';
 
 /** Aggregation buckets. `1d` and `1mo` are local days and months in the query's time zone. */
@@ -87,7 +87,21 @@ export interface DeadLetterQuery {
   readonly topicPrefix?: string;
 }
 
-/** Sites, buildings, meters, principals with hashed credentials, dead letters, register events. */
+/** Selects records of one kind, newest (largest id) first. */
+export interface RecordQuery {
+  /** Required: RECORD_KIND_PATTERN. */
+  readonly kind: string;
+  /** Only this exact key. */
+  readonly key?: string;
+  /** Only keys starting with this (plain characters, no wildcards), e.g. `site/building/`. */
+  readonly keyPrefix?: string;
+  /** At most this many (default 100, max 1000; larger values are clamped). */
+  readonly limit?: number;
+  /** Only ids older than this one (cursor: the last id of the previous page). */
+  readonly before?: string;
+}
+
+/** Sites, buildings, meters, principals with hashed credentials, dead letters, register events, append-only records. */
 export interface RegistryStore {
   readonly name: string;
   /** Applies versioned migrations. Idempotent. */
@@ -116,6 +130,17 @@ export interface RegistryStore {
 
   addRegisterEvents(events: readonly RegisterEvent[]): Promise<void>;
   listRegisterEvents(filter?: Partial<MeterRef> & { limit?: number }): Promise<RegisterEvent[]>;
+
+  /**
+   * Appends records durably, all or none; returns them with ids assigned (increasing within the
+   * batch) and bodies as they will be read back. Rejects with REGISTRY_INPUT_INVALID, storing
+   * nothing, when a kind, key, recordedAtMs or body is invalid (see StoredRecord).
+   */
+  appendRecords(records: readonly NewRecord[]): Promise<StoredRecord[]>;
+  /** Records of one kind, newest first (by id, i.e. arrival, not recordedAtMs). */
+  listRecords(q: RecordQuery): Promise<StoredRecord[]>;
+  /** The record with this id; undefined when there is none (including ids this store never makes). */
+  getRecord(id: string): Promise<StoredRecord | undefined>;
 
   ping(): Promise<boolean>;
   close(): Promise<void>;

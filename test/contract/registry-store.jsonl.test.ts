@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeDeadLetterPayload, hasCode, type Logger, type NewDeadLetter, type Principal } from '@wattproof/core';
+import { encodeDeadLetterPayload, hasCode, type Logger, type NewDeadLetter, type NewRecord, type Principal } from '@wattproof/core';
 import { createJsonlRegistryStore } from '@wattproof/gateway/registry';
 import { describeRegistryStore } from './registry-store.js';
 
@@ -45,6 +45,8 @@ const letter = (topic: string): NewDeadLetter => ({
   reason: 'not JSON',
   ...encodeDeadLetterPayload('nope'),
 });
+
+const rec = (key: string, body: unknown = { v: 0.1 + 0.2 }, kind = 'mv.result'): NewRecord => ({ kind, key, recordedAtMs: 1_764_460_800_000, body });
 
 describe('jsonl registry store: files', () => {
   it('skips a torn last line with a warning and starts the next append on a new line', async () => {
@@ -147,6 +149,123 @@ describe('jsonl registry store: files', () => {
     expect(b!.id > a!.id).toBe(true);
     expect(c!.id > b!.id).toBe(true);
     await reopened.close();
+  });
+
+  it('records: skips a torn last line of records.jsonl and starts the next append on a new line', async () => {
+    const dir = await tempDir();
+    const first = createJsonlRegistryStore({ dir });
+    const [a] = await first.appendRecords([rec('s/b/m', { i: 1 })]);
+    await first.close();
+    await appendFile(join(dir, 'records.jsonl'), '{"v":1,"at":2,"op":"record","value":{"id":"9999999999999-000000-torn","kind":"mv.result","key":"s/b/m","recordedAtMs":1,"bo');
+
+    const logger = recordingLogger();
+    const second = createJsonlRegistryStore({ dir, logger });
+    expect(await second.listRecords({ kind: 'mv.result' })).toEqual([a]);
+    const [b] = await second.appendRecords([rec('s/b/m', { i: 2 })]);
+    expect(await second.listRecords({ kind: 'mv.result' })).toEqual([b, a]);
+    expect(logger.warnings.length).toBeGreaterThanOrEqual(1);
+    await second.close();
+
+    const lines = (await readFile(join(dir, 'records.jsonl'), 'utf8')).split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[1]!.endsWith('"bo')).toBe(true);
+    expect(JSON.parse(lines[2]!).value).toEqual(b);
+    expect(lines[3]).toBe('');
+    const third = createJsonlRegistryStore({ dir });
+    expect(await third.listRecords({ kind: 'mv.result' })).toEqual([b, a]);
+    expect(await third.getRecord('9999999999999-000000-torn')).toBeUndefined();
+    await third.close();
+  });
+
+  it('records: an incomplete last line written by another process is read once it is complete', async () => {
+    const dir = await tempDir();
+    const s = createJsonlRegistryStore({ dir });
+    await s.init();
+    const line = JSON.stringify({ v: 1, at: 1, op: 'record', value: { id: '0000000000001-000000-other', kind: 'mv.result', key: 'k', recordedAtMs: 1, body: { x: [1, 2] } } });
+    await appendFile(join(dir, 'records.jsonl'), line.slice(0, 40));
+    expect(await s.listRecords({ kind: 'mv.result' })).toEqual([]);
+    await appendFile(join(dir, 'records.jsonl'), `${line.slice(40)}\n`);
+    expect(await s.listRecords({ kind: 'mv.result' })).toEqual([{ id: '0000000000001-000000-other', kind: 'mv.result', key: 'k', recordedAtMs: 1, body: { x: [1, 2] } }]);
+    await s.close();
+  });
+
+  it('records: are not capped like dead letters, and skip lines with missing fields', async () => {
+    const dir = await tempDir();
+    const logger = recordingLogger();
+    const s = createJsonlRegistryStore({ dir, logger, maxIndexedDeadLetters: 10 });
+    const added = await s.appendRecords(Array.from({ length: 25 }, (_, i) => rec(`s/b/m${i % 3}`, { i })));
+    expect(await s.listRecords({ kind: 'mv.result', limit: 1000 })).toEqual([...added].reverse());
+    expect(await s.getRecord(added[0]!.id)).toEqual(added[0]);
+    await appendFile(join(dir, 'records.jsonl'), `${JSON.stringify({ v: 1, at: 1, op: 'record', value: { id: 'x', kind: 'mv.result', key: 'k' } })}\n`);
+    const reopened = createJsonlRegistryStore({ dir, logger });
+    expect(await reopened.listRecords({ kind: 'mv.result', limit: 1000 })).toHaveLength(25);
+    expect(logger.warnings.length).toBeGreaterThanOrEqual(1);
+    await s.close();
+    await reopened.close();
+  });
+
+  it('records: concurrent appends of two instances stay whole, with unique ids in arrival order', async () => {
+    const dir = await tempDir();
+    const a = createJsonlRegistryStore({ dir });
+    const b = createJsonlRegistryStore({ dir });
+    await Promise.all([a.init(), b.init()]);
+    const batches = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).appendRecords(Array.from({ length: 25 }, (_, j) => rec(`s/b/m${i}`, { i, j, text: '重庆 🔥' })))),
+    );
+    const ids = batches.flat().map((r) => r.id);
+    expect(new Set(ids).size).toBe(1000);
+    for (const batch of batches) for (let k = 1; k < batch.length; k++) expect(batch[k]!.id > batch[k - 1]!.id).toBe(true);
+    const listed = await b.listRecords({ kind: 'mv.result', limit: 1000 });
+    expect(listed.map((r) => r.id)).toEqual([...ids].sort().reverse());
+    expect((await a.listRecords({ kind: 'mv.result', key: 's/b/m7', limit: 1000 })).map((r) => (r.body as { j: number }).j)).toEqual(
+      Array.from({ length: 25 }, (_, j) => 24 - j),
+    );
+    const lines = (await readFile(join(dir, 'records.jsonl'), 'utf8')).split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(1000);
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+    await a.close();
+    await b.close();
+  });
+
+  it('records: ids keep increasing when the clock steps back', async () => {
+    const dir = await tempDir();
+    let t = 2_000_000_000_000;
+    const s = createJsonlRegistryStore({ dir, now: () => t });
+    const [a] = await s.appendRecords([rec('k')]);
+    await s.close();
+    t -= 60_000;
+    const reopened = createJsonlRegistryStore({ dir, now: () => t });
+    const [b] = await reopened.appendRecords([rec('k')]);
+    const [d] = await reopened.addDeadLetters([letter('wattproof/v1/s/b/m/readings')]);
+    const [c] = await reopened.appendRecords([rec('k')]);
+    expect(b!.id > a!.id).toBe(true);
+    expect(d!.id > b!.id).toBe(true);
+    expect(c!.id > d!.id).toBe(true);
+    await reopened.close();
+  });
+
+  it('records: a running instance sees records that another process appended', async () => {
+    const dir = await tempDir();
+    const running = createJsonlRegistryStore({ dir });
+    expect(await running.listRecords({ kind: 'mv.adjustment' })).toEqual([]);
+    const moduleUrl = new URL('../../gateway/src/registry/jsonl.ts', import.meta.url).href;
+    const script = [
+      `import { createJsonlRegistryStore } from ${JSON.stringify(moduleUrl)};`,
+      `const s = createJsonlRegistryStore({ dir: ${JSON.stringify(dir)} });`,
+      `const added = await s.appendRecords([{ kind: 'mv.adjustment', key: 'site-x/b', recordedAtMs: 7, body: { kWh: -1234.5678901234567, note: '新设备 🆕' } }]);`,
+      `process.stdout.write(JSON.stringify(added));`,
+      `await s.close();`,
+    ].join('\n');
+    const scriptPath = join(dir, 'cli-records.mts');
+    await writeFile(scriptPath, script);
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', scriptPath], { cwd: root });
+    const added = JSON.parse(stdout) as unknown[];
+    expect(await running.listRecords({ kind: 'mv.adjustment', keyPrefix: 'site-x/' })).toEqual(added);
+    expect(await running.listRecords({ kind: 'mv.adjustment' })).toEqual([
+      expect.objectContaining({ kind: 'mv.adjustment', key: 'site-x/b', recordedAtMs: 7, body: { kWh: -1234.5678901234567, note: '新设备 🆕' } }),
+    ]);
+    await running.close();
   });
 
   it('a running instance sees a principal that another process appended', async () => {

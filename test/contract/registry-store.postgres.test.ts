@@ -75,6 +75,62 @@ describe('postgres registry store: migrations and failures', () => {
     await store.close();
   });
 
+  it('migrates a database at version 1 (with data) to version 2: records table and indexes', async () => {
+    const url = await server!.createDatabase('registry_upgrade');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // What an older release left behind: only migration 1, with a site in it.
+      const v1 = REGISTRY_MIGRATIONS.find((m) => m.version === 1)!;
+      await client.query(`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      await client.query(v1.sql);
+      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [v1.version, v1.name]);
+      await client.query(`INSERT INTO sites (id, timezone) VALUES ('old-site', 'Asia/Shanghai')`);
+
+      const store = createPostgresRegistryStore({ connectionString: url });
+      await store.init();
+      expect((await store.listSites()).map((s) => s.id)).toEqual(['old-site']);
+      const [r] = await store.appendRecords([{ kind: 'mv.result', key: 'old-site/b', recordedAtMs: 1, body: { ok: true } }]);
+      expect(r!.id).toBe('0000000000000001');
+      expect(await store.getRecord(r!.id)).toEqual(r);
+      await store.close();
+
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((x) => x.version)).toEqual([1, 2]);
+      const idx = await client.query<{ indexdef: string }>(`SELECT indexdef FROM pg_indexes WHERE tablename = 'records' ORDER BY indexname`);
+      expect(idx.rows.map((x) => x.indexdef).join('\n')).toContain('(kind, key, id)');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('keeps every digit of record numbers in jsonb and refuses a malformed record cursor', async () => {
+    const store = createPostgresRegistryStore({ connectionString: contractDb! });
+    await store.init();
+    const [r] = await store.appendRecords([{ kind: 'mv.pgdigits', key: 'k', recordedAtMs: 1, body: { sum: 0.1 + 0.2, tiny: 1e-300, big: 9007199254740991, neg: -0 } }]);
+    const client = new pg.Client({ connectionString: contractDb! });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ sum: string; tiny: string; big: string; neg: string; t: string }>(
+        `SELECT body->>'sum' AS sum, body->>'tiny' AS tiny, body->>'big' AS big, body->>'neg' AS neg, jsonb_typeof(body->'sum') AS t FROM records WHERE id = $1::bigint`,
+        [r!.id],
+      );
+      expect(rows[0]!.t).toBe('number');
+      expect(rows[0]!.sum).toBe('0.30000000000000004');
+      expect(Number(rows[0]!.tiny)).toBe(1e-300);
+      expect(rows[0]!.big).toBe('9007199254740991');
+      expect(rows[0]!.neg).toBe('0');
+    } finally {
+      await client.end();
+    }
+    for (const before of ['not-an-id', '12a', '-1', '']) {
+      const err = await store.listRecords({ kind: 'mv.pgdigits', before }).catch((e: unknown) => e);
+      expect(hasCode(err, 'REGISTRY_INPUT_INVALID'), before).toBe(true);
+    }
+    expect(hasCode(await store.listRecords({ kind: 'mv.pgdigits', before: '99999999999999999999' }).catch((e: unknown) => e), 'REGISTRY_INPUT_INVALID')).toBe(true);
+    await store.close();
+  });
+
   it('reports an unreachable server as retriable REGISTRY_UNAVAILABLE and ping false', async () => {
     const port = await freePort();
     const store = createPostgresRegistryStore({ connectionString: `postgresql://postgres@127.0.0.1:${port}/nothing`, connectTimeoutMs: 2000 });

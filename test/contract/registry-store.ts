@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeDeadLetterPayload, hasCode, type NewDeadLetter, type Principal, type RegisterEvent, type RegistryStore } from '@wattproof/core';
+import { encodeDeadLetterPayload, hasCode, type NewDeadLetter, type NewRecord, type Principal, type RegisterEvent, type RegistryStore } from '@wattproof/core';
 
 export interface RegistryStoreContractOptions {
   /** Two instances on the same location see each other's writes without reopening (JSON lines, PostgreSQL). */
@@ -41,6 +41,51 @@ function deadLetter(topic: string, overrides: Partial<NewDeadLetter> = {}): NewD
 function principal(username: string, overrides: Partial<Principal> = {}): Principal {
   return { username, role: 'service', secretHash: `scrypt$16384$8$1$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}`, createdAtMs: 1_764_460_800_000, ...overrides };
 }
+
+/** A fresh record kind (valid: lower case, at most 64 characters). */
+function kindUid(prefix = 'mv.test'): string {
+  return uid(prefix).toLowerCase();
+}
+
+function record(kind: string, key: string, body: unknown = { n: 1 }, recordedAtMs = 1_764_460_800_000): NewRecord {
+  return { kind, key, recordedAtMs, body };
+}
+
+/** Resolves to the rejection of `p` (undefined when it resolved). */
+async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+/** Bodies JSON can carry unchanged, with the awkward cases: float digits, extremes, nesting, unicode. */
+const AWKWARD_BODY = {
+  sum: 0.1 + 0.2,
+  tiny: 1e-300,
+  minSubnormal: 5e-324,
+  huge: 1.7976931348623157e308,
+  e21: 1e21,
+  seventeen: 123456789.12345679,
+  third: 1 / 3,
+  negative: -2.5e-8,
+  maxSafe: Number.MAX_SAFE_INTEGER,
+  minSafe: Number.MIN_SAFE_INTEGER,
+  epochMs: 1_764_460_800_123,
+  zero: 0,
+  nested: { a: [1, [2, [3, [4, { deep: [] as unknown[] }]]]], b: {}, c: [[], [[]]], '': 'empty key' },
+  matrix: [
+    [1.5, -0.25, 3e-7],
+    [null, true, false],
+  ],
+  text: '重庆 渝中区 — 空调 ❄️ 🔥 👩🏽‍🔬 "quoted" back\\slash\ttab\nnewline \u2028\u2029 \u007f',
+  中文键: { 电表: '总表 Main', '😀': 1 },
+  nullField: null,
+  emptyString: '',
+  bools: [true, false],
+  longString: 'x'.repeat(100_000),
+  lineage: { inputs: [{ series: 'site/b/m/electricity/interval', from: 1_700_000_000_000, to: 1_730_000_000_000, sha256: 'a'.repeat(64) }], model: 'caltrack-daily', version: '1.0.0' },
+};
 
 /** Declares the registry-store contract suite for one adapter. */
 export function describeRegistryStore(name: string, factory: RegistryStoreFactory, options: RegistryStoreContractOptions): void {
@@ -393,6 +438,240 @@ export function describeRegistryStore(name: string, factory: RegistryStoreFactor
       });
     });
 
+    describe('records', () => {
+      it('appends and lists newest first, with unique increasing ids', async () => {
+        const kind = kindUid();
+        const key = `${uid('site')}/b/m`;
+        const first = await store.appendRecords([record(kind, key, { i: 0 }, 30), record(kind, key, { i: 1 }, 10), record(kind, key, { i: 2 }, 20)]);
+        const second = await store.appendRecords([record(kind, key, { i: 3 }, 5)]);
+        const added = [...first, ...second];
+        expect(added.map((r) => r.body)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
+        expect(added.map((r) => [r.kind, r.key, r.recordedAtMs])).toEqual([
+          [kind, key, 30],
+          [kind, key, 10],
+          [kind, key, 20],
+          [kind, key, 5],
+        ]);
+        const ids = added.map((r) => r.id);
+        expect(new Set(ids).size).toBe(4);
+        for (const id of ids) expect(typeof id).toBe('string');
+        for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
+        // Newest = last appended, whatever recordedAtMs says.
+        expect(await store.listRecords({ kind, key })).toEqual([...added].reverse());
+        expect(await store.listRecords({ kind })).toEqual([...added].reverse());
+      });
+
+      it('returns an empty array for an empty batch and for no matches', async () => {
+        expect(await store.appendRecords([])).toEqual([]);
+        expect(await store.listRecords({ kind: kindUid() })).toEqual([]);
+        expect(await store.listRecords({ kind: kindUid(), key: 'no/such/key' })).toEqual([]);
+      });
+
+      it('filters by kind, key and keyPrefix', async () => {
+        const site = uid('site');
+        const result = kindUid('mv.result');
+        const adjustment = kindUid('mv.adjustment');
+        const [r1, r2, a1, r3, r4, r5] = await store.appendRecords([
+          record(result, `${site}/b1/m1`, { r: 1 }),
+          record(result, `${site}/b1/m2`, { r: 2 }),
+          record(adjustment, `${site}/b1/m1`, { a: 1 }),
+          record(result, `${site}/b1`, { r: 3 }),
+          record(result, `${site}/b2/m1`, { r: 4 }),
+          record(result, `${site}x/b1/m1`, { r: 5 }),
+        ]);
+        expect(await store.listRecords({ kind: result })).toEqual([r5, r4, r3, r2, r1]);
+        expect(await store.listRecords({ kind: adjustment })).toEqual([a1]);
+        expect(await store.listRecords({ kind: result, key: `${site}/b1/m1` })).toEqual([r1]);
+        expect(await store.listRecords({ kind: adjustment, key: `${site}/b1/m1` })).toEqual([a1]);
+        expect(await store.listRecords({ kind: result, key: `${site}/b1` })).toEqual([r3]);
+        expect(await store.listRecords({ kind: result, keyPrefix: `${site}/b1` })).toEqual([r3, r2, r1]);
+        expect(await store.listRecords({ kind: result, keyPrefix: `${site}/b1/` })).toEqual([r2, r1]);
+        expect(await store.listRecords({ kind: result, keyPrefix: `${site}/` })).toEqual([r4, r3, r2, r1]);
+        expect(await store.listRecords({ kind: result, keyPrefix: site })).toEqual([r5, r4, r3, r2, r1]);
+        expect(await store.listRecords({ kind: result, keyPrefix: '' })).toEqual([r5, r4, r3, r2, r1]);
+        // key and keyPrefix together: both apply.
+        expect(await store.listRecords({ kind: result, key: `${site}/b1/m2`, keyPrefix: `${site}/b1/` })).toEqual([r2]);
+        expect(await store.listRecords({ kind: result, key: `${site}/b1/m2`, keyPrefix: `${site}/b2/` })).toEqual([]);
+        // LIKE wildcards and regex characters in a prefix are plain characters.
+        expect(await store.listRecords({ kind: result, keyPrefix: `${site}%` })).toEqual([]);
+        expect(await store.listRecords({ kind: result, keyPrefix: `${site}/b_/` })).toEqual([]);
+        expect(await store.listRecords({ kind: result, keyPrefix: `${site}/b1/m.` })).toEqual([]);
+        // Kinds are exact, not prefixes.
+        expect(await store.listRecords({ kind: result.slice(0, -1) })).toEqual([]);
+      });
+
+      it('pages with `before`', async () => {
+        const kind = kindUid();
+        const key = `${uid('site')}/b`;
+        const added = await store.appendRecords(Array.from({ length: 5 }, (_, i) => record(kind, key, { i })));
+        const page1 = await store.listRecords({ kind, key, limit: 2 });
+        expect(page1.map((r) => r.body)).toEqual([{ i: 4 }, { i: 3 }]);
+        const page2 = await store.listRecords({ kind, key, limit: 2, before: page1[1]!.id });
+        expect(page2.map((r) => r.body)).toEqual([{ i: 2 }, { i: 1 }]);
+        const page3 = await store.listRecords({ kind, key, limit: 2, before: page2[1]!.id });
+        expect(page3.map((r) => r.body)).toEqual([{ i: 0 }]);
+        expect(await store.listRecords({ kind, key, before: added[0]!.id })).toEqual([]);
+        // The same cursor works with the kind-only and prefix filters.
+        expect((await store.listRecords({ kind, before: added[3]!.id })).map((r) => r.body)).toEqual([{ i: 2 }, { i: 1 }, { i: 0 }]);
+        expect((await store.listRecords({ kind, keyPrefix: key.slice(0, 5), before: added[1]!.id })).map((r) => r.body)).toEqual([{ i: 0 }]);
+      });
+
+      it('limits to 100 by default and 1000 at most', async () => {
+        const kind = kindUid();
+        const key = `${uid('site')}/b/m`;
+        const added = await store.appendRecords(Array.from({ length: 1001 }, (_, i) => record(kind, key, { i, label: `r${i}` }, 1_764_460_800_000 + i)));
+        expect(added).toHaveLength(1001);
+        expect(new Set(added.map((r) => r.id)).size).toBe(1001);
+        const byDefault = await store.listRecords({ kind });
+        expect(byDefault).toHaveLength(100);
+        expect(byDefault[0]).toEqual(added[1000]);
+        expect(byDefault[99]).toEqual(added[901]);
+        const max = await store.listRecords({ kind, key, limit: 5000 });
+        expect(max).toHaveLength(1000);
+        expect(max.at(-1)).toEqual(added[1]);
+        expect(await store.listRecords({ kind, keyPrefix: key, limit: 3 })).toEqual([added[1000], added[999], added[998]]);
+        expect(await store.listRecords({ kind, limit: 0 })).toHaveLength(1);
+      });
+
+      it('getRecord finds a record by id; unknown or foreign ids give undefined', async () => {
+        const kind = kindUid('mv.definition');
+        const [a, b] = await store.appendRecords([
+          record(kind, 'site/b', { baseline: { from: 1, to: 2 }, model: 'tow' }),
+          record(kind, 'site/b/m', [1, 'two', null]),
+        ]);
+        expect(await store.getRecord(a!.id)).toEqual(a);
+        expect(await store.getRecord(b!.id)).toEqual(b);
+        expect(await store.getRecord(`${b!.id}0`)).toBeUndefined();
+        expect(await store.getRecord('')).toBeUndefined();
+        expect(await store.getRecord('not-an-id')).toBeUndefined();
+        expect(await store.getRecord('99999999999999999999999999')).toBeUndefined();
+        expect(await store.getRecord('9999999999999999')).toBeUndefined();
+      });
+
+      it('round-trips awkward bodies exactly (deep equality; -0 comes back as 0)', async () => {
+        const kind = kindUid();
+        const key = `${uid('site')}/中文 楼/电表 ⚡`;
+        const bodies: unknown[] = [AWKWARD_BODY, null, 0.1 + 0.2, -0, 'just a string 🔥', [], {}, [null, [null]], true, Number.MAX_SAFE_INTEGER];
+        const added = await store.appendRecords(bodies.map((b) => record(kind, key, b)));
+        const listed = await store.listRecords({ kind, key });
+        const fetched = await Promise.all(added.map((r) => store.getRecord(r.id)));
+        for (const [i, body] of bodies.entries()) {
+          const expected = Object.is(body, -0) ? 0 : body;
+          expect(added[i]!.body).toEqual(expected);
+          expect(listed[bodies.length - 1 - i]!.body).toEqual(expected);
+          expect(fetched[i]!.body).toEqual(expected);
+          expect(listed[bodies.length - 1 - i]!.key).toBe(key);
+        }
+        const got = listed[bodies.length - 1]!.body as typeof AWKWARD_BODY;
+        // Every number is the very same double.
+        expect(got.sum).toBe(0.30000000000000004);
+        expect(got.tiny).toBe(1e-300);
+        expect(got.minSubnormal).toBe(5e-324);
+        expect(got.huge).toBe(Number.MAX_VALUE);
+        expect(got.e21).toBe(1e21);
+        expect(got.seventeen).toBe(123456789.12345679);
+        expect(got.third).toBe(1 / 3);
+        expect(got.maxSafe).toBe(9007199254740991);
+        expect(got.minSafe).toBe(-9007199254740991);
+        expect(got.text).toBe(AWKWARD_BODY.text);
+        expect(got.nullField).toBeNull();
+        expect('nullField' in got).toBe(true);
+        expect(got.longString).toHaveLength(100_000);
+        // -0 is stored as 0 (JSON.stringify and PostgreSQL numeric have no negative zero).
+        expect(Object.is(listed[bodies.length - 4]!.body, 0)).toBe(true);
+        expect(Object.is(added[3]!.body, 0)).toBe(true);
+        // Nested -0 too.
+        const [neg] = await store.appendRecords([record(kind, key, { z: -0, arr: [-0] })]);
+        expect(Object.is((neg!.body as { z: number }).z, 0)).toBe(true);
+        expect(Object.is(((await store.getRecord(neg!.id))!.body as { z: number }).z, 0)).toBe(true);
+      });
+
+      it('drops object properties whose value is undefined, like JSON', async () => {
+        const kind = kindUid();
+        const [r] = await store.appendRecords([record(kind, 'k', { a: 1, gone: undefined, nested: { x: undefined, y: null } })]);
+        expect(r!.body).toStrictEqual({ a: 1, nested: { y: null } });
+        expect((await store.getRecord(r!.id))!.body).toStrictEqual({ a: 1, nested: { y: null } });
+      });
+
+      it('a returned record is a copy: changing it or the input does not change the store', async () => {
+        const kind = kindUid();
+        const body = { list: [1, 2], obj: { a: 1 } };
+        const [r] = await store.appendRecords([record(kind, 'k', body)]);
+        body.list.push(3);
+        (r!.body as typeof body).obj.a = 99;
+        expect((await store.getRecord(r!.id))!.body).toEqual({ list: [1, 2], obj: { a: 1 } });
+        const [listed] = await store.listRecords({ kind });
+        (listed!.body as typeof body).list.length = 0;
+        expect((await store.listRecords({ kind }))[0]!.body).toEqual({ list: [1, 2], obj: { a: 1 } });
+      });
+
+      it('rejects invalid kinds and keys with REGISTRY_INPUT_INVALID and stores nothing of the batch', async () => {
+        const kind = kindUid();
+        const badKinds = ['', 'MV.result', '1mv', '.mv', 'mv result', 'mv/result', 'mv:result', `m${'v'.repeat(64)}`, 'mv.ü', 'mv\u0000'];
+        for (const bad of badKinds) {
+          const err = await rejectionOf(store.appendRecords([record(kind, 'ok'), record(bad, 'ok')]));
+          expect(hasCode(err, 'REGISTRY_INPUT_INVALID'), `kind ${JSON.stringify(bad)}`).toBe(true);
+          expect((err as { retriable?: boolean }).retriable).toBe(false);
+        }
+        // The longest valid kind and a key of exactly 200 characters are fine.
+        const longest = `z${'9'.repeat(63)}`;
+        const [okLong] = await store.appendRecords([record(longest, 'k'.repeat(200))]);
+        expect(await store.getRecord(okLong!.id)).toEqual(okLong);
+        const badKeys: unknown[] = ['', 'k'.repeat(201), 'a\u0000b', 'lone \ud800 surrogate', 42, undefined];
+        for (const bad of badKeys) {
+          const err = await rejectionOf(store.appendRecords([record(kind, 'ok'), { ...record(kind, 'ok'), key: bad as string }]));
+          expect(hasCode(err, 'REGISTRY_INPUT_INVALID'), `key ${JSON.stringify(bad)}`).toBe(true);
+        }
+        for (const bad of [Number.NaN, 1.5, Number.MAX_SAFE_INTEGER + 2, '1' as unknown as number]) {
+          const err = await rejectionOf(store.appendRecords([{ ...record(kind, 'ok'), recordedAtMs: bad }]));
+          expect(hasCode(err, 'REGISTRY_INPUT_INVALID'), `recordedAtMs ${String(bad)}`).toBe(true);
+        }
+        expect(await store.listRecords({ kind })).toEqual([]);
+        // Queries with an invalid kind are refused too.
+        expect(hasCode(await rejectionOf(store.listRecords({ kind: 'Not Valid' })), 'REGISTRY_INPUT_INVALID')).toBe(true);
+        expect(hasCode(await rejectionOf(store.listRecords({ kind: '' })), 'REGISTRY_INPUT_INVALID')).toBe(true);
+        expect(hasCode(await rejectionOf(store.listRecords({ kind, key: '' })), 'REGISTRY_INPUT_INVALID')).toBe(true);
+        expect(hasCode(await rejectionOf(store.listRecords({ kind, keyPrefix: 'a\u0000' })), 'REGISTRY_INPUT_INVALID')).toBe(true);
+      });
+
+      it('rejects bodies JSON cannot carry unchanged with REGISTRY_INPUT_INVALID', async () => {
+        const kind = kindUid();
+        const cyclic: Record<string, unknown> = { a: 1 };
+        cyclic.self = cyclic;
+        let deep: unknown = 'leaf';
+        for (let i = 0; i < 200; i++) deep = [deep];
+        const badBodies: [string, unknown][] = [
+          ['undefined', undefined],
+          ['NaN', { v: Number.NaN }],
+          ['Infinity', [1, Number.POSITIVE_INFINITY]],
+          ['-Infinity', Number.NEGATIVE_INFINITY],
+          ['bigint', { v: 1n }],
+          ['function', { f: () => 1 }],
+          ['symbol', { s: Symbol('x') }],
+          ['Date', { at: new Date(0) }],
+          ['Map', new Map([[1, 2]])],
+          ['typed array', { v: new Float64Array([1, 2]) }],
+          ['undefined in an array', [1, undefined]],
+          // eslint-disable-next-line no-sparse-arrays
+          ['hole in an array', [1, , 3]],
+          ['cycle', cyclic],
+          ['NUL in a string', { s: 'a\u0000b' }],
+          ['NUL in a property name', { ['a\u0000b']: 1 }],
+          ['unpaired surrogate', { s: 'x\udc00' }],
+          ['too deep', deep],
+        ];
+        for (const [what, body] of badBodies) {
+          const err = await rejectionOf(store.appendRecords([record(kind, 'ok', { fine: true }), { ...record(kind, 'ok'), body }]));
+          expect(hasCode(err, 'REGISTRY_INPUT_INVALID'), what).toBe(true);
+        }
+        expect(await store.listRecords({ kind })).toEqual([]);
+        // Shared (not cyclic) sub-objects and surrogate pairs are fine.
+        const shared = { x: 1 };
+        const [ok] = await store.appendRecords([record(kind, 'ok', { a: shared, b: shared, emoji: '😀', pair: '\ud83d\ude00' })]);
+        expect((await store.getRecord(ok!.id))!.body).toEqual({ a: { x: 1 }, b: { x: 1 }, emoji: '😀', pair: '😀' });
+      });
+    });
+
     describe.runIf(persistent)('persistence', () => {
       it('keeps everything across close and reopen', async () => {
         const site = uid('site');
@@ -419,6 +698,22 @@ export function describeRegistryStore(name: string, factory: RegistryStoreFactor
         // Ids keep increasing after a reopen.
         const [later] = await second.addDeadLetters([deadLetter(`${prefix}b/m/readings`)]);
         expect(later!.id > letters[0]!.id).toBe(true);
+      });
+
+      it('keeps records across close and reopen; ids keep increasing', async () => {
+        const kind = kindUid();
+        const key = `${uid('site')}/b/m`;
+        const first = await factory();
+        await first.init();
+        const written = await first.appendRecords([record(kind, key, AWKWARD_BODY), record(kind, `${key}/x`, { second: [1.1, 2.2] })]);
+        await first.close();
+
+        const second = await openStore();
+        expect(await second.listRecords({ kind })).toEqual([...written].reverse());
+        expect(await second.getRecord(written[0]!.id)).toEqual(written[0]);
+        const [later] = await second.appendRecords([record(kind, key, { after: 'reopen' })]);
+        expect(later!.id > written[1]!.id).toBe(true);
+        expect((await second.listRecords({ kind, key })).map((r) => r.id)).toEqual([later!.id, written[0]!.id]);
       });
     });
 
@@ -456,6 +751,24 @@ export function describeRegistryStore(name: string, factory: RegistryStoreFactor
         expect(all.map((d) => d.id)).toEqual([fromFirstAgain[0]!.id, fromSecond[0]!.id, fromFirst[0]!.id]);
         expect(await other.countDeadLetters({ topicPrefix: prefix })).toBe(3);
       });
+
+      it('a second instance sees records appended by the first without reopening, and ids from both interleave', async () => {
+        const other = await openStore();
+        const kind = kindUid();
+        const key = `${uid('site')}/b/m`;
+        expect(await other.listRecords({ kind })).toEqual([]);
+        const [a] = await store.appendRecords([record(kind, key, { from: 'first', v: 0.1 + 0.2 })]);
+        expect(await other.listRecords({ kind, key })).toEqual([a]);
+        expect(await other.getRecord(a!.id)).toEqual(a);
+        const [b] = await other.appendRecords([record(kind, key, { from: 'second' })]);
+        const [c] = await store.appendRecords([record(kind, key, { from: 'first again' })]);
+        expect(b!.id > a!.id).toBe(true);
+        expect(c!.id > b!.id).toBe(true);
+        const ids = [c!.id, b!.id, a!.id];
+        expect((await store.listRecords({ kind })).map((r) => r.id)).toEqual(ids);
+        expect((await other.listRecords({ kind, keyPrefix: key })).map((r) => r.id)).toEqual(ids);
+        expect(await store.getRecord(b!.id)).toEqual(b);
+      });
     });
 
     describe('after close', () => {
@@ -470,6 +783,9 @@ export function describeRegistryStore(name: string, factory: RegistryStoreFactor
           (e: unknown) => e,
         );
         expect(hasCode(err, 'REGISTRY_CLOSED')).toBe(true);
+        for (const call of [() => s.appendRecords([record('mv.result', 'k')]), () => s.listRecords({ kind: 'mv.result' }), () => s.getRecord('1')]) {
+          expect(hasCode(await rejectionOf(call()), 'REGISTRY_CLOSED')).toBe(true);
+        }
       });
     });
   });

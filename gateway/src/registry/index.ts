@@ -16,6 +16,8 @@ export {
   MAX_DEAD_LETTER_LIMIT,
   DEFAULT_REGISTER_EVENT_LIMIT,
   MAX_REGISTER_EVENT_LIMIT,
+  DEFAULT_RECORD_LIMIT,
+  MAX_RECORD_LIMIT,
 } from './memory.js';
 export { createJsonlRegistryStore, JSONL_FILES, JSONL_FORMAT_VERSION, DEFAULT_MAX_INDEXED_DEAD_LETTERS, type JsonlRegistryStoreOptions } from './jsonl.js';
 export {

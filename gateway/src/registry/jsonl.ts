@@ -9,6 +9,8 @@
  *   defaults never overwrite a site another process wrote meanwhile.
  * - `dead-letters.jsonl`: `dead-letter` records, the whole `DeadLetter` with its id.
  * - `register-events.jsonl`: `register-event` records; the last of an identity wins.
+ * - `records.jsonl`: `record` lines, the whole `StoredRecord` (append-only analysis results,
+ *   adjustments, definitions) with its id.
  *
  * Every write is one `write(2)` of complete lines on an `O_APPEND` descriptor followed by
  * `fdatasync`, so concurrent writers (the gateway and a `wattproof device add` CLI process) never
@@ -22,22 +24,33 @@
  * are indexed by id, code, source, topic and file position only, the newest
  * `maxIndexedDeadLetters` (default 100,000, about 20 MB) of them; payloads are read from the file
  * when listed. Older dead letters stay in the file but are no longer listed or counted.
+ * Records are not capped: every record is indexed by id, kind, key and file position (about
+ * 200 bytes plus its key per record, so a million records take a few hundred MB) and its body is
+ * read from the file when it is listed or fetched, one positioned read per record.
+ * Dead-letter and record ids are `<epoch ms, 13 digits>-<counter, 6 digits>-<instance tag>`, from
+ * one generator per instance that never goes below an id already in either file, so they sort by
+ * arrival as strings and stay unique between processes.
  * The files are never compacted; do not edit them while a process uses the directory.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { silentLogger, type DeadLetter, type Logger, type NewDeadLetter, type RegistryStore } from '@wattproof/core';
+import { silentLogger, type DeadLetter, type Logger, type NewDeadLetter, type RegistryStore, type StoredRecord } from '@wattproof/core';
 import { registryError } from './errors.js';
 import {
+  checkNewRecords,
+  checkRecordQuery,
   clampLimit,
   createRegistryState,
   deadLetterMatches,
   DEFAULT_DEAD_LETTER_LIMIT,
+  DEFAULT_RECORD_LIMIT,
   jsonClone,
   MAX_DEAD_LETTER_LIMIT,
+  MAX_RECORD_LIMIT,
   normalise,
+  recordMatches,
 } from './memory.js';
 
 /** File names inside the store's directory. */
@@ -45,6 +58,7 @@ export const JSONL_FILES = {
   registry: 'registry.jsonl',
   deadLetters: 'dead-letters.jsonl',
   registerEvents: 'register-events.jsonl',
+  records: 'records.jsonl',
 } as const;
 
 /** Record format version written; lines with a higher `v` stop the store (REGISTRY_CORRUPT). */
@@ -60,7 +74,7 @@ export interface JsonlRegistryStoreOptions {
   readonly logger?: Logger;
   /** Newest dead letters indexed for list/count. Default DEFAULT_MAX_INDEXED_DEAD_LETTERS. */
   readonly maxIndexedDeadLetters?: number;
-  /** Clock (epoch ms) for record times and dead-letter ids. Default Date.now. */
+  /** Clock (epoch ms) for line times and dead-letter and record ids. Default Date.now. */
   readonly now?: () => number;
 }
 
@@ -77,6 +91,15 @@ interface DeadLetterEntry {
   readonly code: string;
   readonly source: DeadLetter['source'];
   readonly topic: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Where a record's line is; the body is read from the file when needed. */
+interface RecordEntry {
+  readonly id: string;
+  readonly kind: string;
+  readonly key: string;
   readonly offset: number;
   readonly length: number;
 }
@@ -104,7 +127,33 @@ const VALID: Record<string, (v: Record<string, unknown>) => boolean> = {
   'principal.disable': (v) => isStr(v.username) && isNum(v.atMs),
   'dead-letter': (v) => isStr(v.id) && isStr(v.code) && isStr(v.source) && isStr(v.topic) && isStr(v.payload),
   'register-event': (v) => isStr(v.site) && isStr(v.building) && isStr(v.meter) && isStr(v.quantity) && isNum(v.ts) && isStr(v.type),
+  record: (v) => isStr(v.id) && isStr(v.kind) && isStr(v.key) && isNum(v.recordedAtMs) && 'body' in v,
 };
+
+/** Index of the first entry whose id is not below `id` in an array sorted by id. */
+function lowerBound(entries: readonly { readonly id: string }[], id: string): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]!.id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Inserts into an array sorted by id (usually at the end); false when the id is already there. */
+function insertById<T extends { readonly id: string }>(entries: T[], entry: T): boolean {
+  const last = entries[entries.length - 1];
+  if (!last || last.id < entry.id) {
+    entries.push(entry);
+    return true;
+  }
+  const at = lowerBound(entries, entry.id);
+  if (entries[at]?.id === entry.id) return false;
+  entries.splice(at, 0, entry);
+  return true;
+}
 
 /**
  * Creates the embedded JSON-lines registry store on `dir`. `init()` creates the directory; any
@@ -122,7 +171,12 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
     registry: { name: JSONL_FILES.registry, path: join(dir, JSONL_FILES.registry), handle: undefined, offset: 0 } as LogFile,
     deadLetters: { name: JSONL_FILES.deadLetters, path: join(dir, JSONL_FILES.deadLetters), handle: undefined, offset: 0 } as LogFile,
     registerEvents: { name: JSONL_FILES.registerEvents, path: join(dir, JSONL_FILES.registerEvents), handle: undefined, offset: 0 } as LogFile,
+    records: { name: JSONL_FILES.records, path: join(dir, JSONL_FILES.records), handle: undefined, offset: 0 } as LogFile,
   };
+  // Records: all of them by id, and per kind and per (kind, key), each sorted by id.
+  let records: RecordEntry[] = [];
+  let recordsByKind = new Map<string, RecordEntry[]>();
+  let recordsByKindKey = new Map<string, RecordEntry[]>();
   let opened = false;
   let closed = false;
 
@@ -131,7 +185,7 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
   const instanceTag = randomBytes(5).toString('hex');
   let lastIdMs = 0;
   let idCounter = 0;
-  const nextDeadLetterId = () => {
+  const nextId = () => {
     const t = Math.max(now(), lastIdMs);
     if (t === lastIdMs) {
       idCounter += 1;
@@ -144,6 +198,14 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
       idCounter = 0;
     }
     return `${String(lastIdMs).padStart(13, '0')}-${String(idCounter).padStart(6, '0')}-${instanceTag}`;
+  };
+  /** Ids of this directory keep increasing even if the clock stepped back since they were written. */
+  const observeId = (id: string) => {
+    const ms = Number(id.slice(0, 13));
+    if (Number.isSafeInteger(ms) && ms > lastIdMs) {
+      lastIdMs = ms;
+      idCounter = 999_999;
+    }
   };
 
   // One operation at a time per instance: reads move file offsets and indexes.
@@ -265,6 +327,10 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
     } else if (file === files.registerEvents) {
       state.clear();
       files.registry.offset = 0;
+    } else if (file === files.records) {
+      records = [];
+      recordsByKind = new Map();
+      recordsByKindKey = new Map();
     } else {
       deadLetters = [];
     }
@@ -272,27 +338,22 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
 
   function indexDeadLetter(value: Record<string, unknown>, offset: number, length: number): void {
     const entry: DeadLetterEntry = { id: value.id as string, code: value.code as string, source: value.source as DeadLetter['source'], topic: value.topic as string, offset, length };
-    const last = deadLetters[deadLetters.length - 1];
-    if (!last || last.id < entry.id) {
-      deadLetters.push(entry);
-    } else {
-      // Another process wrote in the same moment with a smaller id: keep the index sorted.
-      let lo = 0;
-      let hi = deadLetters.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (deadLetters[mid]!.id < entry.id) lo = mid + 1;
-        else hi = mid;
-      }
-      if (deadLetters[lo]?.id === entry.id) return;
-      deadLetters.splice(lo, 0, entry);
-    }
-    const ms = Number(entry.id.slice(0, 13));
-    if (Number.isSafeInteger(ms) && ms > lastIdMs) {
-      // Ids of this directory keep increasing even if the clock stepped back since they were written.
-      lastIdMs = ms;
-      idCounter = 999_999;
-    }
+    // Another process may have written in the same moment with a smaller id: insertById keeps the index sorted.
+    if (!insertById(deadLetters, entry)) return;
+    observeId(entry.id);
+  }
+
+  function indexRecord(value: Record<string, unknown>, offset: number, length: number): void {
+    const entry: RecordEntry = { id: value.id as string, kind: value.kind as string, key: value.key as string, offset, length };
+    if (!insertById(records, entry)) return;
+    let byKind = recordsByKind.get(entry.kind);
+    if (!byKind) recordsByKind.set(entry.kind, (byKind = []));
+    insertById(byKind, entry);
+    const kindKey = `${entry.kind}\u0000${entry.key}`;
+    let byKey = recordsByKindKey.get(kindKey);
+    if (!byKey) recordsByKindKey.set(kindKey, (byKey = []));
+    insertById(byKey, entry);
+    observeId(entry.id);
   }
 
   async function refreshRegistry(): Promise<void> {
@@ -338,10 +399,17 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
     if (deadLetters.length > maxIndexed) deadLetters.splice(0, deadLetters.length - maxIndexed);
   }
 
+  async function refreshRecords(): Promise<void> {
+    await readNew(files.records, (rec, offset, length) => {
+      if (rec.op === 'record') indexRecord(rec.value as Record<string, unknown>, offset, length);
+    });
+  }
+
   async function refreshAll(): Promise<void> {
     await refreshRegistry();
     await refreshRegisterEvents();
     await refreshDeadLetters();
+    await refreshRecords();
   }
 
   /** Appends complete lines with one write and fdatasync. */
@@ -395,6 +463,23 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
     } catch (cause) {
       throw registryError('REGISTRY_READ_FAILED', `cannot read dead letter ${entry.id} from ${files.deadLetters.path}`, { cause, details: { id: entry.id } });
     }
+  }
+
+  async function readRecord(entry: RecordEntry): Promise<StoredRecord> {
+    const handle = files.records.handle;
+    if (!handle) throw registryError('REGISTRY_CLOSED', `the registry store in ${dir} is closed`);
+    const buf = Buffer.allocUnsafe(entry.length);
+    let value: StoredRecord | undefined;
+    try {
+      const { bytesRead } = await handle.read(buf, 0, entry.length, entry.offset);
+      value = (JSON.parse(buf.toString('utf8', 0, bytesRead)) as LogRecord).value as StoredRecord;
+    } catch (cause) {
+      throw registryError('REGISTRY_READ_FAILED', `cannot read record ${entry.id} from ${files.records.path}`, { cause, details: { id: entry.id } });
+    }
+    if (value?.id !== entry.id) {
+      throw registryError('REGISTRY_READ_FAILED', `${files.records.path} changed under record ${entry.id} (rewritten while in use?)`, { details: { id: entry.id, offset: entry.offset } });
+    }
+    return { id: value.id, kind: value.kind, key: value.key, recordedAtMs: value.recordedAtMs, body: value.body };
   }
 
   return {
@@ -485,7 +570,7 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
         if (letters.length === 0) return [];
         // Ids seen in the file (other processes, earlier runs) bound ours from below.
         await refreshQuietly(refreshDeadLetters);
-        const added = letters.map((l) => normalise.deadLetter(nextDeadLetterId(), l));
+        const added = letters.map((l) => normalise.deadLetter(nextId(), l));
         await append(
           files.deadLetters,
           added.map((value) => ({ op: 'dead-letter', value })),
@@ -498,18 +583,8 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
         await ready();
         await refreshDeadLetters();
         const limit = clampLimit(q.limit, DEFAULT_DEAD_LETTER_LIMIT, MAX_DEAD_LETTER_LIMIT);
-        let i = deadLetters.length - 1;
-        if (q.before !== undefined) {
-          const before = q.before;
-          let lo = 0;
-          let hi = deadLetters.length;
-          while (lo < hi) {
-            const mid = (lo + hi) >>> 1;
-            if (deadLetters[mid]!.id < before) lo = mid + 1;
-            else hi = mid;
-          }
-          i = lo - 1;
-        }
+        const i0 = q.before === undefined ? deadLetters.length : lowerBound(deadLetters, q.before);
+        let i = i0 - 1;
         const picked: DeadLetterEntry[] = [];
         for (; i >= 0 && picked.length < limit; i--) {
           const e = deadLetters[i]!;
@@ -543,6 +618,47 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
         await ready();
         await refreshRegisterEvents();
         return state.listRegisterEvents(filter);
+      }),
+
+    appendRecords: (batch) =>
+      exclusive(async () => {
+        await ready();
+        checkNewRecords(batch);
+        if (batch.length === 0) return [];
+        // Ids seen in the file (other processes, earlier runs) bound ours from below.
+        await refreshQuietly(refreshRecords);
+        const added = batch.map((r) => normalise.record(nextId(), r));
+        await append(
+          files.records,
+          added.map((value) => ({ op: 'record', value })),
+        );
+        await refreshQuietly(refreshRecords);
+        return added.map(jsonClone);
+      }),
+    listRecords: (q) =>
+      exclusive(async () => {
+        await ready();
+        checkRecordQuery(q);
+        await refreshRecords();
+        const limit = clampLimit(q.limit, DEFAULT_RECORD_LIMIT, MAX_RECORD_LIMIT);
+        // The narrowest list that holds every match: one key, else one kind.
+        const candidates = (q.key !== undefined ? recordsByKindKey.get(`${q.kind}\u0000${q.key}`) : recordsByKind.get(q.kind)) ?? [];
+        const picked: RecordEntry[] = [];
+        for (let i = (q.before === undefined ? candidates.length : lowerBound(candidates, q.before)) - 1; i >= 0 && picked.length < limit; i--) {
+          const e = candidates[i]!;
+          if (recordMatches(e, q)) picked.push(e);
+        }
+        const out: StoredRecord[] = [];
+        for (const e of picked) out.push(await readRecord(e));
+        return out;
+      }),
+    getRecord: (id) =>
+      exclusive(async () => {
+        await ready();
+        await refreshRecords();
+        if (typeof id !== 'string') return undefined;
+        const e = records[lowerBound(records, id)];
+        return e?.id === id ? readRecord(e) : undefined;
       }),
 
     async ping() {

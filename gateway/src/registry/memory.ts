@@ -3,7 +3,24 @@
  * process. It also holds the reference semantics the other adapters share: list order, defaults
  * of auto-created sites and buildings, dead-letter query limits, register-event identity.
  */
-import type { Building, DeadLetter, DeadLetterQuery, Meter, MeterRef, NewDeadLetter, Principal, RegisterEvent, RegistryStore, Site } from '@wattproof/core';
+import {
+  RECORD_BODY_MAX_DEPTH,
+  RECORD_KEY_MAX_LENGTH,
+  RECORD_KIND_PATTERN,
+  type Building,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type Meter,
+  type MeterRef,
+  type NewDeadLetter,
+  type NewRecord,
+  type Principal,
+  type RecordQuery,
+  type RegisterEvent,
+  type RegistryStore,
+  type Site,
+  type StoredRecord,
+} from '@wattproof/core';
 import { registryError } from './errors.js';
 
 /** Time zone of a site that `upsertMeter` (or `upsertBuilding`) creates because it did not exist. */
@@ -16,6 +33,11 @@ export const MAX_DEAD_LETTER_LIMIT = 1000;
 export const DEFAULT_REGISTER_EVENT_LIMIT = 100;
 /** Largest `limit` honoured by `listRegisterEvents`; larger values are clamped. */
 export const MAX_REGISTER_EVENT_LIMIT = 1000;
+
+/** Records returned by `listRecords` when the query has no `limit`. */
+export const DEFAULT_RECORD_LIMIT = 100;
+/** Largest `limit` honoured by `listRecords`; larger values are clamped. */
+export const MAX_RECORD_LIMIT = 1000;
 
 /**
  * Clamps a caller's limit to [1, max]; `undefined` or a non-finite value gives the default.
@@ -82,6 +104,8 @@ export const normalise = {
       payloadBytes: d.payloadBytes,
       truncated: d.truncated,
     }),
+  /** A checked new record with its id; the body as JSON gives it back (-0 as 0, undefined properties dropped). */
+  record: (id: string, r: NewRecord): StoredRecord => ({ id, kind: r.kind, key: r.key, recordedAtMs: r.recordedAtMs, body: jsonClone(r.body) }),
 };
 
 /** True when a dead letter passes the query's filters (not `before`/`limit`). @internal */
@@ -90,6 +114,121 @@ export function deadLetterMatches(d: Pick<DeadLetter, 'code' | 'source' | 'topic
   if (q.source !== undefined && d.source !== q.source) return false;
   if (q.topicPrefix !== undefined && !d.topic.startsWith(q.topicPrefix)) return false;
   return true;
+}
+
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text every adapter can hold: PostgreSQL text and jsonb refuse U+0000 and unpaired surrogates. */
+function storableText(s: string): boolean {
+  return !s.includes('\u0000') && !UNPAIRED_SURROGATE.test(s);
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'object') return (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'object';
+  return typeof v;
+}
+
+/**
+ * Why `value` is not a JSON value that round-trips through every adapter, or undefined when it is.
+ * Object properties whose value is `undefined` are allowed (JSON drops them).
+ */
+function jsonBodyProblem(value: unknown, path: string, depth: number, ancestors: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return storableText(value) ? undefined : `${path}: string with U+0000 or an unpaired surrogate`;
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${path}: ${value} is not a JSON number`;
+    case 'object':
+      break;
+    default:
+      return `${path}: ${typeof value} is not JSON`;
+  }
+  if (value === null) return undefined;
+  if (depth > RECORD_BODY_MAX_DEPTH) return `${path}: nested deeper than ${RECORD_BODY_MAX_DEPTH}`;
+  if (ancestors.has(value)) return `${path}: cycle`;
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (item === undefined) return `${path}[${i}]: undefined (or a hole) in an array is not JSON`;
+        const problem = jsonBodyProblem(item, `${path}[${i}]`, depth + 1, ancestors);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return `${path}: ${describeValue(value)} is not a plain object`;
+    for (const [k, v] of Object.entries(value)) {
+      const at = `${path}.${k}`;
+      if (!storableText(k)) return `${path}: property name with U+0000 or an unpaired surrogate`;
+      if (v === undefined) continue;
+      const problem = jsonBodyProblem(v, at, depth + 1, ancestors);
+      if (problem) return problem;
+    }
+    return undefined;
+  } finally {
+    ancestors.delete(value);
+  }
+}
+
+function invalidRecord(message: string, details: Record<string, unknown>): Error {
+  return registryError('REGISTRY_INPUT_INVALID', message, { details });
+}
+
+/** Throws REGISTRY_INPUT_INVALID unless `kind` matches RECORD_KIND_PATTERN. @internal */
+export function checkRecordKind(kind: unknown, where: string): void {
+  if (typeof kind !== 'string' || !RECORD_KIND_PATTERN.test(kind)) {
+    throw invalidRecord(`${where}: record kind ${JSON.stringify(kind)} does not match ${RECORD_KIND_PATTERN}`, { kind: String(kind) });
+  }
+}
+
+/** Throws REGISTRY_INPUT_INVALID unless `key` is a valid record key. @internal */
+export function checkRecordKey(key: unknown, where: string): void {
+  if (typeof key !== 'string' || key.length < 1 || key.length > RECORD_KEY_MAX_LENGTH || !storableText(key)) {
+    throw invalidRecord(`${where}: record key must be 1..${RECORD_KEY_MAX_LENGTH} characters without U+0000 or unpaired surrogates`, {
+      key: typeof key === 'string' ? key.slice(0, RECORD_KEY_MAX_LENGTH + 10) : String(key),
+    });
+  }
+}
+
+/**
+ * Validates a whole batch before anything is stored, so a batch is appended all or none.
+ * @throws REGISTRY_INPUT_INVALID naming the first bad record (`details.index`). @internal
+ */
+export function checkNewRecords(records: readonly NewRecord[]): void {
+  records.forEach((r, index) => {
+    const where = `record ${index}`;
+    if (typeof r !== 'object' || r === null) throw invalidRecord(`${where}: not an object`, { index });
+    checkRecordKind(r.kind, where);
+    checkRecordKey(r.key, where);
+    if (!Number.isSafeInteger(r.recordedAtMs)) {
+      throw invalidRecord(`${where}: recordedAtMs must be an integer number of epoch ms`, { index, recordedAtMs: String(r.recordedAtMs) });
+    }
+    if (r.body === undefined) throw invalidRecord(`${where}: body is undefined (use null for no body)`, { index });
+    const problem = jsonBodyProblem(r.body, 'body', 1, new Set());
+    if (problem) throw invalidRecord(`${where}: ${problem}`, { index, problem });
+  });
+}
+
+/** Validates a record query (kind, key, keyPrefix, before). @throws REGISTRY_INPUT_INVALID @internal */
+export function checkRecordQuery(q: RecordQuery): void {
+  if (typeof q !== 'object' || q === null) throw invalidRecord('record query: not an object', {});
+  checkRecordKind(q.kind, 'record query');
+  if (q.key !== undefined) checkRecordKey(q.key, 'record query');
+  if (q.keyPrefix !== undefined && (typeof q.keyPrefix !== 'string' || q.keyPrefix.length > RECORD_KEY_MAX_LENGTH || !storableText(q.keyPrefix))) {
+    throw invalidRecord(`record query: keyPrefix must be at most ${RECORD_KEY_MAX_LENGTH} characters without U+0000 or unpaired surrogates`, {});
+  }
+  if (q.before !== undefined && typeof q.before !== 'string') throw invalidRecord('record query: before must be a record id', {});
+}
+
+/** True when a record passes the query's kind/key/keyPrefix (not `before`/`limit`). @internal */
+export function recordMatches(r: Pick<StoredRecord, 'kind' | 'key'>, q: RecordQuery): boolean {
+  return r.kind === q.kind && (q.key === undefined || r.key === q.key) && (q.keyPrefix === undefined || r.key.startsWith(q.keyPrefix));
 }
 
 /** The identity of a register event: adding the same one again replaces it (replays after a restart re-detect events). @internal */
@@ -217,13 +356,17 @@ export function createRegistryState(): RegistryState {
 export const DEAD_LETTER_SEQUENCE_DIGITS = 16;
 
 /**
- * Creates an in-process registry store. Ids of dead letters are a zero-padded sequence
- * (`0000000000000001`), so they sort by arrival as strings.
+ * Creates an in-process registry store. Ids of dead letters and of records are zero-padded
+ * sequences (`0000000000000001`, one sequence each), so they sort by arrival as strings.
  */
 export function createMemoryRegistryStore(): RegistryStore {
   const state = createRegistryState();
   const deadLetters: DeadLetter[] = [];
   let nextId = 1;
+  // Records in id (= arrival) order, and by id.
+  const records: StoredRecord[] = [];
+  const recordsById = new Map<string, StoredRecord>();
+  let nextRecordId = 1;
   let closed = false;
 
   const open = () => {
@@ -307,6 +450,33 @@ export function createMemoryRegistryStore(): RegistryStore {
     async listRegisterEvents(filter) {
       open();
       return state.listRegisterEvents(filter);
+    },
+    async appendRecords(batch) {
+      open();
+      checkNewRecords(batch);
+      const added = batch.map((r) => normalise.record(String(nextRecordId++).padStart(DEAD_LETTER_SEQUENCE_DIGITS, '0'), r));
+      for (const r of added) {
+        records.push(r);
+        recordsById.set(r.id, r);
+      }
+      return added.map(jsonClone);
+    },
+    async listRecords(q) {
+      open();
+      checkRecordQuery(q);
+      const limit = clampLimit(q.limit, DEFAULT_RECORD_LIMIT, MAX_RECORD_LIMIT);
+      const out: StoredRecord[] = [];
+      for (let i = records.length - 1; i >= 0 && out.length < limit; i--) {
+        const r = records[i]!;
+        if (q.before !== undefined && r.id >= q.before) continue;
+        if (recordMatches(r, q)) out.push(jsonClone(r));
+      }
+      return out;
+    },
+    async getRecord(id) {
+      open();
+      const r = recordsById.get(id);
+      return r ? jsonClone(r) : undefined;
     },
     async ping() {
       return !closed;

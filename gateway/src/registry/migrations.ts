@@ -102,4 +102,22 @@ CREATE TABLE register_events (
 CREATE INDEX register_events_meter_ts_idx ON register_events (site, building, meter, ts DESC, seq DESC);
 `,
   },
+  {
+    version: 2,
+    name: 'append-only records (analysis results, adjustments, definitions)',
+    sql: `
+CREATE TABLE records (
+  id bigserial PRIMARY KEY,
+  kind text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  recorded_at_ms bigint NOT NULL,
+  -- jsonb keeps every digit of a number (numeric) but not object key order or a negative zero.
+  body jsonb NOT NULL
+);
+-- One key of a kind, newest first; key prefixes (C collation lets starts_with use it).
+CREATE INDEX records_kind_key_id_idx ON records (kind, key, id);
+-- All keys of a kind, newest first.
+CREATE INDEX records_kind_id_idx ON records (kind, id);
+`,
+  },
 ];

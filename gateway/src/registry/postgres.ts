@@ -3,8 +3,14 @@
  * migrations.ts in one transaction under a transaction-level advisory lock, so several processes
  * may start against the same database at once. Every statement is parameterised.
  *
- * Dead-letter ids are the `bigserial` zero-padded to 16 digits, so they sort by arrival as
- * strings too; `before` must be such an id.
+ * Dead-letter and record ids are the `bigserial` zero-padded to 16 digits, so they sort by
+ * arrival as strings too; `before` must be such an id. (Ids are taken when a write starts, so a
+ * write that commits after a later one shows up behind it: a reader paging at that moment may
+ * not see it on the page it belongs to.)
+ *
+ * Record bodies are `jsonb`: numbers are kept as `numeric` with every digit, so a JS number comes
+ * back as the same double; object keys come back in jsonb's order (deep-equal, not the same
+ * text). U+0000 and unpaired surrogates cannot be stored, so every adapter refuses them.
  */
 import pg from 'pg';
 import {
@@ -16,13 +22,18 @@ import {
   type Meter,
   type MeterRef,
   type NewDeadLetter,
+  type NewRecord,
   type Principal,
+  type RecordQuery,
   type RegisterEvent,
   type RegistryStore,
   type Site,
+  type StoredRecord,
 } from '@wattproof/core';
 import { registryError } from './errors.js';
 import {
+  checkNewRecords,
+  checkRecordQuery,
   clampLimit,
   compact,
   DEAD_LETTER_SEQUENCE_DIGITS,
@@ -31,6 +42,8 @@ import {
   MAX_DEAD_LETTER_LIMIT,
   DEFAULT_REGISTER_EVENT_LIMIT,
   MAX_REGISTER_EVENT_LIMIT,
+  DEFAULT_RECORD_LIMIT,
+  MAX_RECORD_LIMIT,
   normalise,
   registerEventKey,
 } from './memory.js';
@@ -59,6 +72,8 @@ export interface PostgresRegistryStoreOptions {
 }
 
 const CURSOR_PATTERN = /^\d{1,19}$/;
+/** Largest bigserial value: ids above it are not ids of this store. */
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
 /** True when the failure is about reaching the server rather than the statement. */
@@ -135,6 +150,17 @@ const toRegisterEvent = (r: Row): RegisterEvent =>
     detectedAtMs: Number(r.detected_at_ms),
     note: str(r.note),
   });
+
+const toRecord = (r: Row): StoredRecord => ({
+  id: formatId(r.id),
+  kind: String(r.kind),
+  key: String(r.key),
+  recordedAtMs: Number(r.recorded_at_ms),
+  // pg parses jsonb with JSON.parse, so numbers come back as the doubles that were written.
+  body: r.body,
+});
+
+const RECORD_COLUMNS = 'id, kind, key, recorded_at_ms, body';
 
 const DEAD_LETTER_COLUMNS = 'id, received_at_ms, source, topic, client_id, username, code, reason, details, payload, payload_encoding, payload_bytes, truncated';
 
@@ -239,10 +265,7 @@ export function createPostgresRegistryStore(options: PostgresRegistryStoreOption
   function deadLetterWhere(q: DeadLetterQuery, params: unknown[]): string {
     const where: string[] = [];
     if (q.before !== undefined) {
-      if (!CURSOR_PATTERN.test(q.before)) {
-        throw registryError('REGISTRY_INPUT_INVALID', `dead-letter cursor ${JSON.stringify(q.before)} is not an id of this store`, { details: { before: q.before } });
-      }
-      params.push(q.before);
+      params.push(cursorOf(q.before, 'dead-letter'));
       where.push(`id < $${params.length}::bigint`);
     }
     if (q.code !== undefined) {
@@ -258,6 +281,13 @@ export function createPostgresRegistryStore(options: PostgresRegistryStoreOption
       where.push(`starts_with(topic, $${params.length})`);
     }
     return where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+  }
+
+  function cursorOf(before: string, what: string): string {
+    if (!CURSOR_PATTERN.test(before)) {
+      throw registryError('REGISTRY_INPUT_INVALID', `${what} cursor ${JSON.stringify(before)} is not an id of this store`, { details: { before } });
+    }
+    return before;
   }
 
   return {
@@ -437,6 +467,57 @@ export function createPostgresRegistryStore(options: PostgresRegistryStoreOption
         params.push(clampLimit(filter.limit, DEFAULT_REGISTER_EVENT_LIMIT, MAX_REGISTER_EVENT_LIMIT));
         const sql = `SELECT * FROM register_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, seq DESC LIMIT $${params.length}`;
         return (await query(sql, params)).rows.map(toRegisterEvent);
+      }),
+
+    appendRecords: (batch: readonly NewRecord[]) =>
+      run('write', `store ${batch.length} records`, async () => {
+        checkNewRecords(batch);
+        if (batch.length === 0) return [];
+        // Ids are taken first so the returned records match the rows whatever order RETURNING yields.
+        const idRows = await query(`SELECT nextval(pg_get_serial_sequence('records', 'id'))::text AS id FROM generate_series(1, $1)`, [batch.length]);
+        const ids = idRows.rows.map((r) => BigInt(r.id as string)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        const added = batch.map((r, i) => normalise.record(formatId(ids[i]), r));
+        await query(
+          `INSERT INTO records (${RECORD_COLUMNS})
+           SELECT id, kind, key, recorded_at_ms, body::jsonb
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(id, kind, key, recorded_at_ms, body)`,
+          [
+            ids.map(String),
+            added.map((r) => r.kind),
+            added.map((r) => r.key),
+            added.map((r) => r.recordedAtMs),
+            added.map((r) => JSON.stringify(r.body)),
+          ],
+        );
+        return added;
+      }),
+    listRecords: (q: RecordQuery) =>
+      run('read', 'list records', async () => {
+        checkRecordQuery(q);
+        const params: unknown[] = [q.kind];
+        const where = ['kind = $1'];
+        if (q.key !== undefined) {
+          params.push(q.key);
+          where.push(`key = $${params.length}`);
+        }
+        if (q.keyPrefix !== undefined && q.keyPrefix !== '') {
+          params.push(q.keyPrefix);
+          where.push(`starts_with(key, $${params.length})`);
+        }
+        if (q.before !== undefined) {
+          params.push(cursorOf(q.before, 'record'));
+          where.push(`id < $${params.length}::bigint`);
+        }
+        params.push(clampLimit(q.limit, DEFAULT_RECORD_LIMIT, MAX_RECORD_LIMIT));
+        const res = await query(`SELECT ${RECORD_COLUMNS} FROM records WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params);
+        return res.rows.map(toRecord);
+      }),
+    getRecord: (id: string) =>
+      run('read', 'get record', async () => {
+        // Anything but a bigserial value is no id of this store.
+        if (typeof id !== 'string' || !CURSOR_PATTERN.test(id) || BigInt(id) > MAX_BIGINT) return undefined;
+        const res = await query(`SELECT ${RECORD_COLUMNS} FROM records WHERE id = $1::bigint`, [id]);
+        return res.rows[0] ? toRecord(res.rows[0]) : undefined;
       }),
 
     async ping() {
