@@ -3,12 +3,14 @@
  * signal handlers and sets up logging. Every command takes `--help`.
  */
 import { WattproofError } from '@wattproof/core';
+import { runAnalyze } from './commands/analyze.js';
 import { runApi } from './commands/api.js';
 import { runConfig } from './commands/config.js';
 import { runDevice } from './commands/device.js';
 import { runDocs } from './commands/docs.js';
 import { runGateway } from './commands/gateway.js';
 import { runIngest } from './commands/ingest.js';
+import { runMv } from './commands/mv.js';
 import { runSimulate } from './commands/simulate.js';
 import { runStart } from './commands/start.js';
 import type { Env } from './runtime.js';
@@ -21,6 +23,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   ingest: { run: runIngest, summary: 'Run the ingest: MQTT -> validate -> normalize -> store' },
   api: { run: runApi, summary: 'Run the HTTP API (OpenAPI at /docs)' },
   simulate: { run: runSimulate, summary: 'Publish simulated buildings through a gateway' },
+  analyze: { run: runAnalyze, summary: 'M&V on live data from the stores, persisted with lineage; re-derive a past result' },
+  mv: { run: runMv, summary: 'Offline M&V on CSV files: CalTRACK baseline, avoided energy, uncertainty (docs/mv.md)' },
   device: { run: runDevice, summary: 'Add, rotate, list and disable device and service credentials' },
   config: { run: runConfig, summary: 'Print every configuration key with its default' },
   docs: { run: runDocs, summary: 'Regenerate docs/errors.md and the README config table (--check: fail when stale)' },

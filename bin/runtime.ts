@@ -2,7 +2,7 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { z } from 'zod';
-import { envPort, loadConfig, type ReadingStore, type RegistryStore } from '@wattproof/core';
+import { envInt, envPort, loadConfig, type ReadingStore, type RegistryStore } from '@wattproof/core';
 import { createReadingStore, readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import { createRegistryStore, registryConfigSchema } from '@wattproof/gateway/registry';
 
@@ -11,7 +11,24 @@ export const runtimeConfigSchema = z.object({
   API_HOST: z.string().default('127.0.0.1').describe('Address the HTTP API binds to'),
   API_PORT: envPort(8080).describe('HTTP API port (console, REST, /docs, /health, /metrics)'),
   INGEST_HTTP_PORT: envPort(9102).describe('Health and metrics port when the ingest runs as its own process'),
+  ANALYTICS_SCHEDULE_INTERVAL_S: envInt(3600, 0, 7 * 86_400).describe('How often the API process re-runs the stored M&V analysis definitions (0 = never; on demand only)'),
 });
+
+/** Re-runs stored M&V definitions every `intervalS` seconds; returns a stop function. */
+export function scheduleAnalyses(run: () => Promise<number>, intervalS: number, logger: PinoLogger): () => void {
+  if (intervalS <= 0) return () => {};
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    run()
+      .then((n) => n > 0 && logger.info({ analyses: n }, 'scheduled M&V analyses ran'))
+      .catch((err: unknown) => logger.error({ err }, 'scheduled M&V analyses failed'))
+      .finally(() => (running = false));
+  }, intervalS * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
 
 export type Env = Record<string, string | undefined>;

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
 import { createApiServer } from '@wattproof/dashboards';
-import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+import { createMvJobs } from '@wattproof/analytics';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof api [--help]
 
@@ -22,10 +23,13 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const logger = createLogger(rt.LOG_LEVEL, 'api');
   const stores = await openStores(env);
   const metrics = createMetricsRegistry();
-  const app = await createApiServer({ ...stores, metrics }, { logger });
+  const jobs = createMvJobs({ ...stores, logger });
+  const app = await createApiServer({ ...stores, metrics, jobs }, { logger });
+  const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
   process.stdout.write(`Wattproof API on http://${rt.API_HOST}:${rt.API_PORT} (docs /docs) — ${stores.describe}\n`);
   await untilSignal(async () => {
+    stopSchedule();
     await app.close();
     await stores.readings.close();
     await stores.registry.close();

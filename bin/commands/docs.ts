@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { MV_ERRORS } from '@wattproof/analytics';
 import { runConfig } from './config.js';
 import { CORE_ERRORS, type ErrorCatalogue } from '@wattproof/core';
 import { API_ERRORS } from '@wattproof/dashboards';
@@ -30,6 +31,7 @@ export const ERROR_CATALOGUES: readonly CatalogueDoc[] = [
   { title: 'Ingest', source: 'ingest/src/errors.ts', catalogue: INGEST_ERRORS },
   { title: 'Reading store', source: 'ingest/src/stores/errors.ts', catalogue: STORE_ERRORS },
   { title: 'HTTP API', source: 'dashboards/src/api/errors.ts', catalogue: API_ERRORS },
+  { title: 'M&V analytics', source: 'analytics/src/errors.ts', catalogue: MV_ERRORS },
 ];
 
 /** Where the generated file lives. */

@@ -5,7 +5,8 @@ import { createApiServer } from '@wattproof/dashboards';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService } from '@wattproof/gateway';
 import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
-import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+import { createMvJobs } from '@wattproof/analytics';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof start [options]
 
@@ -65,9 +66,12 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   const ingest = createIngest({ ...stores, logger: logger.child({ service: 'ingest' }), metrics }, ingestConfig);
   await ingest.start();
 
+  const jobs = createMvJobs({ ...stores, logger: logger.child({ service: 'analytics' }) });
+  const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   const app = await createApiServer({
     ...stores,
     metrics,
+    jobs,
     components: () => ({
       gateway: { ok: true, ...gateway.stats() },
       ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() },
@@ -122,6 +126,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
 
   await untilSignal(async () => {
     if (status) clearInterval(status);
+    stopSchedule();
     await sim?.close();
     await simRun;
     await ingest.close();

@@ -2,3 +2,4 @@ export * from './api/app.js';
 export * from './api/errors.js';
 export * from './api/schemas.js';
 export * from './api/server.js';
+export * from './api/mv.js';

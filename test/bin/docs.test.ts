@@ -2,6 +2,7 @@
  * docs/errors.md is generated from the error catalogues: it must be up to date, every catalogue
  * must be in it, no code may be in two catalogues, and every code the sources throw must be in one.
  */
+import { MV_ERRORS } from '@wattproof/analytics';
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,7 +67,7 @@ describe('docs/errors.md', () => {
 
 describe('error catalogues', () => {
   it('documents every catalogue of every workspace', () => {
-    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS];
+    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS, MV_ERRORS];
     expect(ERROR_CATALOGUES.map((c) => c.catalogue)).toEqual(expected);
     for (const c of expected) expect(ERROR_CATALOGUES.some((d) => d.catalogue === c)).toBe(true);
     for (const { source } of ERROR_CATALOGUES) expect(() => readFileSync(join(ROOT, source)), source).not.toThrow();

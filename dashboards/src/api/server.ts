@@ -6,7 +6,9 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { MvJobs } from '@wattproof/analytics';
 import { apiPlugin, type ApiDeps } from './app.js';
+import { mvPlugin } from './mv.js';
 
 export interface ApiServerOptions {
   /** fastify logger option (pino instance or options); off by default. */
@@ -16,7 +18,7 @@ export interface ApiServerOptions {
 
 type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown; validation?: unknown };
 
-export async function createApiServer(deps: ApiDeps, options: ApiServerOptions = {}): Promise<FastifyInstance> {
+export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs }, options: ApiServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 1024 * 1024,
@@ -61,12 +63,13 @@ export async function createApiServer(deps: ApiDeps, options: ApiServerOptions =
         description: 'Building-meter readings, portfolio and data quality. Errors are `{ error: { code, message, details? } }`; codes are listed in docs/errors.md.',
         version: options.version ?? '0.1.0',
       },
-      tags: [{ name: 'portfolio' }, { name: 'readings' }, { name: 'data quality' }, { name: 'ops' }],
+      tags: [{ name: 'portfolio' }, { name: 'readings' }, { name: 'data quality' }, { name: 'm&v' }, { name: 'ops' }],
     },
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(apiPlugin, deps);
+  if (deps.jobs) await app.register(mvPlugin, { jobs: deps.jobs });
   app.get('/', { schema: { hide: true } }, async () => ({
     name: 'Wattproof',
     links: { docs: '/docs', openapi: '/docs/json', health: '/health', metrics: '/metrics', meters: '/api/v1/meters', latest: '/api/v1/latest', deadLetters: '/api/v1/dead-letters' },
