@@ -2,7 +2,8 @@
  * `wattproof <command>`: the only place that reads the environment, opens sockets, installs
  * signal handlers and sets up logging. Every command takes `--help`.
  */
-import { WattproofError } from '@wattproof/core';
+import { configureReferenceData } from '@wattproof/analytics';
+import { loadConfig, WattproofError } from '@wattproof/core';
 import { runAnalyze } from './commands/analyze.js';
 import { runApi } from './commands/api.js';
 import { runConfig } from './commands/config.js';
@@ -13,7 +14,7 @@ import { runIngest } from './commands/ingest.js';
 import { runMv } from './commands/mv.js';
 import { runSimulate } from './commands/simulate.js';
 import { runStart } from './commands/start.js';
-import type { Env } from './runtime.js';
+import { runtimeConfigSchema, type Env } from './runtime.js';
 
 export type Command = (argv: string[], env: Env) => Promise<number>;
 
@@ -53,6 +54,9 @@ export async function main(argv: string[], env: Env): Promise<number> {
     return 2;
   }
   try {
+    // Reference data is process-wide: point it at the deployment's own copy before any command runs.
+    const referenceDir = loadConfig(runtimeConfigSchema, env).ANALYTICS_REFERENCE_DIR;
+    if (referenceDir) configureReferenceData(referenceDir);
     return await cmd.run(rest, env);
   } catch (err) {
     if (err instanceof WattproofError) {

@@ -2,7 +2,7 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { z } from 'zod';
-import { envInt, envPort, loadConfig, type ReadingStore, type RegistryStore } from '@wattproof/core';
+import { envInt, envOptionalString, envPort, loadConfig, type ReadingStore, type RegistryStore } from '@wattproof/core';
 import { createReadingStore, readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import { createRegistryStore, registryConfigSchema } from '@wattproof/gateway/registry';
 
@@ -11,6 +11,7 @@ export const runtimeConfigSchema = z.object({
   API_HOST: z.string().default('127.0.0.1').describe('Address the HTTP API binds to'),
   API_PORT: envPort(8080).describe('HTTP API port (console, REST, /docs, /health, /metrics)'),
   INGEST_HTTP_PORT: envPort(9102).describe('Health and metrics port when the ingest runs as its own process'),
+  ANALYTICS_REFERENCE_DIR: envOptionalString().describe('Directory with your own versions of the M&V reference data (ashrae-g14.json, emission-factors.json, gbt51161-quotas.json; same schemas); the bundled analytics/reference/ when unset'),
   ANALYTICS_SCHEDULE_INTERVAL_S: envInt(3600, 0, 7 * 86_400).describe('How often the API process re-runs the stored M&V analysis definitions (0 = never; on demand only)'),
 });
 

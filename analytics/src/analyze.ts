@@ -54,8 +54,8 @@ export interface AnalysisInput {
   readonly emissionFactor?: EmissionFactor;
   /** Building facts for EUI and intensity. */
   readonly building?: { readonly floorAreaM2?: number; readonly type?: string };
-  /** A typical weather year (hourly, `temperatureUnit`) for normalized savings. */
-  readonly typicalYear?: readonly TemperatureReading[];
+  /** A typical weather year (hourly, `temperatureUnit`) for normalized savings (daily model). */
+  readonly typicalYear?: { readonly id: string; readonly readings: readonly TemperatureReading[]; readonly digest: string };
 }
 
 export type AnalysisStatus = 'verified' | 'verified_with_override' | 'not_verified';
@@ -82,7 +82,7 @@ export interface AnalysisResult {
     readonly adjusted: { readonly adjustment: number; readonly avoided: number; readonly applied: string[] };
     readonly monthly: SavingsResult['monthly'];
     readonly cumulative: SavingsResult['cumulative'];
-    readonly normalized?: ReturnType<typeof normalizedSavings> & { readonly typicalYearDigest: string };
+    readonly normalized?: ReturnType<typeof normalizedSavings> & { readonly typicalYear: string; readonly typicalYearDigest: string };
   };
   readonly g14: G14Assessment;
   readonly sufficiency: { readonly baseline: SufficiencyResult; readonly reporting: SufficiencyResult };
@@ -187,19 +187,22 @@ export function analyze(input: AnalysisInput): AnalysisResult {
   const total = savings.total;
   const days = (rEnd - rStart) / 86_400_000;
   const carbonResult = input.emissionFactor && input.fuel === 'electricity' ? carbon({ avoidedKwh: total.avoided, observedKwh: total.observed, days, ...(input.building?.floorAreaM2 ? { floorAreaM2: input.building.floorAreaM2 } : {}), factor: input.emissionFactor }) : undefined;
-  const euiResult = input.building?.floorAreaM2 && input.fuel === 'electricity' ? eui({ energyKwh: total.observed, windowDays: days, floorAreaM2: input.building.floorAreaM2, ...(input.building.type ? { buildingType: input.building.type } : {}), quotas: ref.quotas.data }) : undefined;
+  // EUI over the last 12 months of the reporting period (annualised when it is shorter), DOMAIN.md §4.
+  const euiFrom = Math.max(rStart, rEnd - 365 * 86_400_000);
+  const euiEnergy = points.reduce((a, p) => (p.start >= euiFrom && p.observed !== null ? a + p.observed : a), 0);
+  const euiResult = input.building?.floorAreaM2 && input.fuel === 'electricity' ? eui({ energyKwh: euiEnergy, windowDays: (rEnd - euiFrom) / 86_400_000, floorAreaM2: input.building.floorAreaM2, ...(input.building.type ? { buildingType: input.building.type } : {}), quotas: ref.quotas.data }) : undefined;
 
   let normalized: AnalysisResult['savings']['normalized'];
   if (input.typicalYear && predictTypical) {
     // Normalized savings need a reporting-period model too: fit it on the reporting data.
     const repOnly = analyzeReportingModel(input);
     if (repOnly) {
-      normalized = { ...normalizedSavings(predictTypical(input.typicalYear), repOnly(input.typicalYear)), typicalYearDigest: input.inputDigests.typicalYear ?? '' };
+      normalized = { ...normalizedSavings(predictTypical(input.typicalYear.readings), repOnly(input.typicalYear.readings)), typicalYear: input.typicalYear.id, typicalYearDigest: input.typicalYear.digest };
     }
   }
 
   const lineage = buildLineage({
-    inputs: input.inputDigests,
+    inputs: { ...input.inputDigests, ...(input.typicalYear ? { typicalYear: input.typicalYear.digest } : {}) },
     method: { name: fitModel.method, version: fitModel.methodVersion },
     settings: {
       model: input.model,

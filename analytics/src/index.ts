@@ -20,3 +20,4 @@ export * from './analyze.js';
 export * from './jobs.js';
 export * from './caltrack/hourly.js';
 export * from './errors.js';
+export * from './typical-year.js';

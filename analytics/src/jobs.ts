@@ -11,6 +11,7 @@ import { selectEmissionFactor } from './carbon.js';
 import { canonicalJson, digestOf } from './lineage.js';
 import { createZone } from './prep/local-time.js';
 import { referenceData } from './reference.js';
+import { chongqingTypicalYear } from './typical-year.js';
 import type { NonRoutineAdjustment } from './savings.js';
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
@@ -30,6 +31,8 @@ export const analysisDefinitionSchema = z.object({
   building: z.object({ floorAreaM2: z.number().positive().optional(), type: z.string().max(64).optional() }).optional(),
   emission: z.object({ region: z.string().default('CN'), basis: z.enum(['location', 'market']).default('location') }).default({ region: 'CN', basis: 'location' }),
   override: z.object({ reason: z.string().min(3).max(500), by: z.string().min(1).max(100) }).optional(),
+  /** Normalized savings on the bundled Chongqing typical year (daily model). */
+  normalize: z.boolean().default(true),
 });
 export type AnalysisDefinition = z.output<typeof analysisDefinitionSchema>;
 
@@ -100,6 +103,7 @@ export function createMvJobs(deps: MvJobsDeps) {
       adjustments: inputs.adjustments,
       ...(factor ? { emissionFactor: factor } : {}),
       ...(def.building ? { building: def.building } : {}),
+      ...(def.normalize && def.model === 'caltrack-daily' ? { typicalYear: chongqingTypicalYear('C') } : {}),
     };
   }
 

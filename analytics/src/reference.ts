@@ -8,7 +8,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const REFERENCE_DIR = new URL('../reference/', import.meta.url);
+let referenceDir = new URL('../reference/', import.meta.url);
+
+/**
+ * Points the analytics at another directory of reference data (same file names and schemas),
+ * e.g. a bank's own Guideline 14 thresholds or newer emission factors. Called once by `main`.
+ */
+export function configureReferenceData(dir: string): void {
+  referenceDir = new URL(`file://${dir.endsWith('/') ? dir : `${dir}/`}`);
+  cache = undefined;
+}
 
 /** Identity of a reference-data set as recorded in lineage. */
 export interface ReferenceVersion {
@@ -66,7 +75,7 @@ export interface Loaded<T> {
 }
 
 function load<T extends { id: string; version: string }>(file: string, schema: z.ZodType<T>): Loaded<T> {
-  const bytes = readFileSync(new URL(file, REFERENCE_DIR));
+  const bytes = readFileSync(new URL(file, referenceDir));
   const data = schema.parse(JSON.parse(bytes.toString('utf8')));
   return { data, version: { id: data.id, version: data.version, sha256: createHash('sha256').update(bytes).digest('hex') } };
 }

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { analyze, MODEL_KINDS, sha256, type AnalysisResult, type ModelKind } from '@wattproof/analytics';
+import { analyze, chongqingTypicalYear, MODEL_KINDS, sha256, type AnalysisResult, type ModelKind, type TypicalYear } from '@wattproof/analytics';
 import type { Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof mv --usage <csv> --temperature <csv> --baseline <start>/<end>
                     --reporting <start>/<end> --model caltrack-daily|caltrack-billing|caltrack-hourly
                     [--fuel electricity|gas] [--temperature-unit F|C] [--timezone <IANA>]
-                    [--override-reason TEXT --override-by NAME] [--json]
+                    [--typical-year chongqing|<csv>] [--override-reason TEXT --override-by NAME] [--json]
 
 Offline measurement and verification for verifiers: fits the CalTRACK 2.0 baseline model on
 the baseline period, predicts the reporting period and reports avoided energy with ASHRAE
@@ -22,6 +22,9 @@ Guideline 14 uncertainty, sufficiency findings and the lineage of every number.
   --fuel               electricity (zeros are missing data; default) or gas (zeros are real).
   --temperature-unit   F (default) or C; balance points are reported in it.
   --timezone           IANA zone of the meter's local days (default Asia/Shanghai).
+  --typical-year       normalized savings (daily model): baseline and reporting-period models
+                       both predicted on a typical weather year — 'chongqing' (the bundled
+                       TMYx) or a CSV like --temperature.
   --override-*         accept a disqualified baseline; recorded in the result.
   --json               one JSON object (format in docs/mv.md) instead of the report.
 See docs/mv.md for the formats and every field of the output.
@@ -119,6 +122,7 @@ export function report(r: AnalysisResult): string {
     `  counterfactual ${fmt(r.savings.counterfactual)}  observed ${fmt(r.savings.observed)}  avoided ${fmt(r.savings.avoided)} (${pct(r.savings.fraction)})`,
     ...r.savings.uncertainty.map((u) => `  ±${fmt(u.absolute)} at ${Math.round(u.confidence * 100)} % confidence (fractional uncertainty ${pct(u.fsu)})`),
     `  minimum detectable savings at 90 %: ${pct(r.savings.minimumDetectable.find((x) => x.confidence === 0.9)?.fraction)}`,
+    ...(r.savings.normalized ? [`  normalized on ${r.savings.normalized.typicalYear}: baseline ${fmt(r.savings.normalized.baseline)}, reporting ${fmt(r.savings.normalized.reporting)}, savings ${fmt(r.savings.normalized.savings)} (${pct(r.savings.normalized.fraction)})`] : []),
     ...(r.savings.adjusted.applied.length ? [`  with non-routine adjustments (${r.savings.adjusted.applied.join(', ')}): avoided ${fmt(r.savings.adjusted.avoided)}`] : []),
     '',
     '  month     counterfactual   observed    avoided   ±90 %',
@@ -151,6 +155,7 @@ export async function runMv(argv: string[], _env: Env): Promise<number> {
       'override-reason': { type: 'string' },
       'override-by': { type: 'string' },
       json: { type: 'boolean' },
+      'typical-year': { type: 'string' },
     },
   });
   if (values.help) {
@@ -179,7 +184,14 @@ export async function runMv(argv: string[], _env: Env): Promise<number> {
     ...usageFiles.map((u, i) => [usageFiles.length > 1 ? `usage[${i}]` : 'usage', u.digest]),
     ...temperatureFiles.map((t, i) => [temperatureFiles.length > 1 ? `temperature[${i}]` : 'temperature', t.digest]),
   ]);
+  let typicalYear: TypicalYear | undefined;
+  if (values['typical-year'] === 'chongqing') typicalYear = chongqingTypicalYear(unit);
+  else if (values['typical-year']) {
+    const t = readCsv(values['typical-year'], 2);
+    typicalYear = { id: values['typical-year'], readings: t.rows.map((r) => ({ time: r.start, value: r.value })), digest: t.digest };
+  }
   const result = analyze({
+    ...(typicalYear ? { typicalYear } : {}),
     usage: toIntervals(usage, model === 'caltrack-billing'),
     temperatures: temperatureFiles.flatMap((t) => t.rows).map((r) => ({ time: r.start, value: r.value })),
     baseline,

@@ -79,6 +79,22 @@ describe('M&V jobs on live data', () => {
     expect(r.lineage.referenceData.map((x) => x.id)).toEqual(['ashrae-g14-acceptance', 'grid-emission-factors', 'gbt-51161-2016-hscw']);
   });
 
+  it('normalizes the savings on the Chongqing typical year', async () => {
+    const latest = (await jobs.latest(meter))!.body.result;
+    expect(latest.savings.normalized?.typicalYear).toBe('chongqing-tmyx-2009-2023');
+    expect(latest.savings.normalized!.fraction!).toBeGreaterThan(0.07);
+    expect(latest.savings.normalized!.fraction!).toBeLessThan(0.13);
+    expect(latest.lineage.inputs.typicalYear).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('serves the building\'s latest result per meter', async () => {
+    const res = await app.inject({ url: '/api/v1/buildings/yz/tower-a/mv' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { meters: Array<{ meter: string; result: { id: string } | null }> };
+    expect(body.meters.find((m) => m.meter === 'main')?.result?.id).toBe(resultId);
+    expect((await app.inject({ url: '/api/v1/buildings/yz/nowhere/mv' })).statusCode).toBe(404);
+  });
+
   it('serves the latest result and the list of results', async () => {
     const latest = await app.inject({ url: '/api/v1/meters/yz/tower-a/main/mv' });
     expect(latest.statusCode).toBe(200);

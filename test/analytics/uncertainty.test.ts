@@ -43,3 +43,28 @@ describe('Guideline 14 savings uncertainty', () => {
     expect(good.reference).toEqual({ id: 'ashrae-g14-acceptance', version: '1' });
   });
 });
+
+describe('configurable reference data', () => {
+  it('reads a deployment\'s own thresholds from another directory, then the bundled ones again', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync, copyFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { configureReferenceData } = await import('../../analytics/src/reference.js');
+    const bundled = new URL('../../analytics/reference/', import.meta.url);
+    const dir = mkdtempSync(join(tmpdir(), 'wattproof-ref-'));
+    for (const f of ['emission-factors.json', 'gbt51161-quotas.json']) copyFileSync(new URL(f, bundled), join(dir, f));
+    const g14 = JSON.parse(readFileSync(new URL('ashrae-g14.json', bundled), 'utf8'));
+    g14.version = 'bank-x-1';
+    g14.thresholds.daily.cvrmseMax = 0.05;
+    writeFileSync(join(dir, 'ashrae-g14.json'), JSON.stringify(g14));
+    try {
+      configureReferenceData(dir);
+      const ref = referenceData().g14;
+      expect(ref.version.version).toBe('bank-x-1');
+      expect(assessG14({ cvrmse: 0.1, nmbe: 0 }, 'daily', ref.data).passed).toBe(false);
+    } finally {
+      configureReferenceData(new URL('.', bundled).pathname);
+    }
+    expect(referenceData().g14.version.version).toBe('1');
+  });
+});

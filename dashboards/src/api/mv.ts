@@ -6,9 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { meterKey, WattproofError } from '@wattproof/core';
+import { meterKey, WattproofError, type RegistryStore } from '@wattproof/core';
 import { adjustmentInputSchema, analysisDefinitionSchema, type MvJobs } from '@wattproof/analytics';
-import { errorBody, meterParams } from './schemas.js';
+import { errorBody, id, meterParams } from './schemas.js';
 
 const recordOut = z.object({ id: z.string(), kind: z.string(), key: z.string(), recordedAtMs: z.number(), body: z.unknown() });
 const resultSummary = z.object({
@@ -25,7 +25,7 @@ function zodIssues(err: z.ZodError) {
   return err.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
 }
 
-export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs }): Promise<void> {
+export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; registry: RegistryStore }): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const errors = { 400: errorBody, 404: errorBody, 500: errorBody, 503: errorBody };
   const parse = <T>(schema: z.ZodType<T>, body: unknown): T => {
@@ -78,6 +78,24 @@ export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs })
       const r = await deps.jobs.latest(req.params);
       if (!r) throw new WattproofError('API_NOT_FOUND', `no M&V result for ${meterKey(req.params)}; run one with POST /api/v1/mv/analyses`, { statusCode: 404 });
       return r;
+    },
+  );
+
+  app.get(
+    '/api/v1/buildings/:site/:building/mv',
+    {
+      schema: {
+        tags: ['m&v'],
+        summary: 'The building\'s M&V: the latest result of each of its meters (baseline, fit, monthly savings with uncertainty, carbon, EUI)',
+        params: z.object({ site: id, building: id }),
+        response: { 200: z.object({ site: z.string(), building: z.string(), meters: z.array(z.object({ meter: z.string(), result: recordOut.nullable() })) }), ...errors },
+      },
+    },
+    async (req) => {
+      const meters = await deps.registry.listMeters({ site: req.params.site, building: req.params.building });
+      if (!meters.length) throw new WattproofError('API_NOT_FOUND', `building ${req.params.site}/${req.params.building} not found`, { statusCode: 404 });
+      const results = await Promise.all(meters.map(async (m) => ({ meter: m.meter, result: (await deps.jobs.latest(m)) ?? null })));
+      return { site: req.params.site, building: req.params.building, meters: results };
     },
   );
 

@@ -69,7 +69,7 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs }
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(apiPlugin, deps);
-  if (deps.jobs) await app.register(mvPlugin, { jobs: deps.jobs });
+  if (deps.jobs) await app.register(mvPlugin, { jobs: deps.jobs, registry: deps.registry });
   app.get('/', { schema: { hide: true } }, async () => ({
     name: 'Wattproof',
     links: { docs: '/docs', openapi: '/docs/json', health: '/health', metrics: '/metrics', meters: '/api/v1/meters', latest: '/api/v1/latest', deadLetters: '/api/v1/dead-letters' },
