@@ -54,6 +54,8 @@ export interface AnalysisInput {
   readonly emissionFactor?: EmissionFactor;
   /** Building facts for EUI and intensity. */
   readonly building?: { readonly floorAreaM2?: number; readonly type?: string };
+  /** Distance from the building to the weather station, km (DOMAIN.md §2.2: warn beyond 200 km). */
+  readonly weatherStationDistanceKm?: number;
   /** A typical weather year (hourly, `temperatureUnit`) for normalized savings (daily model). */
   readonly typicalYear?: { readonly id: string; readonly readings: readonly TemperatureReading[]; readonly digest: string };
 }
@@ -97,6 +99,18 @@ export interface AnalysisResult {
 // Figures are computed for a disqualified baseline too, so they can be inspected; the status
 // says they are not verified unless an override was given (and recorded).
 const PREDICT = { ignoreDisqualification: true } as const;
+
+/** DOMAIN.md §2.2: a weather station further away than this gets a warning. */
+export const MAX_WEATHER_STATION_DISTANCE_KM = 200;
+
+/** Great-circle distance in km (haversine, mean Earth radius 6,371 km). */
+export function distanceKm(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }): number {
+  const rad = Math.PI / 180;
+  const dLat = (b.latitude - a.latitude) * rad;
+  const dLon = (b.longitude - a.longitude) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.sqrt(h));
+}
 
 const GRANULARITY: Record<ModelKind, Granularity> = { 'caltrack-daily': 'daily', 'caltrack-billing': 'billing', 'caltrack-hourly': 'hourly' };
 const HOUR = 3_600_000;
@@ -181,6 +195,13 @@ export function analyze(input: AnalysisInput): AnalysisResult {
   const g14 = assessG14(fitModel.fit, granularity, ref.g14.data, savings.total.uncertainty);
   const disqualifications = dedupe([...baselineSufficiency.disqualifications, ...fitModel.disqualifications]);
   const warnings = dedupe([...baselineSufficiency.warnings, ...reportingSufficiency.warnings, ...reportingSufficiency.disqualifications, ...fitModel.warnings]);
+  if (input.weatherStationDistanceKm !== undefined && input.weatherStationDistanceKm > MAX_WEATHER_STATION_DISTANCE_KM) {
+    warnings.push({
+      code: 'mv.sufficiency.weather_station_far',
+      message: `The weather station is ${Math.round(input.weatherStationDistanceKm)} km from the building (more than ${MAX_WEATHER_STATION_DISTANCE_KM} km).`,
+      data: { distanceKm: input.weatherStationDistanceKm, limitKm: MAX_WEATHER_STATION_DISTANCE_KM },
+    });
+  }
   if (!g14.passed) warnings.push({ code: 'mv.fit.g14_not_met', message: 'The baseline fit or the savings uncertainty does not meet the Guideline 14 acceptance criteria.', data: { checks: g14.checks } });
   const status: AnalysisStatus = disqualifications.length === 0 ? (g14.passed ? 'verified' : 'not_verified') : input.override ? 'verified_with_override' : 'not_verified';
 
@@ -215,6 +236,7 @@ export function analyze(input: AnalysisInput): AnalysisResult {
       adjustments: (input.adjustments ?? []).map((a) => a.id),
       emissionFactor: input.emissionFactor?.id ?? null,
       building: input.building ?? null,
+      weatherStationDistanceKm: input.weatherStationDistanceKm ?? null,
     },
     referenceData: [ref.g14.version, ...(input.emissionFactor ? [ref.factors.version] : []), ...(euiResult?.quota ? [ref.quotas.version] : [])],
   });

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { meterKey, silentLogger, type Logger, type ReadingStore, type RegistryStore, type StoredRecord } from '@wattproof/core';
-import { analyze, MODEL_KINDS, type AnalysisInput, type AnalysisResult } from './analyze.js';
+import { analyze, distanceKm, MODEL_KINDS, type AnalysisInput, type AnalysisResult } from './analyze.js';
 import { selectEmissionFactor } from './carbon.js';
 import { canonicalJson, digestOf } from './lineage.js';
 import { createZone } from './prep/local-time.js';
@@ -65,6 +65,7 @@ interface InputsBody {
   readonly usage: Array<[number, number, number | null]>;
   readonly temperatures: Array<[number, number | null]>;
   readonly adjustments: NonRoutineAdjustment[];
+  readonly weatherStationDistanceKm?: number;
 }
 
 export interface MvJobsDeps {
@@ -103,6 +104,7 @@ export function createMvJobs(deps: MvJobsDeps) {
       adjustments: inputs.adjustments,
       ...(factor ? { emissionFactor: factor } : {}),
       ...(def.building ? { building: def.building } : {}),
+      ...(inputs.weatherStationDistanceKm !== undefined ? { weatherStationDistanceKm: inputs.weatherStationDistanceKm } : {}),
       ...(def.normalize && def.model === 'caltrack-daily' ? { typicalYear: chongqingTypicalYear('C') } : {}),
     };
   }
@@ -119,10 +121,19 @@ export function createMvJobs(deps: MvJobsDeps) {
       const tempRows = await deps.readings.query({ ...def.temperatureMeter, quantity: 'outdoor_temperature', kind: 'instant', from, to, limit: 2_000_000 });
       const key = meterKey(def.meter);
       const adjustments = await adjustmentsFor(key);
+      // Site coordinates, when the registry has them, give the weather station's distance.
+      const sites = await deps.registry.listSites();
+      const here = sites.find((s) => s.id === def.meter.site);
+      const station = sites.find((s) => s.id === def.temperatureMeter.site);
+      const weatherStationDistanceKm =
+        here?.latitude !== undefined && here.longitude !== undefined && station?.latitude !== undefined && station.longitude !== undefined
+          ? distanceKm({ latitude: here.latitude, longitude: here.longitude }, { latitude: station.latitude, longitude: station.longitude })
+          : undefined;
       const series = {
         usage: usageRows.map((r) => [r.ts, r.ts + (r.intervalS ?? 0) * 1000, r.value] as [number, number, number | null]),
         temperatures: tempRows.map((r) => [r.ts, r.value] as [number, number | null]),
         adjustments,
+        ...(weatherStationDistanceKm !== undefined ? { weatherStationDistanceKm } : {}),
       };
       const digest = digestOf(series);
       const existing = await deps.registry.listRecords({ kind: RECORD_KINDS.inputs, key: `${key}#${digest}`, limit: 1 });

@@ -52,6 +52,8 @@ const definition = {
 beforeAll(async () => {
   await readings.init();
   await registry.init();
+  await registry.upsertSite({ id: 'yz', timezone: 'Asia/Shanghai', latitude: 29.557, longitude: 106.577 });
+  await registry.upsertSite({ id: 'far-station', timezone: 'Asia/Shanghai', latitude: 31.23, longitude: 121.47 });
   await registry.upsertMeter(meter);
   await readings.write(synthetic());
   app = await createApiServer({ readings, registry, metrics: new Registry(), jobs });
@@ -133,6 +135,17 @@ describe('M&V jobs on live data', () => {
     expect(s.adjusted.adjustment).toBeCloseTo(122 * 50, 6);
     expect(s.adjusted.avoided).toBeCloseTo(s.avoided + 122 * 50, 6);
     expect(s.adjusted.applied).toEqual([(add.json() as { id: string }).id]);
+  });
+
+  it('warns when the weather station is more than 200 km away', async () => {
+    await readings.write(synthetic().filter((r) => r.quantity === 'outdoor_temperature').map((r) => ({ ...r, site: 'far-station', building: 'wx', meter: 't' })));
+    const rec = await jobs.run({ ...definition, temperatureMeter: { site: 'far-station', building: 'wx', meter: 't' } });
+    const w = rec.body.result.warnings.find((x) => x.code === 'mv.sufficiency.weather_station_far');
+    expect(w?.data?.distanceKm).toBeGreaterThan(1400); // Chongqing to Shanghai
+    expect((await jobs.rederive(rec.id))!.identical).toBe(true);
+    // The thermometer on the building's own site is 0 km away: no warning.
+    const near = await jobs.run(definition);
+    expect(near.body.result.warnings.some((x) => x.code === 'mv.sufficiency.weather_station_far')).toBe(false);
   });
 
   it('rejects an invalid definition with the field named', async () => {
