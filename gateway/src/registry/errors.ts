@@ -23,8 +23,8 @@ export const REGISTRY_ERRORS = {
   REGISTRY_INPUT_INVALID: {
     statusCode: 400,
     retriable: false,
-    meaning: 'The store refused a value: a malformed dead-letter cursor (`before`), or data the database cannot hold (e.g. a NUL character in text).',
-    fix: 'Pass `before` exactly as an `id` returned by the same store; dead-letter payloads with control characters go as base64 (see encodeDeadLetterPayload).',
+    meaning: 'The store refused a value: a malformed cursor (`before`), an invalid record kind or key, a record body JSON cannot carry unchanged (NaN, Infinity, bigint, cycles, Dates), or data the database cannot hold (e.g. a NUL character in text).',
+    fix: 'Pass `before` exactly as an `id` returned by the same store; record bodies must be plain JSON; dead-letter payloads with control characters go as base64 (see encodeDeadLetterPayload).',
   },
   REGISTRY_CORRUPT: {
     statusCode: 500,
