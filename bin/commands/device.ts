@@ -1,12 +1,17 @@
 import { parseArgs } from 'node:util';
 import { QUANTITIES, type Quantity } from '@wattproof/core';
-import { provisionDevice, provisionService } from '@wattproof/gateway';
+import { provisionAggregator, provisionDevice, provisionService } from '@wattproof/gateway';
 import { openRegistry, type Env } from '../runtime.js';
 
 const HELP = `Usage:
   wattproof device add <site>/<building>/<meter> [--rotate] [--quantity Q]
       Creates a device bound to that meter and prints its secret ONCE (only a scrypt hash
       is stored). --rotate issues a new secret for an existing device.
+  wattproof device add-aggregator <site> [--name N] [--rotate]
+      Creates an aggregator: a data concentrator of one site that may publish the readings and
+      status of every meter of that site (wattproof/v1/<site>/+/+/readings|status) over one
+      connection, and nothing else. Prints its username (aggregator:<site>, or
+      aggregator:<site>:<N> with --name for a second one) and its secret ONCE.
   wattproof device add-service <name> [--role service|operator] [--secret-env VAR]
       Creates (or rotates) a service login, e.g. wattproof-ingest for the ingest process.
       --secret-env VAR takes the secret from environment variable VAR instead of generating
@@ -22,7 +27,14 @@ export async function runDevice(argv: string[], env: Env): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, rotate: { type: 'boolean' }, quantity: { type: 'string' }, role: { type: 'string' }, 'secret-env': { type: 'string' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      rotate: { type: 'boolean' },
+      quantity: { type: 'string' },
+      role: { type: 'string' },
+      name: { type: 'string' },
+      'secret-env': { type: 'string' },
+    },
   });
   const [action, target, ...extra] = positionals;
   if (extra.length) {
@@ -48,6 +60,17 @@ export async function runDevice(argv: string[], env: Env): Promise<number> {
             `  MQTT username: ${creds.username}\n  MQTT password: ${creds.secret}\n` +
             `  publish to:    wattproof/v1/${creds.username}/readings (QoS 1)\n` +
             `The password is shown only now; store it on the device.\n`,
+        );
+        return 0;
+      }
+      case 'add-aggregator': {
+        if (!target) break;
+        const creds = await provisionAggregator(registry, target, { rotate: Boolean(values.rotate), ...(values.name !== undefined ? { name: values.name } : {}) });
+        process.stdout.write(
+          `${creds.rotated ? 'Rotated' : 'Created'} aggregator ${creds.username} for site ${target}\n` +
+            `  MQTT username: ${creds.username}\n  MQTT password: ${creds.secret}\n` +
+            `  publish to:    wattproof/v1/${target}/<building>/<meter>/readings (QoS 1), any meter of the site\n` +
+            `The password is shown only now; store it on the aggregator.\n`,
         );
         return 0;
       }

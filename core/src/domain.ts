@@ -33,17 +33,25 @@ export interface Meter extends MeterRef {
   readonly parent?: string;
 }
 
-export type PrincipalRole = 'device' | 'service' | 'operator';
+/**
+ * device: one meter's own login; aggregator: a data concentrator publishing for every meter of one
+ * site; service (e.g. the ingest) and operator: read-only subscribers.
+ */
+export type PrincipalRole = 'device' | 'aggregator' | 'service' | 'operator';
 
 /**
  * Someone who may connect to the gateway. A device is bound to exactly one meter and its
- * username is that meter's key `site/building/meter`; services and operators have free names.
+ * username is that meter's key `site/building/meter`; an aggregator is bound to one site and its
+ * username is `aggregator:<site>` (or `aggregator:<site>:<name>`); services and operators have
+ * free names.
  */
 export interface Principal {
   readonly username: string;
   readonly role: PrincipalRole;
   /** For devices: the meter it publishes for. */
   readonly meter?: MeterRef;
+  /** For aggregators: the site whose meters it publishes for. */
+  readonly site?: string;
   /** `scrypt$N$r$p$salt$hash` (base64url parts); never the secret itself. */
   readonly secretHash: string;
   readonly createdAtMs: number;

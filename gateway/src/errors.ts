@@ -53,13 +53,13 @@ export const GATEWAY_ERRORS = {
   DEVICE_ID_INVALID: {
     statusCode: 400,
     retriable: false,
-    meaning: 'Provisioning (`wattproof device add` / `add-service`) got a meter key that is not `site/building/meter` with ids of `[A-Za-z0-9_.-]` (starting with a letter or digit, at most 64 characters), or a service name that is not one such id.',
+    meaning: 'Provisioning (`wattproof device add` / `add-aggregator` / `add-service`) got a meter key that is not `site/building/meter` with ids of `[A-Za-z0-9_.-]` (starting with a letter or digit, at most 64 characters), or a site, aggregator name or service name that is not one such id.',
     fix: 'Pass the meter key as one argument, e.g. `wattproof device add yz/b01/elec`; ids are case-sensitive and hold no spaces.',
   },
   DEVICE_EXISTS: {
     statusCode: 409,
     retriable: false,
-    meaning: '`wattproof device add` was run for a device that already has credentials; its secret was left unchanged.',
+    meaning: '`wattproof device add` (or `add-aggregator`) was run for a device (or aggregator) that already has credentials; its secret was left unchanged.',
     fix: 'Add `--rotate` to issue a new secret (the old one stops working at once), or check the meter key.',
   },
 } as const satisfies ErrorCatalogue;

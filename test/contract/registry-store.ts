@@ -239,6 +239,14 @@ export function describeRegistryStore(name: string, factory: RegistryStoreFactor
         expect(names).toEqual([...names].sort());
       });
 
+      it('keeps the site of an aggregator principal', async () => {
+        const site = uid('site');
+        const aggregator = principal(`aggregator:${site}`, { role: 'aggregator', site });
+        await store.putPrincipal(aggregator);
+        expect(await store.getPrincipal(aggregator.username)).toEqual(aggregator);
+        expect((await store.listPrincipals()).find((p) => p.username === aggregator.username)).toEqual(aggregator);
+      });
+
       it('rotates a principal: putting it again replaces the hash', async () => {
         const p = principal(uid('svc'));
         await store.putPrincipal(p);

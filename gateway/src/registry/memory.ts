@@ -71,6 +71,7 @@ export const normalise = {
       username: p.username,
       role: p.role,
       meter: p.meter ? { site: p.meter.site, building: p.meter.building, meter: p.meter.meter } : undefined,
+      site: p.site,
       secretHash: p.secretHash,
       createdAtMs: p.createdAtMs,
       disabledAtMs: p.disabledAtMs,

@@ -120,4 +120,13 @@ CREATE INDEX records_kind_key_id_idx ON records (kind, key, id);
 CREATE INDEX records_kind_id_idx ON records (kind, id);
 `,
   },
+  {
+    version: 3,
+    name: 'aggregator principals bound to a site',
+    sql: `
+ALTER TABLE principals DROP CONSTRAINT principals_role_check;
+ALTER TABLE principals ADD CONSTRAINT principals_role_check CHECK (role IN ('device', 'aggregator', 'service', 'operator'));
+ALTER TABLE principals ADD COLUMN site text;
+`,
+  },
 ];

@@ -117,6 +117,7 @@ const toPrincipal = (r: Row): Principal =>
     username: String(r.username),
     role: String(r.role) as Principal['role'],
     meter: r.meter_site === null ? undefined : { site: String(r.meter_site), building: String(r.meter_building), meter: String(r.meter_id) },
+    site: str(r.site),
     secretHash: String(r.secret_hash),
     createdAtMs: Number(r.created_at_ms),
     disabledAtMs: num(r.disabled_at_ms),
@@ -358,12 +359,12 @@ export function createPostgresRegistryStore(options: PostgresRegistryStoreOption
     putPrincipal: (p) =>
       run('write', `put principal ${p.username}`, async () => {
         await query(
-          `INSERT INTO principals (username, role, meter_site, meter_building, meter_id, secret_hash, created_at_ms, disabled_at_ms)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+          `INSERT INTO principals (username, role, meter_site, meter_building, meter_id, site, secret_hash, created_at_ms, disabled_at_ms)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, meter_site = EXCLUDED.meter_site,
-             meter_building = EXCLUDED.meter_building, meter_id = EXCLUDED.meter_id, secret_hash = EXCLUDED.secret_hash,
+             meter_building = EXCLUDED.meter_building, meter_id = EXCLUDED.meter_id, site = EXCLUDED.site, secret_hash = EXCLUDED.secret_hash,
              created_at_ms = EXCLUDED.created_at_ms, disabled_at_ms = EXCLUDED.disabled_at_ms, updated_at = now()`,
-          [p.username, p.role, p.meter?.site ?? null, p.meter?.building ?? null, p.meter?.meter ?? null, p.secretHash, p.createdAtMs, p.disabledAtMs ?? null],
+          [p.username, p.role, p.meter?.site ?? null, p.meter?.building ?? null, p.meter?.meter ?? null, p.site ?? null, p.secretHash, p.createdAtMs, p.disabledAtMs ?? null],
         );
       }),
     getPrincipal: (username) =>
