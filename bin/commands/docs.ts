@@ -13,6 +13,7 @@ import { GATEWAY_ERRORS } from '@wattproof/gateway';
 import { REGISTRY_ERRORS } from '@wattproof/gateway/registry';
 import { INGEST_ERRORS } from '@wattproof/ingest';
 import { STORE_ERRORS } from '@wattproof/ingest/stores';
+import { SIMULATOR_ERRORS } from '@wattproof/simulators';
 import type { Env } from '../runtime.js';
 
 /** One catalogue as it appears in docs/errors.md. */
@@ -32,6 +33,7 @@ export const ERROR_CATALOGUES: readonly CatalogueDoc[] = [
   { title: 'Reading store', source: 'ingest/src/stores/errors.ts', catalogue: STORE_ERRORS },
   { title: 'HTTP API', source: 'dashboards/src/api/errors.ts', catalogue: API_ERRORS },
   { title: 'M&V analytics', source: 'analytics/src/errors.ts', catalogue: MV_ERRORS },
+  { title: 'Simulators', source: 'simulators/src/errors.ts', catalogue: SIMULATOR_ERRORS },
 ];
 
 /** Where the generated file lives. */

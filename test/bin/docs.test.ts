@@ -13,6 +13,7 @@ import { GATEWAY_ERRORS } from '@wattproof/gateway';
 import { REGISTRY_ERRORS } from '@wattproof/gateway/registry';
 import { INGEST_ERRORS } from '@wattproof/ingest';
 import { STORE_ERRORS } from '@wattproof/ingest/stores';
+import { SIMULATOR_ERRORS } from '@wattproof/simulators';
 import { ERROR_CATALOGUES, ERRORS_MD_PATH, errorsMarkdown } from '../../bin/commands/docs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -67,7 +68,7 @@ describe('docs/errors.md', () => {
 
 describe('error catalogues', () => {
   it('documents every catalogue of every workspace', () => {
-    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS, MV_ERRORS];
+    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS, MV_ERRORS, SIMULATOR_ERRORS];
     expect(ERROR_CATALOGUES.map((c) => c.catalogue)).toEqual(expected);
     for (const c of expected) expect(ERROR_CATALOGUES.some((d) => d.catalogue === c)).toBe(true);
     for (const { source } of ERROR_CATALOGUES) expect(() => readFileSync(join(ROOT, source)), source).not.toThrow();
