@@ -216,9 +216,14 @@ export function analyze(input: AnalysisInput): AnalysisResult {
   let normalized: AnalysisResult['savings']['normalized'];
   if (input.typicalYear && predictTypical) {
     // Normalized savings need a reporting-period model too: fit it on the reporting data.
-    const repOnly = analyzeReportingModel(input);
-    if (repOnly) {
-      normalized = { ...normalizedSavings(predictTypical(input.typicalYear.readings), repOnly(input.typicalYear.readings)), typicalYear: input.typicalYear.id, typicalYearDigest: input.typicalYear.digest };
+    try {
+      const repOnly = analyzeReportingModel(input);
+      if (repOnly) {
+        normalized = { ...normalizedSavings(predictTypical(input.typicalYear.readings), repOnly(input.typicalYear.readings)), typicalYear: input.typicalYear.id, typicalYearDigest: input.typicalYear.digest };
+      }
+    } catch (err) {
+      // Normalized savings need a model of the reporting period; without one they are left out.
+      warnings.push({ code: 'mv.normalized.unavailable', message: `No normalized savings: the reporting period could not be modelled (${(err as Error).message}).`, data: { code: (err as { code?: string }).code ?? null } });
     }
   }
 

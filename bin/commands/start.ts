@@ -6,19 +6,25 @@ import { createGateway, gatewayConfigSchema, provisionDevice, provisionService }
 import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
 import { createMvJobs } from '@wattproof/analytics';
+import { createDemoPark, DEMO_RETROFIT_METER } from './demo-park.js';
 import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof start [options]
 
-Runs the whole pipeline in one process: MQTT gateway, ingest, HTTP API and a simulator
-streaming a few buildings. With no configuration it uses the embedded stores under
+Runs the whole pipeline in one process: MQTT gateway, ingest, HTTP API and a simulator.
+By default the simulator drives a small Yuzhong (Chongqing) demo park — an office, a mall, a
+hotel with a chiller retrofit 14 months ago, a school with PV, a government office, and a
+weather station: it backfills their hourly history (resuming where the last run stopped),
+verifies the hotel's savings (CalTRACK daily, stored with lineage; the true savings are in
+./data/ground-truth/) and then publishes every 15 minutes. With --buildings N it runs the
+minimal simulator instead. With no configuration it uses the embedded stores under
 ./data (DuckDB for readings, append-only files for the registry); set INFLUX_URL and/or
 REGISTRY_POSTGRES_URL to use servers instead ('wattproof config' lists every key).
 
 Options:
-  --buildings N        simulated buildings (default ${DEFAULT_SIMULATOR_CONFIG.buildings}; 0 = no simulator)
-  --interval-s S       simulated reading interval, seconds (default ${DEFAULT_SIMULATOR_CONFIG.intervalS})
-  --backfill-hours H   simulated history published at start (default ${DEFAULT_SIMULATOR_CONFIG.backfillHours})
+  --buildings N        minimal simulator with N buildings instead of the demo park (0 = no simulator)
+  --interval-s S       minimal simulator: reading interval, seconds (default ${DEFAULT_SIMULATOR_CONFIG.intervalS})
+  --backfill-hours H   minimal simulator: history published at start (default ${DEFAULT_SIMULATOR_CONFIG.backfillHours})
   --quiet              no status line every 15 s
 `;
 
@@ -37,7 +43,8 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const buildings = values.buildings === undefined ? DEFAULT_SIMULATOR_CONFIG.buildings : Number(values.buildings);
+  const park = values.buildings === undefined;
+  const buildings = park ? 0 : Number(values.buildings);
   const intervalS = values['interval-s'] === undefined ? DEFAULT_SIMULATOR_CONFIG.intervalS : Number(values['interval-s']);
   const backfillHours = values['backfill-hours'] === undefined ? DEFAULT_SIMULATOR_CONFIG.backfillHours : Number(values['backfill-hours']);
   for (const [name, v, min] of [['buildings', buildings, 0], ['interval-s', intervalS, 1], ['backfill-hours', backfillHours, 0]] as const) {
@@ -89,6 +96,9 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
       : undefined;
 
   const dataDir = resolve(env.WATTPROOF_DATA_DIR ?? './data');
+  const demo = park
+    ? createDemoPark({ url: mqttUrl, ...stores, jobs, logger: logger.child({ service: 'simulator' }), dataDir, print: (line) => process.stdout.write(`${line}\n`) })
+    : undefined;
   process.stdout.write(
     [
       '',
@@ -97,17 +107,23 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
       `  Ingest         -> ${stores.describe}${stores.readings.name.includes('duckdb') || stores.registry.name.includes('jsonl') ? ` (data in ${dataDir})` : ''}`,
       `  HTTP API       ${http}   OpenAPI docs ${http}/docs`,
       `  Health         ${http}/health   metrics ${http}/metrics`,
-      sim ? `  Simulator      ${buildings} buildings x 3 meters on site ${DEFAULT_SIMULATOR_CONFIG.site}: ${backfillHours} h backfill, then a reading every ${intervalS} s` : '  Simulator      off',
+      demo
+        ? `  Simulator      Yuzhong demo park: ${demo.buildings} buildings with sub-meters and PV, a weather station; baseline from ${demo.timeline.baselineFrom}, hotel chiller retrofit on ${demo.timeline.retrofitFrom}; live every 15 min`
+        : sim
+          ? `  Simulator      ${buildings} buildings x 3 meters on site ${DEFAULT_SIMULATOR_CONFIG.site}: ${backfillHours} h backfill, then a reading every ${intervalS} s`
+          : '  Simulator      off',
       '',
       `Try:  curl ${http}/api/v1/latest`,
-      `      curl '${http}/api/v1/meters/${DEFAULT_SIMULATOR_CONFIG.site}/b01/elec-main/readings?bucket=1h'`,
+      demo
+        ? `      curl '${http}/api/v1/meters/${DEMO_RETROFIT_METER.site}/${DEMO_RETROFIT_METER.building}/${DEMO_RETROFIT_METER.meter}/readings?bucket=1d&from=${demo.timeline.baselineFrom}T00:00:00%2B08:00'`
+        : `      curl '${http}/api/v1/meters/${DEFAULT_SIMULATOR_CONFIG.site}/b01/elec-main/readings?bucket=1h'`,
       `Add a real meter:  node bin/wattproof.js device add <site>/<building>/<meter>`,
       'Stop with Ctrl+C.',
       '',
     ].join('\n'),
   );
 
-  const simRun = sim?.start().catch((err: unknown) => logger.error({ err }, 'simulator stopped'));
+  const simRun = (demo ?? sim)?.start().catch((err: unknown) => logger.error({ err }, 'simulator stopped'));
   const written = () => {
     const m = metrics.getSingleMetric('wattproof_ingest_readings_written_total') as unknown as { hashMap?: Record<string, { value: number }> } | undefined;
     return Object.values(m?.hashMap ?? {}).reduce((a, v) => a + v.value, 0);
@@ -117,7 +133,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
     : setInterval(() => {
         void (async () => {
           const [series, dead] = await Promise.all([stores.readings.listSeries(), stores.registry.countDeadLetters()]);
-          const s = sim?.stats();
+          const s = (demo ?? sim)?.stats();
           process.stdout.write(
             `[${new Date().toISOString().slice(11, 19)}] stored ${written()} readings this run · ${series.length} series · ${dead} dead letters · ${gateway.stats().connectedClients} MQTT clients${s ? ` · simulator published ${s.readings} readings` : ''}\n`,
           );
@@ -127,7 +143,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   await untilSignal(async () => {
     if (status) clearInterval(status);
     stopSchedule();
-    await sim?.close();
+    await (demo ?? sim)?.close();
     await simRun;
     await ingest.close();
     await gateway.close();
