@@ -1,10 +1,11 @@
 /**
  * `npm run bench -- <name> [options]`: runs one benchmark and prints its table.
- * Benchmarks: analytics (model fits per meter-year).
+ * Benchmarks: analytics (model fits per meter-year), simulate (backfill through a real gateway and ingest).
  */
 const [name = 'analytics', ...rest] = process.argv.slice(2);
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
   analytics: () => import('./analytics.js'),
+  simulate: () => import('./simulate.js'),
 };
 const load = benches[name];
 if (!load) {

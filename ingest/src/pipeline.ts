@@ -93,8 +93,12 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     { registerLookbackMs: config.INGEST_REGISTER_LOOKBACK_S * 1000, maxFutureMs: config.INGEST_MAX_FUTURE_S * 1000 },
   );
 
-  // key -> { value, durable }: recent readings, to tell duplicates and corrections apart.
-  const recent = new Map<string, { value: number; durable: boolean }>();
+  // key -> { value, durable }: recent readings, to tell duplicates and corrections apart. Two
+  // generations instead of one LRU map: evicting the oldest key of a large Map one at a time was
+  // the ingest's hot spot (Map iteration skips deleted slots); dropping a whole generation is O(1).
+  let recent = new Map<string, { value: number; durable: boolean }>();
+  let older = new Map<string, { value: number; durable: boolean }>();
+  const seenBefore = (key: string) => recent.get(key) ?? older.get(key);
   const knownMeters = new Set<string>();
   let queue: PendingItem[] = [];
   let queuedReadings = 0;
@@ -107,11 +111,13 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
 
   function remember(key: string, value: number): 'new' | 'duplicate_durable' | 'duplicate_pending' | 'correction' {
     if (config.INGEST_DEDUPE_CACHE_SIZE === 0) return 'new';
-    const seen = recent.get(key);
+    const seen = seenBefore(key);
     if (seen && seen.value === value) return seen.durable ? 'duplicate_durable' : 'duplicate_pending';
-    recent.delete(key);
     recent.set(key, { value, durable: false });
-    if (recent.size > config.INGEST_DEDUPE_CACHE_SIZE) recent.delete(recent.keys().next().value as string);
+    if (recent.size >= Math.max(1, Math.floor(config.INGEST_DEDUPE_CACHE_SIZE / 2))) {
+      older = recent;
+      recent = new Map();
+    }
     return seen ? 'correction' : 'new';
   }
 
@@ -205,7 +211,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         continue;
       }
       for (const k of item.keys) {
-        const seen = recent.get(k);
+        const seen = seenBefore(k);
         if (seen) seen.durable = true;
       }
       written += item.readings.length;
