@@ -33,7 +33,7 @@ import type { WeatherSeries } from '../../simulators/src/types.js';
 
 const HELP = `Usage: wattproof simulate [options]
 
-Minimal mode (the default, used by 'npm start'): simulated buildings on one site, each with
+Minimal mode (the default; 'npm start --buildings N' uses it too): simulated buildings on one site, each with
 an interval electricity meter (kWh), a cumulative gas register (m3) and an outdoor
 thermometer (°C), each a device with its own credentials (issued, or rotated, in the
 registry at start). Backfills the last --backfill-hours as fast as --rate allows, then
