@@ -5,6 +5,7 @@
  *
  * Run: `npx tsx analytics/scripts/caltrack-hourly-sample.ts [--repeat 200]`
  */
+import { summarizeSavings } from '../src/caltrack/daily.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -62,18 +63,10 @@ const utcRow = (start: number, usage: number | null, temperature: number | null)
   return { start, usage, temperature, month: d.getUTCMonth() + 1, hourOfWeek: mondayBased(d.getUTCDay()) * 24 + d.getUTCHours() };
 };
 
+/** Σ prediction, Σ observation and their difference over hours with both (the same rule as the daily model's). */
 function totals(rows: readonly HourlyRow[], predicted: readonly (number | null)[]) {
-  let counterfactual = 0;
-  let observed = 0;
-  let hours = 0;
-  rows.forEach((r, i) => {
-    const p = predicted[i];
-    if (r.usage === null || p === null || p === undefined) return;
-    counterfactual += p;
-    observed += r.usage;
-    hours++;
-  });
-  return { counterfactual, observed, avoided: counterfactual - observed, hours };
+  const s = summarizeSavings(rows.map((r, i) => ({ predicted: predicted[i] ?? null, observed: r.usage })));
+  return { counterfactual: s.counterfactual, observed: s.observed, avoided: s.avoided, hours: s.periods };
 }
 
 const { values } = parseArgs({ options: { repeat: { type: 'string', default: '200' } } });

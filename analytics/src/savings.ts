@@ -4,6 +4,7 @@
  * each with its Guideline 14 uncertainty; with and without non-routine adjustments; and
  * normalized savings on a typical weather year.
  */
+import { createZone } from './prep/local-time.js';
 import { savingsUncertainty, type Granularity, type SavingsUncertainty } from './uncertainty.js';
 import type { FitStats } from './types.js';
 
@@ -60,10 +61,6 @@ export interface SavingsResult {
   readonly adjustmentsApplied: string[];
 }
 
-function localMonth(ms: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(new Date(ms));
-  return `${parts.find((p) => p.type === 'year')!.value}-${parts.find((p) => p.type === 'month')!.value}`;
-}
 
 /** The adjustments in force: the latest entry of each chain of supersessions. */
 export function effectiveAdjustments(register: readonly NonRoutineAdjustment[]): NonRoutineAdjustment[] {
@@ -121,8 +118,10 @@ function summarize(period: string, pts: readonly ReportingPoint[], months: numbe
 export function computeSavings(points: readonly ReportingPoint[], opts: SavingsOptions): SavingsResult {
   const adjustments = effectiveAdjustments(opts.adjustments ?? []);
   const byMonth = new Map<string, ReportingPoint[]>();
+  // One cached zone for all points: a formatter per point made hourly reporting periods slow.
+  const zone = createZone(opts.timeZone);
   for (const p of [...points].sort((a, b) => a.start - b.start)) {
-    const key = localMonth(p.start, opts.timeZone);
+    const key = zone.date(p.start).slice(0, 7);
     const list = byMonth.get(key) ?? [];
     list.push(p);
     byMonth.set(key, list);
