@@ -26,6 +26,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   simulate: { run: runSimulate, summary: 'Publish simulated buildings through a gateway' },
   analyze: { run: runAnalyze, summary: 'M&V on live data from the stores, persisted with lineage; re-derive a past result' },
   mv: { run: runMv, summary: 'Offline M&V on CSV files: CalTRACK baseline, avoided energy, uncertainty (docs/mv.md)' },
+  report: { run: async (argv, env) => (await import('./commands/report.js')).runReport(argv, env), summary: 'Write a report from the stores: monthly operator report of a building (HTML, PDF, JSON)' },
   device: { run: runDevice, summary: 'Add, rotate, list and disable device and service credentials' },
   config: { run: runConfig, summary: 'Print every configuration key with its default' },
   docs: { run: runDocs, summary: 'Regenerate docs/errors.md and the README config table (--check: fail when stale)' },

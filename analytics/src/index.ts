@@ -21,3 +21,4 @@ export * from './jobs.js';
 export * from './caltrack/hourly.js';
 export * from './errors.js';
 export * from './typical-year.js';
+export * from './alerts/index.js';

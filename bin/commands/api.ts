@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
-import { createApiServer } from '@wattproof/dashboards';
-import { createMvJobs } from '@wattproof/analytics';
+import { createApiServer, reportConfigSchema } from '@wattproof/dashboards';
+import { alertsConfigSchema, createAlertEngine, createMvJobs } from '@wattproof/analytics';
 import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof api [--help]
@@ -20,16 +20,20 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
     return 0;
   }
   const rt = loadConfig(runtimeConfigSchema, env);
+  const alertsConfig = loadConfig(alertsConfigSchema, env);
   const logger = createLogger(rt.LOG_LEVEL, 'api');
   const stores = await openStores(env);
   const metrics = createMetricsRegistry();
   const jobs = createMvJobs({ ...stores, logger });
-  const app = await createApiServer({ ...stores, metrics, jobs }, { logger });
+  const alerts = createAlertEngine({ ...stores, logger }, alertsConfig);
+  await alerts.start();
+  const app = await createApiServer({ ...stores, metrics, jobs, alerts }, { logger, report: loadConfig(reportConfigSchema, env) });
   const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
   process.stdout.write(`Wattproof API on http://${rt.API_HOST}:${rt.API_PORT} (docs /docs) — ${stores.describe}\n`);
   await untilSignal(async () => {
     stopSchedule();
+    await alerts.close();
     await app.close();
     await stores.readings.close();
     await stores.registry.close();

@@ -6,6 +6,8 @@ import { gatewayConfigSchema } from '@wattproof/gateway';
 import { registryConfigSchema } from '@wattproof/gateway/registry';
 import { ingestConfigSchema } from '@wattproof/ingest';
 import { readingStoreConfigSchema } from '@wattproof/ingest/stores';
+import { alertsConfigSchema } from '@wattproof/analytics';
+import { reportConfigSchema } from '@wattproof/dashboards';
 import { runtimeConfigSchema, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof config [--markdown] [--write FILE]
@@ -21,6 +23,8 @@ export const CONFIG_SECTIONS: Array<{ title: string; schema: z.ZodObject<z.ZodRa
   { title: 'Ingest', schema: ingestConfigSchema },
   { title: 'Reading store (embedded DuckDB or InfluxDB)', schema: readingStoreConfigSchema },
   { title: 'Registry (embedded files or PostgreSQL)', schema: registryConfigSchema },
+  { title: 'Operator alerts', schema: alertsConfigSchema },
+  { title: 'Monthly reports', schema: reportConfigSchema },
 ];
 
 /** The README's config section: one table per service, from the schemas. */

@@ -49,6 +49,8 @@ export interface DemoParkDeps {
   readonly logger: Logger;
   readonly dataDir: string;
   readonly print: (line: string) => void;
+  /** Runs once the history is stored and analysed, before live publishing (e.g. a first alert evaluation). */
+  readonly afterHistory?: () => Promise<unknown>;
 }
 
 export function createDemoPark(deps: DemoParkDeps) {
@@ -125,6 +127,8 @@ export function createDemoPark(deps: DemoParkDeps) {
       } catch (err) {
         deps.logger.error({ err }, 'demo M&V analysis failed');
       }
+      if (stopped) return;
+      await deps.afterHistory?.().catch((err: unknown) => deps.logger.error({ err }, 'demo: step after the history failed'));
       if (stopped) return;
       live = createSimulationRun(simDeps, { url: deps.url, mode: 'realtime', portfolio: demoPortfolio(now, 900), fromMs: end, strategy: 'aggregator' });
       await live.start();

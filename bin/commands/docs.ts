@@ -5,10 +5,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MV_ERRORS } from '@wattproof/analytics';
+import { ALERT_ERRORS, MV_ERRORS } from '@wattproof/analytics';
 import { runConfig } from './config.js';
 import { CORE_ERRORS, type ErrorCatalogue } from '@wattproof/core';
-import { API_ERRORS } from '@wattproof/dashboards';
+import { API_ERRORS, CONSOLE_ERRORS, REPORT_ERRORS } from '@wattproof/dashboards';
 import { GATEWAY_ERRORS } from '@wattproof/gateway';
 import { REGISTRY_ERRORS } from '@wattproof/gateway/registry';
 import { INGEST_ERRORS } from '@wattproof/ingest';
@@ -32,8 +32,11 @@ export const ERROR_CATALOGUES: readonly CatalogueDoc[] = [
   { title: 'Ingest', source: 'ingest/src/errors.ts', catalogue: INGEST_ERRORS },
   { title: 'Reading store', source: 'ingest/src/stores/errors.ts', catalogue: STORE_ERRORS },
   { title: 'HTTP API', source: 'dashboards/src/api/errors.ts', catalogue: API_ERRORS },
+  { title: 'Web console', source: 'dashboards/src/console/errors.ts', catalogue: CONSOLE_ERRORS },
   { title: 'M&V analytics', source: 'analytics/src/errors.ts', catalogue: MV_ERRORS },
+  { title: 'Operator alerts', source: 'analytics/src/alerts/errors.ts', catalogue: ALERT_ERRORS },
   { title: 'Simulators', source: 'simulators/src/errors.ts', catalogue: SIMULATOR_ERRORS },
+  { title: 'Monthly reports', source: 'dashboards/src/report/errors.ts', catalogue: REPORT_ERRORS },
 ];
 
 /** Where the generated file lives. */

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configWith, generateSecret, loadConfig } from '@wattproof/core';
-import { createApiServer } from '@wattproof/dashboards';
+import { createApiServer, reportConfigSchema } from '@wattproof/dashboards';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService } from '@wattproof/gateway';
 import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
-import { createMvJobs } from '@wattproof/analytics';
+import { alertsConfigSchema, createAlertEngine, createMvJobs } from '@wattproof/analytics';
 import { createDemoPark, DEMO_RETROFIT_METER } from './demo-park.js';
 import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
@@ -58,6 +58,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   const rt = loadConfig(runtimeConfigSchema, { LOG_LEVEL: 'warn', ...env });
   const logger = createLogger(rt.LOG_LEVEL, 'wattproof');
   const gatewayConfig = loadConfig(gatewayConfigSchema, env);
+  const alertsConfig = loadConfig(alertsConfigSchema, env);
   const stores = await openStores(env);
   const metrics = createMetricsRegistry();
 
@@ -75,15 +76,18 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
 
   const jobs = createMvJobs({ ...stores, logger: logger.child({ service: 'analytics' }) });
   const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
+  const alerts = createAlertEngine({ ...stores, logger: logger.child({ service: 'alerts' }) }, alertsConfig);
+  await alerts.start();
   const app = await createApiServer({
     ...stores,
     metrics,
     jobs,
+    alerts,
     components: () => ({
       gateway: { ok: true, ...gateway.stats() },
       ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() },
     }),
-  });
+  }, { report: loadConfig(reportConfigSchema, env) });
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
   const http = `http://${rt.API_HOST}:${rt.API_PORT}`;
 
@@ -97,7 +101,15 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
 
   const dataDir = resolve(env.WATTPROOF_DATA_DIR ?? './data');
   const demo = park
-    ? createDemoPark({ url: mqttUrl, ...stores, jobs, logger: logger.child({ service: 'simulator' }), dataDir, print: (line) => process.stdout.write(`${line}\n`) })
+    ? createDemoPark({
+        url: mqttUrl,
+        ...stores,
+        jobs,
+        logger: logger.child({ service: 'simulator' }),
+        dataDir,
+        print: (line) => process.stdout.write(`${line}\n`),
+        afterHistory: () => alerts.evaluate(),
+      })
     : undefined;
   process.stdout.write(
     [
@@ -105,7 +117,8 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
       'Wattproof is running.',
       `  MQTT gateway   ${mqttUrl}${addresses.mqtts ? `  mqtts://${addresses.mqtts.host}:${addresses.mqtts.port}` : ''}${addresses.ws ? `  ws://${addresses.ws.host}:${addresses.ws.port}/mqtt` : ''}`,
       `  Ingest         -> ${stores.describe}${stores.readings.name.includes('duckdb') || stores.registry.name.includes('jsonl') ? ` (data in ${dataDir})` : ''}`,
-      `  HTTP API       ${http}   OpenAPI docs ${http}/docs`,
+      `  Web console    ${http}/`,
+      `  HTTP API       ${http}/api   OpenAPI docs ${http}/docs`,
       `  Health         ${http}/health   metrics ${http}/metrics`,
       demo
         ? `  Simulator      Yuzhong demo park: ${demo.buildings} buildings with sub-meters and PV, a weather station; baseline from ${demo.timeline.baselineFrom}, hotel chiller retrofit on ${demo.timeline.retrofitFrom}; live every 15 min`
@@ -143,6 +156,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   await untilSignal(async () => {
     if (status) clearInterval(status);
     stopSchedule();
+    await alerts.close();
     await (demo ?? sim)?.close();
     await simRun;
     await ingest.close();

@@ -444,15 +444,22 @@ describe('ops endpoints', () => {
       .sort();
     expect(apiPaths).toEqual([
       '/api/v1/buildings',
+      '/api/v1/buildings/{site}/{building}/overview',
+      '/api/v1/buildings/{site}/{building}/reports/monthly',
+      '/api/v1/buildings/{site}/{building}/savings',
+      '/api/v1/buildings/{site}/{building}/timeseries',
       '/api/v1/dead-letters',
       '/api/v1/latest',
       '/api/v1/meters',
       '/api/v1/meters/{site}/{building}/{meter}',
       '/api/v1/meters/{site}/{building}/{meter}/readings',
+      '/api/v1/portfolio/summary',
+      '/api/v1/quality/coverage',
       '/api/v1/register-events',
       '/api/v1/series',
       '/api/v1/sites',
       '/api/v1/sites/{site}/buildings',
+      '/api/v1/stream',
     ]);
     for (const p of apiPaths) expect(Object.keys(r.body.paths[p]), p).toEqual(['get']);
     const readingsParams = r.body.paths['/api/v1/meters/{site}/{building}/{meter}/readings'].get.parameters.map((x: Json) => `${x.in}:${x.name}`).sort();

@@ -74,24 +74,23 @@ export const aggregateOut = z.object({
   coveredS: z.number().nullable(),
   coverage: z.number().nullable().describe('share of the bucket covered by interval readings (0..1); null for instant/register series'),
 });
+/** An IANA time zone name that this runtime knows (e.g. Asia/Shanghai). */
+export const timeZoneSchema = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'an IANA time zone such as Asia/Shanghai');
+
 export const readingsQuery = z.object({
   from: timeParam.optional(),
   to: timeParam.optional(),
   quantity: z.enum(QUANTITIES).optional(),
   kind: z.enum(KINDS).optional(),
   bucket: z.enum(BUCKETS).optional().describe('aggregate into 15m, 1h, local day or local month buckets; raw readings when absent'),
-  tz: z
-    .string()
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'an IANA time zone such as Asia/Shanghai')
-    .optional()
-    .describe('time zone for day/month buckets; the site\'s by default'),
+  tz: timeZoneSchema.optional().describe('time zone for day/month buckets; the site\'s by default'),
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
 });
 export const deadLetterOut = z.object({

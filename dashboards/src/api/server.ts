@@ -6,19 +6,28 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { MvJobs } from '@wattproof/analytics';
+import type { AlertEngine, MvJobs } from '@wattproof/analytics';
 import { apiPlugin, type ApiDeps } from './app.js';
 import { mvPlugin } from './mv.js';
+import { reportPlugin } from '../report/plugin.js';
+import { alertsPlugin } from './alerts.js';
+import { consolePlugin } from '../console/plugin.js';
+import type { ConsoleConfig } from '../console/config.js';
+import type { ReportConfig } from '../report/config.js';
 
 export interface ApiServerOptions {
   /** fastify logger option (pino instance or options); off by default. */
   readonly logger?: FastifyServerOptions['loggerInstance'];
   readonly version?: string;
+  /** The web console at `/` with its data endpoints and live stream (on by default); `false` turns it off. */
+  readonly console?: false | Partial<ConsoleConfig>;
+  /** Monthly report settings (Chromium path for PDFs, concurrency, timeout). */
+  readonly report?: Partial<ReportConfig>;
 }
 
 type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown; validation?: unknown };
 
-export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs }, options: ApiServerOptions = {}): Promise<FastifyInstance> {
+export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; readonly alerts?: AlertEngine }, options: ApiServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 1024 * 1024,
@@ -70,9 +79,13 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs }
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(apiPlugin, deps);
   if (deps.jobs) await app.register(mvPlugin, { jobs: deps.jobs, registry: deps.registry });
-  app.get('/', { schema: { hide: true } }, async () => ({
+  await app.register(reportPlugin, { readings: deps.readings, registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.alerts ? { alerts: deps.alerts } : {}), ...(options.report ? { reportConfig: options.report } : {}) });
+  if (deps.alerts) await app.register(alertsPlugin, { alerts: deps.alerts });
+  if (options.console !== false) await app.register(consolePlugin, { ...deps, config: options.console ?? {} });
+  else app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/api'));
+  app.get('/api', { schema: { hide: true } }, async () => ({
     name: 'Wattproof',
-    links: { docs: '/docs', openapi: '/docs/json', health: '/health', metrics: '/metrics', meters: '/api/v1/meters', latest: '/api/v1/latest', deadLetters: '/api/v1/dead-letters' },
+    links: { console: '/', docs: '/docs', openapi: '/docs/json', health: '/health', metrics: '/metrics', meters: '/api/v1/meters', latest: '/api/v1/latest', deadLetters: '/api/v1/dead-letters' },
   }));
   return app;
 }
