@@ -9,6 +9,7 @@ import { runApi } from './commands/api.js';
 import { runConfig } from './commands/config.js';
 import { runDevice } from './commands/device.js';
 import { runDocs } from './commands/docs.js';
+import { runFinance } from './commands/finance.js';
 import { runGateway } from './commands/gateway.js';
 import { runIngest } from './commands/ingest.js';
 import { runMv } from './commands/mv.js';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   analyze: { run: runAnalyze, summary: 'M&V on live data from the stores, persisted with lineage; re-derive a past result' },
   mv: { run: runMv, summary: 'Offline M&V on CSV files: CalTRACK baseline, avoided energy, uncertainty (docs/mv.md)' },
   report: { run: async (argv, env) => (await import('./commands/report.js')).runReport(argv, env), summary: 'Write a report from the stores: monthly operator report of a building (HTML, PDF, JSON)' },
+  finance: { run: runFinance, summary: 'Load parties, building profiles, loans, covenants and policies from YAML/JSON; list them as of a time' },
   device: { run: runDevice, summary: 'Add, rotate, list and disable device and service credentials' },
   config: { run: runConfig, summary: 'Print every configuration key with its default' },
   docs: { run: runDocs, summary: 'Regenerate docs/errors.md and the README config table (--check: fail when stale)' },

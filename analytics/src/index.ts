@@ -22,3 +22,4 @@ export * from './caltrack/hourly.js';
 export * from './errors.js';
 export * from './typical-year.js';
 export * from './alerts/index.js';
+export * from './finance/index.js';

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ALERT_ERRORS, MV_ERRORS } from '@wattproof/analytics';
+import { ALERT_ERRORS, FINANCE_ERRORS, MV_ERRORS } from '@wattproof/analytics';
 import { runConfig } from './config.js';
 import { CORE_ERRORS, type ErrorCatalogue } from '@wattproof/core';
 import { API_ERRORS, CONSOLE_ERRORS, REPORT_ERRORS } from '@wattproof/dashboards';
@@ -34,6 +34,7 @@ export const ERROR_CATALOGUES: readonly CatalogueDoc[] = [
   { title: 'HTTP API', source: 'dashboards/src/api/errors.ts', catalogue: API_ERRORS },
   { title: 'Web console', source: 'dashboards/src/console/errors.ts', catalogue: CONSOLE_ERRORS },
   { title: 'M&V analytics', source: 'analytics/src/errors.ts', catalogue: MV_ERRORS },
+  { title: 'Finance analytics', source: 'analytics/src/finance/errors.ts', catalogue: FINANCE_ERRORS },
   { title: 'Operator alerts', source: 'analytics/src/alerts/errors.ts', catalogue: ALERT_ERRORS },
   { title: 'Simulators', source: 'simulators/src/errors.ts', catalogue: SIMULATOR_ERRORS },
   { title: 'Monthly reports', source: 'dashboards/src/report/errors.ts', catalogue: REPORT_ERRORS },

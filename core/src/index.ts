@@ -7,3 +7,4 @@ export * from './ports.js';
 export * from './config.js';
 export * from './credentials.js';
 export * from './logger.js';
+export * from './finance.js';

@@ -2,7 +2,7 @@
  * docs/errors.md is generated from the error catalogues: it must be up to date, every catalogue
  * must be in it, no code may be in two catalogues, and every code the sources throw must be in one.
  */
-import { ALERT_ERRORS, MV_ERRORS } from '@wattproof/analytics';
+import { ALERT_ERRORS, FINANCE_ERRORS, MV_ERRORS } from '@wattproof/analytics';
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +68,7 @@ describe('docs/errors.md', () => {
 
 describe('error catalogues', () => {
   it('documents every catalogue of every workspace', () => {
-    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS, CONSOLE_ERRORS, MV_ERRORS, ALERT_ERRORS, SIMULATOR_ERRORS, REPORT_ERRORS];
+    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS, CONSOLE_ERRORS, MV_ERRORS, FINANCE_ERRORS, ALERT_ERRORS, SIMULATOR_ERRORS, REPORT_ERRORS];
     expect(ERROR_CATALOGUES.map((c) => c.catalogue)).toEqual(expected);
     for (const c of expected) expect(ERROR_CATALOGUES.some((d) => d.catalogue === c)).toBe(true);
     for (const { source } of ERROR_CATALOGUES) expect(() => readFileSync(join(ROOT, source)), source).not.toThrow();

@@ -44,6 +44,24 @@ export const REGISTRY_ERRORS = {
     meaning: 'Applying a registry migration to PostgreSQL failed; the migration was rolled back.',
     fix: 'Read `cause` and `details.version`; check the role may create tables in the database (`GRANT CREATE ON SCHEMA public`).',
   },
+  REGISTRY_FINANCE_INVALID: {
+    statusCode: 400,
+    retriable: false,
+    meaning: 'A finance entity (party, building profile, loan, covenant, loan balance, policy) failed validation: a missing or unknown field, an id or date in the wrong form, a negative amount, `from` not before `to`, overlapping policy periods, a covenant outside its loan. Nothing was stored.',
+    fix: 'Read `details.issues`: each names the field path (e.g. `covenants[0].schedule.firstTestDate`) and what is expected; docs/finance-registry.md describes every field.',
+  },
+  REGISTRY_FINANCE_REFERENCE_UNKNOWN: {
+    statusCode: 409,
+    retriable: false,
+    meaning: 'A finance entity names a party or loan the registry does not know, or a party without the role it needs (a loan\'s lender must be a `bank`, a policy\'s insurer an `insurer`). Nothing was stored.',
+    fix: 'Store the parties first (`wattproof finance load` does: parties, building profiles, loans, balances, policies), or add the missing role to the party; `details` names the reference.',
+  },
+  REGISTRY_FINANCE_OUT_OF_ORDER: {
+    statusCode: 409,
+    retriable: false,
+    meaning: 'A new finance version has a `recordedAtMs` earlier than the latest version of the same entity: storing it would change what past as-of reads returned.',
+    fix: 'Record corrections with the current time (the registry keeps the history; never back-date `recordedAtMs`); `details` has the latest `recordedAtMs`. Check the clock of the writing host.',
+  },
   REGISTRY_CLOSED: {
     statusCode: 500,
     retriable: false,

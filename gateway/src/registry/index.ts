@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { envInt, envOptionalString, silentLogger, WattproofError, type Logger, type RegistryStore } from '@wattproof/core';
+import { envInt, envOptionalString, silentLogger, WattproofError, type FinanceStore, type Logger, type RegistryStore } from '@wattproof/core';
 import { createJsonlRegistryStore } from './jsonl.js';
 import { createMemoryRegistryStore } from './memory.js';
 import { createPostgresRegistryStore, DEFAULT_POSTGRES_POOL_SIZE } from './postgres.js';
@@ -29,6 +29,10 @@ export {
 } from './postgres.js';
 export { REGISTRY_MIGRATIONS, type RegistryMigration } from './migrations.js';
 export { REGISTRY_ERRORS, registryError, type RegistryErrorCode } from './errors.js';
+export { FINANCE_ENTITIES, type FinanceEntity } from './finance.js';
+
+/** What every registry adapter of this module is: the registry port and the finance registry port. */
+export type RegistryAndFinanceStore = RegistryStore & FinanceStore;
 
 /** Values of REGISTRY_STORE. */
 export const REGISTRY_STORE_KINDS = ['auto', 'embedded', 'postgres', 'memory'] as const;
@@ -66,7 +70,7 @@ export function resolveRegistryStoreKind(config: Pick<RegistryConfig, 'REGISTRY_
  * Creates the registry store the config asks for; the caller calls `init()` (and `close()`).
  * @throws WattproofError CONFIG_INVALID when postgres is chosen without REGISTRY_POSTGRES_URL.
  */
-export function createRegistryStore(config: RegistryConfig, deps: { logger?: Logger } = {}): RegistryStore {
+export function createRegistryStore(config: RegistryConfig, deps: { logger?: Logger } = {}): RegistryAndFinanceStore {
   const logger = deps.logger ?? silentLogger;
   const kind = resolveRegistryStoreKind(config);
   switch (kind) {

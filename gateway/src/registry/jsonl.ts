@@ -11,6 +11,10 @@
  * - `register-events.jsonl`: `register-event` records; the last of an identity wins.
  * - `records.jsonl`: `record` lines, the whole `StoredRecord` (append-only analysis results,
  *   adjustments, definitions) with its id.
+ * - `finance.jsonl`: `finance` lines, one stored version of a finance entity each
+ *   (`{entity, key, slot, version, recordedAtMs, source?, value}`, see finance.ts); held whole in
+ *   memory. Versions are numbered in file order per key: should two processes write the same
+ *   version of one key at once, both lines are kept and the later one is read as the next version.
  *
  * Every write is one `write(2)` of complete lines on an `O_APPEND` descriptor followed by
  * `fdatasync`, so concurrent writers (the gateway and a `wattproof device add` CLI process) never
@@ -36,8 +40,9 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { silentLogger, type DeadLetter, type Logger, type NewDeadLetter, type RegistryStore, type StoredRecord } from '@wattproof/core';
+import { silentLogger, type DeadLetter, type FinanceStore, type Logger, type NewDeadLetter, type RegistryStore, type StoredRecord } from '@wattproof/core';
 import { registryError } from './errors.js';
+import { canonicalJson, createFinanceState, createStateFinanceStore, FINANCE_ENTITIES, type FinanceEntry } from './finance.js';
 import {
   checkNewRecords,
   checkRecordQuery,
@@ -59,6 +64,7 @@ export const JSONL_FILES = {
   deadLetters: 'dead-letters.jsonl',
   registerEvents: 'register-events.jsonl',
   records: 'records.jsonl',
+  finance: 'finance.jsonl',
 } as const;
 
 /** Record format version written; lines with a higher `v` stop the store (REGISTRY_CORRUPT). */
@@ -128,6 +134,7 @@ const VALID: Record<string, (v: Record<string, unknown>) => boolean> = {
   'dead-letter': (v) => isStr(v.id) && isStr(v.code) && isStr(v.source) && isStr(v.topic) && isStr(v.payload),
   'register-event': (v) => isStr(v.site) && isStr(v.building) && isStr(v.meter) && isStr(v.quantity) && isNum(v.ts) && isStr(v.type),
   record: (v) => isStr(v.id) && isStr(v.kind) && isStr(v.key) && isNum(v.recordedAtMs) && 'body' in v,
+  finance: (v) => isStr(v.entity) && isStr(v.key) && isStr(v.slot) && isNum(v.version) && isNum(v.recordedAtMs) && isObj(v.value),
 };
 
 /** Index of the first entry whose id is not below `id` in an array sorted by id. */
@@ -159,7 +166,7 @@ function insertById<T extends { readonly id: string }>(entries: T[], entry: T): 
  * Creates the embedded JSON-lines registry store on `dir`. `init()` creates the directory; any
  * other call initialises the store first if needed.
  */
-export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): RegistryStore {
+export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): RegistryStore & FinanceStore {
   const { dir } = options;
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
@@ -172,7 +179,9 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
     deadLetters: { name: JSONL_FILES.deadLetters, path: join(dir, JSONL_FILES.deadLetters), handle: undefined, offset: 0 } as LogFile,
     registerEvents: { name: JSONL_FILES.registerEvents, path: join(dir, JSONL_FILES.registerEvents), handle: undefined, offset: 0 } as LogFile,
     records: { name: JSONL_FILES.records, path: join(dir, JSONL_FILES.records), handle: undefined, offset: 0 } as LogFile,
+    finance: { name: JSONL_FILES.finance, path: join(dir, JSONL_FILES.finance), handle: undefined, offset: 0 } as LogFile,
   };
+  const finance = createFinanceState();
   // Records: all of them by id, and per kind and per (kind, key), each sorted by id.
   let records: RecordEntry[] = [];
   let recordsByKind = new Map<string, RecordEntry[]>();
@@ -331,6 +340,8 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
       records = [];
       recordsByKind = new Map();
       recordsByKindKey = new Map();
+    } else if (file === files.finance) {
+      finance.clear();
     } else {
       deadLetters = [];
     }
@@ -405,12 +416,53 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
     });
   }
 
+  async function refreshFinance(): Promise<void> {
+    await readNew(files.finance, (rec, offset) => {
+      if (rec.op !== 'finance') return;
+      const entry = rec.value as FinanceEntry;
+      if (!(FINANCE_ENTITIES as readonly string[]).includes(entry.entity)) {
+        throw registryError('REGISTRY_CORRUPT', `${files.finance.path} holds a finance entity this version cannot read (${entry.entity}) at byte ${offset}`, {
+          details: { file: files.finance.path, offset, entity: entry.entity },
+        });
+      }
+      const kept = finance.apply(entry);
+      if (kept.version !== entry.version) {
+        logger.warn({ file: files.finance.path, offset, key: entry.key, written: entry.version, read: kept.version }, 'two processes wrote the same finance version; reading the later one as the next version');
+      }
+    });
+  }
+
   async function refreshAll(): Promise<void> {
     await refreshRegistry();
     await refreshRegisterEvents();
     await refreshDeadLetters();
     await refreshRecords();
+    await refreshFinance();
   }
+
+  const financeStore = createStateFinanceStore({
+    read: (fn) =>
+      exclusive(async () => {
+        await ready();
+        await refreshFinance();
+        return fn(finance);
+      }),
+    write: (fn) =>
+      exclusive(async () => {
+        await ready();
+        // Versions and the checks build on every line in the file, including other processes'.
+        await refreshFinance();
+        return fn(finance, async (entry) => {
+          await append(files.finance, [{ op: 'finance', value: entry }]);
+          const before = finance.rows(entry.entity, entry.key).length;
+          await refreshQuietly(refreshFinance);
+          const rows = finance.rows(entry.entity, entry.key);
+          // Our line as read back (renumbered if another process wrote the same version meanwhile).
+          const text = canonicalJson(entry.value);
+          return rows.slice(before).find((r) => r.recordedAtMs === entry.recordedAtMs && r.slot === entry.slot && canonicalJson(r.value) === text) ?? entry;
+        });
+      }),
+  });
 
   /** Appends complete lines with one write and fdatasync. */
   async function append(file: LogFile, records: readonly { op: string; value: unknown }[]): Promise<void> {
@@ -483,6 +535,7 @@ export function createJsonlRegistryStore(options: JsonlRegistryStoreOptions): Re
   }
 
   return {
+    ...financeStore,
     name: 'jsonl',
     init: () =>
       exclusive(async () => {

@@ -10,6 +10,7 @@ import {
   type Building,
   type DeadLetter,
   type DeadLetterQuery,
+  type FinanceStore,
   type Meter,
   type MeterRef,
   type NewDeadLetter,
@@ -22,6 +23,7 @@ import {
   type StoredRecord,
 } from '@wattproof/core';
 import { registryError } from './errors.js';
+import { createFinanceState, createStateFinanceStore } from './finance.js';
 
 /** Time zone of a site that `upsertMeter` (or `upsertBuilding`) creates because it did not exist. */
 export const DEFAULT_SITE_TIMEZONE = 'Asia/Shanghai';
@@ -360,7 +362,7 @@ export const DEAD_LETTER_SEQUENCE_DIGITS = 16;
  * Creates an in-process registry store. Ids of dead letters and of records are zero-padded
  * sequences (`0000000000000001`, one sequence each), so they sort by arrival as strings.
  */
-export function createMemoryRegistryStore(): RegistryStore {
+export function createMemoryRegistryStore(): RegistryStore & FinanceStore {
   const state = createRegistryState();
   const deadLetters: DeadLetter[] = [];
   let nextId = 1;
@@ -374,7 +376,26 @@ export function createMemoryRegistryStore(): RegistryStore {
     if (closed) throw registryError('REGISTRY_CLOSED', 'the memory registry store is closed');
   };
 
+  const finance = createFinanceState();
+  // Finance writes check, then store: one at a time, so two writes to one key cannot both pass the checks.
+  let financeChain: Promise<unknown> = Promise.resolve();
+  const financeStore = createStateFinanceStore({
+    read: async (fn) => {
+      open();
+      return fn(finance);
+    },
+    write: (fn) => {
+      const run = financeChain.then(async () => {
+        open();
+        return fn(finance, async (entry) => finance.apply(jsonClone(entry)));
+      });
+      financeChain = run.catch(() => undefined);
+      return run;
+    },
+  });
+
   return {
+    ...financeStore,
     name: 'memory',
     async init() {
       open();

@@ -18,6 +18,7 @@ import {
   type Building,
   type DeadLetter,
   type DeadLetterQuery,
+  type FinanceStore,
   type Logger,
   type Meter,
   type MeterRef,
@@ -48,6 +49,7 @@ import {
   registerEventKey,
 } from './memory.js';
 import { REGISTRY_MIGRATIONS } from './migrations.js';
+import { createPostgresFinanceStore } from './finance-postgres.js';
 
 /** Connections in the pool. */
 export const DEFAULT_POSTGRES_POOL_SIZE = 5;
@@ -172,7 +174,7 @@ const ENSURE_SITE_SQL = `INSERT INTO sites (id, timezone) VALUES ($1, $2) ON CON
  * Creates a registry store on PostgreSQL. The pool connects lazily; call `init()` before use to
  * apply migrations.
  */
-export function createPostgresRegistryStore(options: PostgresRegistryStoreOptions): RegistryStore {
+export function createPostgresRegistryStore(options: PostgresRegistryStoreOptions): RegistryStore & FinanceStore {
   const logger = options.logger ?? silentLogger;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -292,6 +294,7 @@ export function createPostgresRegistryStore(options: PostgresRegistryStoreOption
   }
 
   return {
+    ...createPostgresFinanceStore({ run, query, transaction }),
     name: 'postgres',
     init: () => run('write', 'apply registry migrations', migrate),
 
