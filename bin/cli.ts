@@ -28,8 +28,13 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   analyze: { run: runAnalyze, summary: 'M&V on live data from the stores, persisted with lineage; re-derive a past result' },
   mv: { run: runMv, summary: 'Offline M&V on CSV files: CalTRACK baseline, avoided energy, uncertainty (docs/mv.md)' },
   report: { run: async (argv, env) => (await import('./commands/report.js')).runReport(argv, env), summary: 'Write a report from the stores: monthly operator report of a building (HTML, PDF, JSON)' },
+  verify: { run: async (argv, env) => (await import('./commands/verify.js')).runVerify(argv, env), summary: 'Verify a report pack: signature, Merkle roots of the readings, every figure re-derived (docs/packs.md)' },
   finance: { run: runFinance, summary: 'Load parties, building profiles, loans, covenants and policies from YAML/JSON; list them as of a time' },
+  covenant: { run: async (argv, env) => (await import('./commands/covenant.js')).runCovenant(argv, env), summary: 'Test a loan\'s covenants on the stored data (now or as of a past instant), stored with lineage; list past tests' },
+  policy: { run: async (argv, env) => (await import('./commands/policy.js')).runPolicy(argv, env), summary: 'Settle an energy-savings policy period from verified savings; price a guarantee' },
+  portfolio: { run: async (argv, env) => (await import('./commands/portfolio.js')).runPortfolio(argv, env), summary: 'Lender portfolio (PCAF financed emissions, JR/T 0227 rows) or insurer portfolio' },
   device: { run: runDevice, summary: 'Add, rotate, list and disable device and service credentials' },
+  apikey: { run: async (argv, env) => (await import('./commands/apikey.js')).runApikey(argv, env), summary: 'Add, list and revoke HTTP API keys (roles lender, insurer, verifier, operator, admin)' },
   config: { run: runConfig, summary: 'Print every configuration key with its default' },
   docs: { run: runDocs, summary: 'Regenerate docs/errors.md and the README config table (--check: fail when stale)' },
 };

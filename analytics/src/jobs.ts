@@ -60,7 +60,8 @@ export interface ResultRecordBody {
   readonly result: AnalysisResult;
 }
 
-interface InputsBody {
+/** What an `mv.inputs` record holds: the exact series a result was computed from. */
+export interface MvInputsBody {
   readonly digest: string;
   readonly usage: Array<[number, number, number | null]>;
   readonly temperatures: Array<[number, number | null]>;
@@ -77,6 +78,42 @@ export interface MvJobsDeps {
 
 const DAY = 86_400_000;
 
+/** The readings an analysis reads, epoch ms [from, to): baseline and reporting periods with a day either side. */
+export function analysisWindow(def: AnalysisDefinition): { from: number; to: number } {
+  const zone = createZone(def.timeZone);
+  return {
+    from: Math.min(zone.startOfDay(def.baseline.start), zone.startOfDay(def.reporting.start)) - DAY,
+    to: Math.max(zone.startOfDay(def.baseline.end), zone.startOfDay(def.reporting.end)) + DAY,
+  };
+}
+
+/**
+ * The analysis input of a definition and its recorded series: what `run` and `rederive` analyse,
+ * and what a report-pack verifier re-runs from exported data.
+ */
+export function analysisInputOf(def: AnalysisDefinition, inputs: MvInputsBody): AnalysisInput {
+  const ref = referenceData();
+  const asOf = def.reporting.end;
+  const factor = def.fuel === 'electricity' ? selectEmissionFactor(ref.factors.data, { region: def.emission.region, basis: def.emission.basis, asOf }) : undefined;
+  return {
+    usage: inputs.usage.map(([start, end, value]) => ({ start, end, value })),
+    temperatures: inputs.temperatures.map(([time, value]) => ({ time, value })),
+    baseline: def.baseline,
+    reporting: def.reporting,
+    model: def.model,
+    fuel: def.fuel,
+    temperatureUnit: 'C',
+    timeZone: def.timeZone,
+    inputDigests: { series: inputs.digest },
+    ...(def.override ? { override: def.override } : {}),
+    adjustments: inputs.adjustments,
+    ...(factor ? { emissionFactor: factor } : {}),
+    ...(def.building ? { building: def.building } : {}),
+    ...(inputs.weatherStationDistanceKm !== undefined ? { weatherStationDistanceKm: inputs.weatherStationDistanceKm } : {}),
+    ...(def.normalize && def.model === 'caltrack-daily' ? { typicalYear: chongqingTypicalYear('C') } : {}),
+  };
+}
+
 export function createMvJobs(deps: MvJobsDeps) {
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger ?? silentLogger;
@@ -86,36 +123,11 @@ export function createMvJobs(deps: MvJobsDeps) {
     return records.map((r) => ({ ...(r.body as NonRoutineAdjustment), id: r.id })).reverse();
   }
 
-  function inputFor(def: AnalysisDefinition, inputs: InputsBody): AnalysisInput {
-    const ref = referenceData();
-    const asOf = def.reporting.end;
-    const factor = def.fuel === 'electricity' ? selectEmissionFactor(ref.factors.data, { region: def.emission.region, basis: def.emission.basis, asOf }) : undefined;
-    return {
-      usage: inputs.usage.map(([start, end, value]) => ({ start, end, value })),
-      temperatures: inputs.temperatures.map(([time, value]) => ({ time, value })),
-      baseline: def.baseline,
-      reporting: def.reporting,
-      model: def.model,
-      fuel: def.fuel,
-      temperatureUnit: 'C',
-      timeZone: def.timeZone,
-      inputDigests: { series: inputs.digest },
-      ...(def.override ? { override: def.override } : {}),
-      adjustments: inputs.adjustments,
-      ...(factor ? { emissionFactor: factor } : {}),
-      ...(def.building ? { building: def.building } : {}),
-      ...(inputs.weatherStationDistanceKm !== undefined ? { weatherStationDistanceKm: inputs.weatherStationDistanceKm } : {}),
-      ...(def.normalize && def.model === 'caltrack-daily' ? { typicalYear: chongqingTypicalYear('C') } : {}),
-    };
-  }
-
   return {
     /** Runs one analysis on the stores' current data and persists result and inputs. */
     async run(definitionInput: unknown): Promise<StoredRecord & { body: ResultRecordBody }> {
       const def = analysisDefinitionSchema.parse(definitionInput);
-      const zone = createZone(def.timeZone);
-      const from = Math.min(zone.startOfDay(def.baseline.start), zone.startOfDay(def.reporting.start)) - DAY;
-      const to = Math.max(zone.startOfDay(def.baseline.end), zone.startOfDay(def.reporting.end)) + DAY;
+      const { from, to } = analysisWindow(def);
       const quantity = def.fuel;
       const usageRows = await deps.readings.query({ ...def.meter, quantity, kind: 'interval', from, to, limit: 2_000_000 });
       const tempRows = await deps.readings.query({ ...def.temperatureMeter, quantity: 'outdoor_temperature', kind: 'instant', from, to, limit: 2_000_000 });
@@ -138,7 +150,7 @@ export function createMvJobs(deps: MvJobsDeps) {
       const digest = digestOf(series);
       const existing = await deps.registry.listRecords({ kind: RECORD_KINDS.inputs, key: `${key}#${digest}`, limit: 1 });
       const inputsRecord = existing[0] ?? (await deps.registry.appendRecords([{ kind: RECORD_KINDS.inputs, key: `${key}#${digest}`, recordedAtMs: clock(), body: { digest, ...series } }]))[0]!;
-      const result = analyze(inputFor(def, { digest, ...series }));
+      const result = analyze(analysisInputOf(def, { digest, ...series }));
       const body: ResultRecordBody = { definition: def, ranAtMs: clock(), inputsRecord: inputsRecord.id, result };
       const [stored] = await deps.registry.appendRecords([{ kind: RECORD_KINDS.result, key, recordedAtMs: body.ranAtMs, body }]);
       logger.info({ meter: key, status: result.status, avoided: result.savings.avoided, digest: result.lineage.digest }, 'M&V analysis stored');
@@ -152,7 +164,7 @@ export function createMvJobs(deps: MvJobsDeps) {
       const body = record.body as ResultRecordBody;
       const inputs = await deps.registry.getRecord(body.inputsRecord);
       if (!inputs) throw new Error(`inputs record ${body.inputsRecord} of result ${resultId} is missing`);
-      const rederived = analyze(inputFor(body.definition, inputs.body as InputsBody));
+      const rederived = analyze(analysisInputOf(body.definition, inputs.body as MvInputsBody));
       return { identical: canonicalJson(rederived) === canonicalJson(body.result), original: body.result, rederived };
     },
 

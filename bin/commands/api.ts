@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
-import { createApiServer, reportConfigSchema } from '@wattproof/dashboards';
-import { alertsConfigSchema, createAlertEngine, createMvJobs } from '@wattproof/analytics';
+import { authConfigSchema, createAccessControl, createApiServer, loadSigner, packConfigSchema, reportConfigSchema } from '@wattproof/dashboards';
+import { alertsConfigSchema, createAlertEngine, createFinanceService, createMvJobs, isFinanceRegistry } from '@wattproof/analytics';
 import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof api [--help]
@@ -25,9 +25,13 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const stores = await openStores(env);
   const metrics = createMetricsRegistry();
   const jobs = createMvJobs({ ...stores, logger });
+  const finance = isFinanceRegistry(stores.registry) ? createFinanceService({ readings: stores.readings, registry: stores.registry, jobs, logger }) : undefined;
   const alerts = createAlertEngine({ ...stores, logger }, alertsConfig);
+  const access = createAccessControl({ registry: stores.registry, logger }, loadConfig(authConfigSchema, env));
+  const signingKey = loadConfig(packConfigSchema, env).REPORT_SIGNING_KEY_FILE;
+  const packSigner = signingKey ? await loadSigner(signingKey) : undefined;
   await alerts.start();
-  const app = await createApiServer({ ...stores, metrics, jobs, alerts }, { logger, report: loadConfig(reportConfigSchema, env) });
+  const app = await createApiServer({ ...stores, metrics, jobs, alerts, access, ...(finance ? { finance } : {}), ...(packSigner ? { packSigner } : {}) }, { logger, report: loadConfig(reportConfigSchema, env) });
   const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
   process.stdout.write(`Wattproof API on http://${rt.API_HOST}:${rt.API_PORT} (docs /docs) — ${stores.describe}\n`);

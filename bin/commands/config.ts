@@ -7,7 +7,9 @@ import { registryConfigSchema } from '@wattproof/gateway/registry';
 import { ingestConfigSchema } from '@wattproof/ingest';
 import { readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import { alertsConfigSchema } from '@wattproof/analytics';
+import { authConfigSchema } from '@wattproof/dashboards';
 import { reportConfigSchema } from '@wattproof/dashboards';
+import { packConfigSchema } from '@wattproof/dashboards';
 import { runtimeConfigSchema, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof config [--markdown] [--write FILE]
@@ -24,7 +26,9 @@ export const CONFIG_SECTIONS: Array<{ title: string; schema: z.ZodObject<z.ZodRa
   { title: 'Reading store (embedded DuckDB or InfluxDB)', schema: readingStoreConfigSchema },
   { title: 'Registry (embedded files or PostgreSQL)', schema: registryConfigSchema },
   { title: 'Operator alerts', schema: alertsConfigSchema },
+  { title: 'API keys and audit log', schema: authConfigSchema },
   { title: 'Monthly reports', schema: reportConfigSchema },
+  { title: 'Report packs (signing)', schema: packConfigSchema },
 ];
 
 /** The README's config section: one table per service, from the schemas. */

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { MvJobs } from '@wattproof/analytics';
+import { isFinanceRegistry, type FinanceRegistry, type FinanceService, type MvJobs } from '@wattproof/analytics';
 import type { ReadingStore, RegistryStore } from '@wattproof/core';
 import { provisionAggregator, provisionDevice } from '@wattproof/gateway';
 import {
@@ -51,6 +51,103 @@ export interface DemoParkDeps {
   readonly print: (line: string) => void;
   /** Runs once the history is stored and analysed, before live publishing (e.g. a first alert evaluation). */
   readonly afterHistory?: () => Promise<unknown>;
+  /** With it, the demo loads its finance registry (a loan and a policy on yz-hotel) and runs their first covenant tests and settlement. */
+  readonly finance?: FinanceService;
+}
+
+/** The demo's sustainability-linked loan and energy-savings policy on yz-hotel. */
+export const DEMO_LOAN_ID = 'slb-yz-hotel';
+export const DEMO_POLICY_ID = 'esi-yz-hotel-chiller';
+
+/** `YYYY-MM-01` plus `months` (the demo's dates are month starts). */
+function monthStart(date: string, months: number): string {
+  const [y, m] = date.split('-').map(Number) as [number, number];
+  const index = y * 12 + (m - 1) + months;
+  return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, '0')}-01`;
+}
+
+/**
+ * The finance registry of the demo, on its own timeline (the dates move with today): the parties
+ * and building profile of docs/examples/finance.yaml; a sustainability-linked loan on yz-hotel
+ * originated two weeks before the chiller retrofit, with a metered-savings covenant tested
+ * annually from a year after the retrofit (its first window is the first year of savings), a
+ * quarterly data-coverage covenant and a 2-star label covenant; and an energy-savings policy
+ * whose periods are the retrofit's years. Fictitious names and amounts.
+ */
+export function demoFinanceRegistry(timeline: { baselineFrom: string; retrofitFrom: string }, hotelFloorAreaM2: number) {
+  const r = timeline.retrofitFrom;
+  const site = DEMO_RETROFIT_METER.site;
+  const hotel = { site, building: DEMO_RETROFIT_METER.building };
+  const meter = { ...DEMO_RETROFIT_METER };
+  const origination = `${monthStart(r, -1).slice(0, 8)}15`;
+  const profile = { ...hotel, type: 'hotel' as const, floorAreaM2: hotelFloorAreaM2, ownerParty: 'yz-hotel-co', operatorParty: 'yz-hotel-co' };
+  return {
+    parties: [
+      { id: 'cq-green-bank', name: 'Chongqing Green Demo Bank', nameZh: '重庆绿色示范银行', roles: ['bank' as const] },
+      { id: 'yz-hotel-co', name: 'Yuzhong Riverside Hotel Co., Ltd.', nameZh: '渝中滨江酒店有限公司', roles: ['owner' as const, 'operator' as const] },
+      { id: 'cq-perf-insurance', name: 'Chongqing Demo Property Insurance', nameZh: '重庆示范财产保险', roles: ['insurer' as const] },
+      { id: 'yz-verifier', name: 'Independent M&V Verifier (demo)', roles: ['verifier' as const] },
+    ],
+    buildingProfiles: [
+      { ...profile, effectiveFrom: timeline.baselineFrom },
+      { ...profile, effectiveFrom: monthStart(r, 3), label: { scheme: 'GB/T 50378-2019' as const, level: '2-star' as const, kind: 'operation' as const, validFrom: monthStart(r, 3), validTo: monthStart(r, 39), certificateId: 'DEMO-CQ-0042' } },
+    ],
+    loan: {
+      id: DEMO_LOAN_ID,
+      borrower: 'yz-hotel-co',
+      lender: 'cq-green-bank',
+      kind: 'sustainability_linked_loan' as const,
+      assetClass: 'commercial_real_estate' as const,
+      currency: 'CNY' as const,
+      buildings: [hotel],
+      originationDate: origination,
+      maturityDate: `${Number(origination.slice(0, 4)) + 7}${origination.slice(4)}`,
+      propertyValueAtOriginationCny: 560_000_000,
+      baseMarginBp: -10,
+      covenants: [
+        { id: 'savings-3pct', kpi: 'savings_fraction' as const, scope: meter, operator: '>=' as const, threshold: 0.03, schedule: { frequency: 'annual' as const, firstTestDate: monthStart(r, 12), measurementWindowMonths: 12 }, graceDays: 30, cure: { periods: 1 }, ratchet: { bpOnPass: -5, bpOnFail: 10 } },
+        { id: 'coverage-95', kpi: 'data_coverage_fraction' as const, scope: meter, operator: '>=' as const, threshold: 0.95, schedule: { frequency: 'quarterly' as const, firstTestDate: monthStart(r, 3), measurementWindowMonths: 3 }, graceDays: 15 },
+        { id: 'label-2-star', kpi: 'label_maintained' as const, scope: hotel, operator: '>=' as const, threshold: 2, schedule: { frequency: 'annual' as const, firstTestDate: monthStart(r, 12), measurementWindowMonths: 12 } },
+      ],
+    },
+    balances: [
+      { loanId: DEMO_LOAN_ID, effectiveFrom: origination, outstandingCny: 180_000_000 },
+      { loanId: DEMO_LOAN_ID, effectiveFrom: `${Number(origination.slice(0, 4)) + 1}${origination.slice(4)}`, outstandingCny: 162_000_000 },
+    ],
+    policy: {
+      id: DEMO_POLICY_ID,
+      insurer: 'cq-perf-insurance',
+      insured: 'yz-hotel-co',
+      buildings: [hotel],
+      meters: [meter],
+      periods: [0, 1, 2].map((k) => ({ id: `year-${k + 1}`, from: monthStart(r, 12 * k), to: monthStart(r, 12 * (k + 1)), guaranteedSavingsKwh: 300_000 })),
+      contractPriceCnyPerKwh: 0.85,
+      deductibleCny: 20_000,
+      limitCny: 300_000,
+      premiumCny: 18_000,
+      effectiveFrom: r,
+      effectiveTo: monthStart(r, 36),
+    },
+  };
+}
+
+/** Stores the demo's finance registry (unchanged entries store nothing), then tests the loan's covenants and settles the policy's first year. */
+async function runDemoFinance(deps: DemoParkDeps, finance: FinanceService, registry: FinanceRegistry, timeline: { baselineFrom: string; retrofitFrom: string }, hotelFloorAreaM2: number): Promise<void> {
+  const data = demoFinanceRegistry(timeline, hotelFloorAreaM2);
+  const o = () => ({ recordedAtMs: Date.now(), source: 'wattproof start (demo park)' });
+  for (const p of data.parties) await registry.putParty(p, o());
+  for (const p of data.buildingProfiles) await registry.putBuildingProfile(p, o());
+  await registry.putLoan(data.loan, o());
+  for (const b of data.balances) await registry.putLoanBalance(b, o());
+  await registry.putPolicy(data.policy, o());
+  const run = await finance.testCovenants(DEMO_LOAN_ID, { refresh: true });
+  const tests = run.tests.map((t) => `${t.record.body.covenantId} ${t.record.body.evaluation.status}${t.record.body.evaluation.kpiValue !== null ? ` (${+t.record.body.evaluation.kpiValue.toFixed(4)})` : ''}`).join(', ');
+  deps.print(`Finance: loan ${DEMO_LOAN_ID} covenant tests as of ${new Date(run.asOfMs).toISOString()}: ${tests} — GET /api/v1/finance/loans/${DEMO_LOAN_ID}/covenant-tests`);
+  const { record } = await finance.settlePolicyPeriod(DEMO_POLICY_ID, 'year-1', { refresh: true });
+  const f = record.body.claim.figures;
+  deps.print(
+    `Finance: policy ${DEMO_POLICY_ID} year-1 settled: verified ${Math.round(f.verifiedKwh).toLocaleString('en-US')} kWh of ${f.guaranteedKwh.toLocaleString('en-US')} guaranteed, payout CNY ${Math.round(f.payoutCny).toLocaleString('en-US')} — GET /api/v1/finance/policies/${DEMO_POLICY_ID}/settlements`,
+  );
 }
 
 export function createDemoPark(deps: DemoParkDeps) {
@@ -126,6 +223,11 @@ export function createDemoPark(deps: DemoParkDeps) {
         );
       } catch (err) {
         deps.logger.error({ err }, 'demo M&V analysis failed');
+      }
+      if (stopped) return;
+      if (deps.finance && isFinanceRegistry(deps.registry)) {
+        const floorArea = chongqingDemoPark(now).find((b) => b.id === DEMO_RETROFIT_METER.building)!.floorAreaM2;
+        await runDemoFinance(deps, deps.finance, deps.registry, timeline, floorArea).catch((err: unknown) => deps.logger.error({ err }, 'demo finance failed'));
       }
       if (stopped) return;
       await deps.afterHistory?.().catch((err: unknown) => deps.logger.error({ err }, 'demo: step after the history failed'));

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ALERT_ERRORS, FINANCE_ERRORS, MV_ERRORS } from '@wattproof/analytics';
 import { runConfig } from './config.js';
 import { CORE_ERRORS, type ErrorCatalogue } from '@wattproof/core';
-import { API_ERRORS, CONSOLE_ERRORS, REPORT_ERRORS } from '@wattproof/dashboards';
+import { API_ERRORS, AUTH_ERRORS, CONSOLE_ERRORS, PACK_ERRORS, REPORT_ERRORS } from '@wattproof/dashboards';
 import { GATEWAY_ERRORS } from '@wattproof/gateway';
 import { REGISTRY_ERRORS } from '@wattproof/gateway/registry';
 import { INGEST_ERRORS } from '@wattproof/ingest';
@@ -32,12 +32,14 @@ export const ERROR_CATALOGUES: readonly CatalogueDoc[] = [
   { title: 'Ingest', source: 'ingest/src/errors.ts', catalogue: INGEST_ERRORS },
   { title: 'Reading store', source: 'ingest/src/stores/errors.ts', catalogue: STORE_ERRORS },
   { title: 'HTTP API', source: 'dashboards/src/api/errors.ts', catalogue: API_ERRORS },
+  { title: 'API keys, access and audit', source: 'dashboards/src/auth/errors.ts', catalogue: AUTH_ERRORS },
   { title: 'Web console', source: 'dashboards/src/console/errors.ts', catalogue: CONSOLE_ERRORS },
   { title: 'M&V analytics', source: 'analytics/src/errors.ts', catalogue: MV_ERRORS },
   { title: 'Finance analytics', source: 'analytics/src/finance/errors.ts', catalogue: FINANCE_ERRORS },
   { title: 'Operator alerts', source: 'analytics/src/alerts/errors.ts', catalogue: ALERT_ERRORS },
   { title: 'Simulators', source: 'simulators/src/errors.ts', catalogue: SIMULATOR_ERRORS },
   { title: 'Monthly reports', source: 'dashboards/src/report/errors.ts', catalogue: REPORT_ERRORS },
+  { title: 'Report packs', source: 'dashboards/src/packs/errors.ts', catalogue: PACK_ERRORS },
 ];
 
 /** Where the generated file lives. */

@@ -7,6 +7,7 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
 import { createMonthlyReport, createPdfRenderer, renderMonthlyReportHtml, REPORT_LANGS, reportConfigSchema, type ReportLang } from '@wattproof/dashboards';
+import { runKeygen, runPack } from './pack.js';
 import { openStores, type Env } from '../runtime.js';
 
 type Subcommand = { run: (argv: string[], env: Env) => Promise<number>; summary: string };
@@ -88,6 +89,8 @@ async function runMonthly(argv: string[], env: Env): Promise<number> {
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   monthly: { run: runMonthly, summary: 'Monthly operator report of one building (HTML, PDF or JSON)' },
+  pack: { run: runPack, summary: 'Signed, verifiable report pack of a building and period (JSON, HTML, PDF, CSV, Parquet)' },
+  keygen: { run: runKeygen, summary: 'Create the Ed25519 key pair that signs report packs' },
 };
 
 const HELP = `Usage: wattproof report <kind> [options]

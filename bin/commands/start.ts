@@ -1,11 +1,12 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configWith, generateSecret, loadConfig } from '@wattproof/core';
-import { createApiServer, reportConfigSchema } from '@wattproof/dashboards';
+import { authConfigSchema, createAccessControl, createApiServer, ensureLocalAdminKey, loadSigner, LOCAL_ADMIN_KEY_FILE, packConfigSchema, PRIVATE_KEY_FILE, reportConfigSchema, writeKeyPair } from '@wattproof/dashboards';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService } from '@wattproof/gateway';
 import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
-import { alertsConfigSchema, createAlertEngine, createMvJobs } from '@wattproof/analytics';
+import { alertsConfigSchema, createAlertEngine, createFinanceService, createMvJobs, isFinanceRegistry } from '@wattproof/analytics';
 import { createDemoPark, DEMO_RETROFIT_METER } from './demo-park.js';
 import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
@@ -76,13 +77,25 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
 
   const jobs = createMvJobs({ ...stores, logger: logger.child({ service: 'analytics' }) });
   const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
+  const finance = isFinanceRegistry(stores.registry) ? createFinanceService({ readings: stores.readings, registry: stores.registry, jobs, logger: logger.child({ service: 'finance' }) }) : undefined;
   const alerts = createAlertEngine({ ...stores, logger: logger.child({ service: 'alerts' }) }, alertsConfig);
   await alerts.start();
+  // The local admin key lives in a 0600 file of the data directory, never on the terminal.
+  const authConfig = loadConfig(authConfigSchema, env);
+  const access = createAccessControl({ registry: stores.registry, logger: logger.child({ service: 'auth' }) }, authConfig);
+  // Report packs are signed with REPORT_SIGNING_KEY_FILE, or with a key pair made once in the data directory.
+  const signingKeyFile = loadConfig(packConfigSchema, env).REPORT_SIGNING_KEY_FILE ?? join(resolve(env.WATTPROOF_DATA_DIR ?? './data'), 'keys', PRIVATE_KEY_FILE);
+  if (!existsSync(signingKeyFile)) await writeKeyPair(dirname(signingKeyFile));
+  const packSigner = await loadSigner(signingKeyFile);
+  const adminKey = await ensureLocalAdminKey(access, resolve(authConfig.API_AUTH_ADMIN_KEY_FILE ?? join(env.WATTPROOF_DATA_DIR ?? './data', LOCAL_ADMIN_KEY_FILE)));
   const app = await createApiServer({
     ...stores,
+    access,
+    packSigner,
     metrics,
     jobs,
     alerts,
+    ...(finance ? { finance } : {}),
     components: () => ({
       gateway: { ok: true, ...gateway.stats() },
       ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() },
@@ -105,6 +118,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
         url: mqttUrl,
         ...stores,
         jobs,
+        ...(finance ? { finance } : {}),
         logger: logger.child({ service: 'simulator' }),
         dataDir,
         print: (line) => process.stdout.write(`${line}\n`),
@@ -120,6 +134,8 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
       `  Web console    ${http}/`,
       `  HTTP API       ${http}/api   OpenAPI docs ${http}/docs`,
       `  Health         ${http}/health   metrics ${http}/metrics`,
+      `  API admin key  ${adminKey.path} (${adminKey.created ? 'new' : 'kept'}, mode 0600): curl -H "Authorization: Bearer $(cat ${adminKey.path})" ${http}/api/v1/audit`,
+      `  Report packs   signed with ${signingKeyFile} (fingerprint ${packSigner.fingerprint}); verify with: node bin/wattproof.js verify <pack.json>`,
       demo
         ? `  Simulator      Yuzhong demo park: ${demo.buildings} buildings with sub-meters and PV, a weather station; baseline from ${demo.timeline.baselineFrom}, hotel chiller retrofit on ${demo.timeline.retrofitFrom}; live every 15 min`
         : sim

@@ -6,3 +6,6 @@ export * from './api/mv.js';
 export * from './api/alerts.js';
 export * from './console/index.js';
 export * from './report/index.js';
+export * from './auth/index.js';
+export * from './packs/index.js';
+export * from './finance/plugin.js';

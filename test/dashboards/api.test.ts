@@ -443,6 +443,7 @@ describe('ops endpoints', () => {
       .filter((p) => p.startsWith('/api/v1'))
       .sort();
     expect(apiPaths).toEqual([
+      '/api/v1/audit',
       '/api/v1/buildings',
       '/api/v1/buildings/{site}/{building}/overview',
       '/api/v1/buildings/{site}/{building}/reports/monthly',

@@ -7,3 +7,4 @@ export * from './covenants.js';
 export * from './kpi-observations.js';
 export * from './insurance.js';
 export * from './pcaf.js';
+export * from './service.js';

@@ -6,13 +6,16 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { AlertEngine, MvJobs } from '@wattproof/analytics';
+import { isFinanceRegistry, type AlertEngine, type FinanceService, type MvJobs } from '@wattproof/analytics';
 import { apiPlugin, type ApiDeps } from './app.js';
+import { financePlugin } from '../finance/plugin.js';
 import { mvPlugin } from './mv.js';
 import { reportPlugin } from '../report/plugin.js';
 import { alertsPlugin } from './alerts.js';
+import { packsPlugin, type PackSigner } from '../packs/index.js';
 import { consolePlugin } from '../console/plugin.js';
 import type { ConsoleConfig } from '../console/config.js';
+import { authPlugin, createAccessControl, type AccessControl } from '../auth/index.js';
 import type { ReportConfig } from '../report/config.js';
 
 export interface ApiServerOptions {
@@ -27,7 +30,11 @@ export interface ApiServerOptions {
 
 type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown; validation?: unknown };
 
-export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; readonly alerts?: AlertEngine }, options: ApiServerOptions = {}): Promise<FastifyInstance> {
+/**
+ * `deps.access` guards the routes that declare `config.access` (API keys, roles, audit log;
+ * docs/access.md); default: an access control over `deps.registry` with the default config.
+ */
+export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; readonly alerts?: AlertEngine; readonly access?: AccessControl; readonly packSigner?: PackSigner; readonly finance?: FinanceService }, options: ApiServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 1024 * 1024,
@@ -77,10 +84,13 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; 
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(authPlugin, { access: deps.access ?? createAccessControl({ registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}) }) });
   await app.register(apiPlugin, deps);
   if (deps.jobs) await app.register(mvPlugin, { jobs: deps.jobs, registry: deps.registry });
   await app.register(reportPlugin, { readings: deps.readings, registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.alerts ? { alerts: deps.alerts } : {}), ...(options.report ? { reportConfig: options.report } : {}) });
   if (deps.alerts) await app.register(alertsPlugin, { alerts: deps.alerts });
+  if (deps.finance && isFinanceRegistry(deps.registry)) await app.register(financePlugin, { finance: deps.finance, registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}) });
+  if (deps.packSigner) await app.register(packsPlugin, { readings: deps.readings, registry: deps.registry, signer: deps.packSigner, ...(deps.clock ? { clock: deps.clock } : {}) });
   if (options.console !== false) await app.register(consolePlugin, { ...deps, config: options.console ?? {} });
   else app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/api'));
   app.get('/api', { schema: { hide: true } }, async () => ({

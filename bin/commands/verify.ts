@@ -1,0 +1,57 @@
+/**
+ * `wattproof verify <pack.json>`: checks a report pack's signature, recomputes the Merkle roots
+ * of its readings from the stores or from an export directory alone, re-derives every figure and
+ * lists exactly what differs. Exit 0: verified; 1: something differs or the signature is bad.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { formatVerifyReport, parsePack, verifyPack, type VerifyReport } from '@wattproof/dashboards';
+import { openStores, type Env } from '../runtime.js';
+
+const HELP = `Usage: wattproof verify <pack.json> [--data DIR] [--public-key FILE] [--json]
+
+Verifies a report pack (docs/packs.md): the Ed25519 signature over its canonical JSON (with
+--public-key: that it was signed with that key), the Merkle root of every series and every local
+day of readings, the data-quality statements, and every M&V figure re-derived with the same
+analytics from the readings. Prints what differs: the path in the pack, the value in the pack
+and the value re-derived. Exit code 0 when everything matches, 1 otherwise.
+
+  --data DIR         verify from the export directory alone (series/*.csv) instead of the
+                     configured stores
+  --public-key FILE  the signer's public key (PEM) you trust; without it the key embedded in
+                     the pack is used, which proves integrity but not who signed
+  --json             print the verification report as JSON
+`;
+
+export async function runVerify(argv: string[], env: Env): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' }, data: { type: 'string' }, 'public-key': { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(`${positionals.length ? `one pack file expected, got ${positionals.length}` : 'the pack file is required'}\n\n${HELP}`);
+    return 2;
+  }
+  const pack = parsePack(await readFile(positionals[0]!, 'utf8'));
+  const publicKeyPem = values['public-key'] === undefined ? undefined : await readFile(values['public-key'], 'utf8');
+  const options = publicKeyPem === undefined ? {} : { publicKeyPem };
+  let report: VerifyReport;
+  if (values.data !== undefined) {
+    report = await verifyPack(pack, { kind: 'export', dir: values.data }, options);
+  } else {
+    const stores = await openStores(env);
+    try {
+      report = await verifyPack(pack, { kind: 'stores', readings: stores.readings, registry: stores.registry }, options);
+    } finally {
+      await stores.readings.close();
+      await stores.registry.close();
+    }
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report, pack));
+  return report.ok ? 0 : 1;
+}
