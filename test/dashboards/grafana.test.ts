@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMvJobs } from '@wattproof/analytics';
-import type { NewDeadLetter, ReadingStore, RegistryStore, StoredReading } from '@wattproof/core';
+import { createFinanceService, createMvJobs, type CovenantTestRecord, type SettlementRecord } from '@wattproof/analytics';
+import type { FinanceStore, NewDeadLetter, ReadingStore, RegistryStore, StoredReading } from '@wattproof/core';
 import { createPostgresRegistryStore } from '@wattproof/gateway/registry';
-import { createReadingStore, readingStoreConfigSchema } from '@wattproof/ingest/stores';
+import { createMemoryReadingStore, createReadingStore, readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import {
   DATASOURCE_UIDS,
   LAYOUT,
@@ -30,6 +30,7 @@ import {
 import type * as dashboardTypes from '@grafana/grafana-foundation-sdk/dashboard';
 import { startInfluxDb, type TestInfluxDb } from '../support/influxdb.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { at, DEFINITION, hospital, LOAN_ID, loanInput, POLICY_ID, policyInput, seed } from '../analytics/finance/service.fixture.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const M = 60_000;
@@ -101,7 +102,7 @@ function deadLetter(site: string, receivedAtMs: number, code: string): NewDeadLe
 let influx: TestInfluxDb | undefined;
 let postgres: TestPostgres | undefined;
 let store: ReadingStore | undefined;
-let registry: RegistryStore | undefined;
+let registry: (RegistryStore & FinanceStore) | undefined;
 let client: pg.Client | undefined;
 
 beforeAll(async () => {
@@ -141,9 +142,68 @@ beforeAll(async () => {
     building: { floorAreaM2: 12_000, type: 'office_b' },
   });
   expect(result.body.result.savings.monthly.length).toBeGreaterThan(3);
+  await seedFinance(registry);
   client = new pg.Client({ connectionString: url });
   await client.connect();
 }, 300_000);
+
+/** What the finance service stored for the lender and insurer dashboards. */
+interface FinanceFixture {
+  /** The live run of every covenant on its latest test date. */
+  readonly tests: Map<string, CovenantTestRecord>;
+  /** coverage-95 on 2025-07-01: the first run, a live re-run (newest record, older test date than the latest) and a run as of an earlier instant. */
+  readonly coverageJuly: { readonly first: CovenantTestRecord; readonly rerun: CovenantTestRecord; readonly past: CovenantTestRecord };
+  readonly coverageOctober: CovenantTestRecord;
+  /** The live settlement of y2025 (policy version 2) and a later-stored run as of an earlier instant (policy version 1). */
+  readonly settlement: SettlementRecord;
+  readonly pastSettlement: SettlementRecord;
+}
+let financeFixture: FinanceFixture | undefined;
+
+/**
+ * The finance fixture of the service tests (a simulated hospital with known savings, a bank's
+ * sustainability-linked loan, an insurer's policy) on this PostgreSQL registry, readings in a
+ * memory store (the InfluxDB fixture stays site yz only), run through the real finance service;
+ * then new versions of parties, the loan, its balances and the policy, so that "current
+ * version" and "in force" are tested against older rows.
+ */
+async function seedFinance(reg: RegistryStore & FinanceStore): Promise<void> {
+  const truth = hospital();
+  const readingsStore = createMemoryReadingStore();
+  await readingsStore.init();
+  let now = at('2026-02-01') + 9 * H;
+  const clock = () => now;
+  await seed(readingsStore, reg, truth, now - D);
+  const jobs = createMvJobs({ readings: readingsStore, registry: reg, clock });
+  await jobs.define(DEFINITION);
+  const finance = createFinanceService({ readings: readingsStore, registry: reg, jobs, clock });
+  const beforeEvidence = now - 1000;
+  const july = (await finance.testCovenants(LOAN_ID, { covenantId: 'coverage-95', testDate: '2025-07-01' })).tests[0]!.record;
+  now += M;
+  const october = (await finance.testCovenants(LOAN_ID, { covenantId: 'coverage-95', testDate: '2025-10-01' })).tests[0]!.record;
+  now += H;
+  const run = await finance.testCovenants(LOAN_ID, { refresh: true });
+  const tests = new Map(run.tests.map((t) => [t.record.body.covenantId, t.record]));
+  now += H;
+  const o = { recordedAtMs: now, source: 'grafana test' };
+  await reg.putParty({ id: 'green-bank', name: 'Green Bank plc', roles: ['bank'] }, o);
+  await reg.putParty({ id: 'hospital-co', name: 'Hospital Holdings', roles: ['owner', 'operator'] }, o);
+  await reg.putParty({ id: 'other-bank', name: 'Other Bank', roles: ['bank'] }, o);
+  await reg.putParty({ id: 'former-bank', name: 'Former Bank', roles: ['bank'] }, o);
+  await reg.putParty({ id: 'former-bank', name: 'Former Bank', roles: ['verifier'] }, o);
+  await reg.putLoan({ ...loanInput(truth), baseMarginBp: -15 } as never, o);
+  await reg.putLoanBalance({ loanId: LOAN_ID, effectiveFrom: '2025-12-15', outstandingCny: 90_000_000 }, o);
+  await reg.putLoanBalance({ loanId: LOAN_ID, effectiveFrom: '2025-12-15', outstandingCny: 95_000_000 }, o);
+  await reg.putLoanBalance({ loanId: LOAN_ID, effectiveFrom: '2031-06-15', outstandingCny: 80_000_000 }, o);
+  await reg.putPolicy({ ...policyInput(truth), deductibleCny: 20_000 } as never, o);
+  now += H;
+  const settlement = (await finance.settlePolicyPeriod(POLICY_ID, 'y2025')).record;
+  now += H;
+  const pastSettlement = (await finance.settlePolicyPeriod(POLICY_ID, 'y2025', { asOfMs: run.asOfMs })).record;
+  const rerun = (await finance.testCovenants(LOAN_ID, { covenantId: 'coverage-95', testDate: '2025-07-01' })).tests[0]!.record;
+  const past = (await finance.testCovenants(LOAN_ID, { covenantId: 'coverage-95', testDate: '2025-07-01', asOfMs: beforeEvidence })).tests[0]!.record;
+  financeFixture = { tests, coverageJuly: { first: july, rerun, past }, coverageOctober: october, settlement, pastSettlement };
+}
 
 afterAll(async () => {
   await client?.end();
@@ -259,7 +319,11 @@ const picks: Record<string, Record<string, string>> = {
   'building-detail': { site: SITE, building: tower.building },
   'data-quality': {},
   'portfolio-overview': {},
+  lender: { lender: 'green-bank', covenant: `${LOAN_ID}/coverage-95` },
+  insurer: { insurer: 'perf-insurer' },
 };
+/** The finance dashboards and the variable each starts from (the others start from `site`). */
+const FINANCE_ROOT: Record<string, string> = { lender: 'lender', insurer: 'insurer' };
 
 // ------------------------------------------------------------------ tests
 
@@ -279,8 +343,23 @@ describe('generated Grafana files', () => {
       expect(String(d.url)).toMatch(/^\$[A-Z_]+$/);
       for (const secret of Object.values(d.secureJsonData as Record<string, string>)) expect(secret).toMatch(/\$[A-Z_]+$/);
     }
-    const providers = parseYaml(files['dashboards/grafana/provisioning/dashboards/wattproof.yaml']!) as { providers: Array<{ folder: string; options: { path: string } }> };
-    expect(providers.providers[0]).toMatchObject({ folder: 'Wattproof', options: { path: '/var/lib/grafana/dashboards' } });
+    const providers = parseYaml(files['dashboards/grafana/provisioning/dashboards/wattproof.yaml']!) as { providers: Array<{ name: string; folder: string; options: { path: string } }> };
+    // One provider per folder, each on its own directory of the mount (providers read recursively: no path may contain another).
+    expect(providers.providers.map((p) => [p.folder, p.options.path])).toEqual([
+      ['Wattproof', '/var/lib/grafana/dashboards/wattproof'],
+      ['Wattproof lender', '/var/lib/grafana/dashboards/lender'],
+      ['Wattproof insurer', '/var/lib/grafana/dashboards/insurer'],
+    ]);
+    expect(new Set(providers.providers.map((p) => p.name)).size).toBe(3);
+    expect(providers.providers.map((p) => (p as { folderUid?: string }).folderUid)).toEqual([undefined, 'wattproof-lender-folder', 'wattproof-insurer-folder']);
+    const dashboardFiles = Object.keys(files).filter((f) => f.startsWith('dashboards/grafana/dashboards/'));
+    expect(dashboardFiles.sort()).toEqual([
+      'dashboards/grafana/dashboards/insurer/insurer.json',
+      'dashboards/grafana/dashboards/lender/lender.json',
+      'dashboards/grafana/dashboards/wattproof/building-detail.json',
+      'dashboards/grafana/dashboards/wattproof/data-quality.json',
+      'dashboards/grafana/dashboards/wattproof/portfolio-overview.json',
+    ]);
     const alerting = parseYaml(files['dashboards/grafana/provisioning/alerting/wattproof.yaml']!) as {
       groups: Array<{ rules: Array<{ uid: string; notification_settings: { receiver: string } }> }>;
       contactPoints: Array<{ name: string; receivers: Array<{ type: string; settings: { url: string } }> }>;
@@ -317,7 +396,7 @@ describe('dashboard structure', () => {
     it(`${name}: template variables are chained site → building → meter`, () => {
       const list = d.templating?.list ?? [];
       const names = list.map((v) => v.name);
-      expect(names.slice(0, 1)).toEqual(['site']);
+      expect(names.slice(0, 1)).toEqual([FINANCE_ROOT[name] ?? 'site']);
       const pos = (n: string) => names.indexOf(n);
       for (const v of list) {
         const q = String(v.query);
@@ -352,7 +431,8 @@ describe('queries against the real stores', () => {
   for (const [name, d] of Object.entries(dashboards)) {
     it(`${name}: every query runs and returns data, with the variables resolved from their own queries`, async () => {
       const vars = await resolveVariables(d, picks[name]!);
-      expect(vars.site).toEqual([SITE]);
+      if (FINANCE_ROOT[name]) expect(vars[FINANCE_ROOT[name]!]).toEqual([picks[name]![FINANCE_ROOT[name]!]]);
+      else expect(vars.site).toEqual([SITE]);
       if (vars.sub_meter) expect(vars.sub_meter.sort()).toEqual(['hvac', 'lighting']);
       const known = new Set<string>([LAYOUT.measurement, ...Object.values(LAYOUT.tags), ...Object.values(LAYOUT.fields)]);
       let checked = 0;
@@ -442,6 +522,170 @@ describe('queries against the real stores', () => {
       .reduce((a, r) => a + r.value, 0);
     expect(series[0]!.columns[1]).toBe('14:00');
     expect(row[1]).toBeCloseTo(expected, 6);
+  });
+});
+
+describe('lender and insurer dashboards against the finance service\'s rows', () => {
+  /** Runs the first SQL query of the panel whose title starts with `title`, with the dashboard's variables resolved from their queries. */
+  async function panelRows<T>(dashboardName: string, title: string, pick: Record<string, string> = picks[dashboardName]!): Promise<T[]> {
+    const d = dashboards[dashboardName]!;
+    const vars = await resolveVariables(d, pick);
+    const panel = allPanels(d).find((p) => p.type !== 'row' && p.title?.startsWith(title));
+    expect(panel, title).toBeDefined();
+    const { from, to } = rangeOf(panel!, d.time?.from ?? 'now-7d');
+    return (await client!.query(interpolate(sqlTargets(panel!)[0]!.rawSql, { vars, from, to, intervalMs: H }, 'sql'))).rows as T[];
+  }
+  const fx = () => financeFixture!;
+  const localDay = (ms: number) => new Date(ms + TZ_OFFSET).toISOString().slice(0, 10);
+
+  it('lists the banks and insurers of the current party versions only', async () => {
+    const lender = dashboards.lender!.templating!.list![0]!;
+    expect((await runVariable(lender, {})).sort()).toEqual(['green-bank', 'other-bank']);
+    const names = (await client!.query(interpolate(String(lender.query), { vars: {}, from: NOW, to: NOW, intervalMs: H }, 'sql'))).rows as Array<{ __value: string; __text: string }>;
+    expect(names.find((r) => r.__value === 'green-bank')!.__text).toBe('Green Bank plc');
+    expect(await runVariable(dashboards.insurer!.templating!.list![0]!, {})).toEqual(['perf-insurer']);
+    // A bank without loans has none to pick (Grafana then shows None).
+    expect(await runVariable(dashboards.lender!.templating!.list![1]!, { lender: ['other-bank'] })).toEqual([]);
+    expect(await runVariable(dashboards.lender!.templating!.list![1]!, { lender: ['green-bank'] })).toEqual([LOAN_ID]);
+  });
+
+  it('loans: the current loan version, the borrower\'s current name and the balance in force (corrections and future balances applied)', async () => {
+    const rows = await panelRows<Record<string, unknown>>('lender', 'Loans');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      loan: LOAN_ID,
+      borrower: 'Hospital Holdings',
+      kind: 'sustainability_linked_loan',
+      buildings: 'sim/hospital',
+      base_margin_bp: -15,
+      outstanding_cny: 95_000_000,
+      balance_from: '2025-12-15',
+      property_value_cny: 400_000_000,
+      loan_version: 2,
+    });
+    expect(rows[0]!.attribution).toBeCloseTo(95 / 400, 12);
+    // As of the end of a range before the correction's effective date, the origination balance is in force.
+    const d = dashboards.lender!;
+    const vars = await resolveVariables(d, picks.lender!);
+    const panel = allPanels(d).find((p) => p.type === 'table' && p.title === 'Loans')!;
+    const earlier = (await client!.query(interpolate(sqlTargets(panel)[0]!.rawSql, { vars, from: at('2025-01-01'), to: at('2025-06-01'), intervalMs: H }, 'sql'))).rows;
+    expect(earlier[0]).toMatchObject({ outstanding_cny: 120_000_000, balance_from: '2024-12-15' });
+  });
+
+  it('covenant status: each covenant\'s latest test date, its run as of the latest instant, with status, KPI, threshold, margin step and P(fail next test)', async () => {
+    const rows = await panelRows<Record<string, unknown>>('lender', 'Covenant status');
+    const { tests, coverageJuly } = fx();
+    expect(rows.map((r) => r.covenant)).toEqual([...tests.keys()].sort());
+    for (const r of rows) {
+      const e = tests.get(String(r.covenant))!.body.evaluation;
+      expect(r, String(r.covenant)).toMatchObject({ loan: LOAN_ID, status: e.status, test_date: e.testDate, threshold: e.threshold, margin_step_bp: e.marginStepBp, kpi: e.kpi });
+      expect(r.kpi_value).toBe(e.kpiValue);
+      expect(r.p_fail_next).toBe(e.projection.probabilityOfFailing);
+      expect(r.record).toBe(tests.get(String(r.covenant))!.id);
+    }
+    const byId = Object.fromEntries(rows.map((r) => [r.covenant, r]));
+    expect(byId['savings-20pct']).toMatchObject({ status: 'breach', margin_step_bp: 5 });
+    expect(byId['eui-tight']).toMatchObject({ status: 'breach' });
+    expect(byId['savings-5pct']).toMatchObject({ status: 'pass', margin_step_bp: -5 });
+    // The later re-run of 2025-07-01 is the newest record, but not the latest test.
+    expect(Number(coverageJuly.rerun.id)).toBeGreaterThan(Number(tests.get('coverage-95')!.id));
+    expect(byId['coverage-95']).toMatchObject({ test_date: '2026-01-01' });
+
+    const summary = (await panelRows<Record<string, number>>('lender', 'Loan book'))[0]!;
+    const statuses = [...tests.values()].map((t) => t.body.evaluation.status);
+    expect(summary).toEqual({
+      loans: 1,
+      outstanding_cny: 95_000_000,
+      failing: statuses.filter((x) => x === 'fail' || x === 'breach').length,
+      at_risk: statuses.filter((x) => x === 'at_risk').length,
+    });
+    expect(summary.failing).toBeGreaterThanOrEqual(2);
+  });
+
+  it('KPI history: one point per test date at its local midnight, the run as of the latest instant of each date', async () => {
+    const { coverageJuly, coverageOctober, tests } = fx();
+    expect(coverageJuly.past.body.asOfMs).toBeLessThan(coverageJuly.first.body.asOfMs);
+    expect(Number(coverageJuly.past.id)).toBeGreaterThan(Number(coverageJuly.rerun.id));
+    const rows = await panelRows<{ time: Date; kpi: number | null; threshold: number; kpi_low: number | null; kpi_high: number | null }>('lender', 'KPI vs threshold');
+    expect(rows.map((r) => localDay(r.time.getTime()))).toEqual(['2025-07-01', '2025-10-01', '2026-01-01']);
+    for (const r of rows) expect(localDay(r.time.getTime() - 1)).not.toBe(localDay(r.time.getTime()));
+    const expected = [coverageJuly.rerun, coverageOctober, tests.get('coverage-95')!].map((t) => t.body.evaluation);
+    expect(rows.map((r) => r.kpi)).toEqual(expected.map((e) => e.kpiValue));
+    expect(rows.map((r) => r.threshold)).toEqual([0.95, 0.95, 0.95]);
+    expect(rows.map((r) => r.kpi_low)).toEqual(expected.map((e) => e.interval?.low ?? null));
+    // Another covenant of the variable draws its own history.
+    const eui = await panelRows<{ kpi: number }>('lender', 'KPI vs threshold', { ...picks.lender!, covenant: `${LOAN_ID}/eui-tight` });
+    expect(eui.map((r) => r.kpi)).toEqual([tests.get('eui-tight')!.body.evaluation.kpiValue]);
+  });
+
+  it('PCAF inputs: attribution per loan and building with the building profile in force', async () => {
+    const rows = await panelRows<Record<string, unknown>>('lender', 'Financed emissions');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ loan: LOAN_ID, building: 'sim/hospital', building_type: 'other', floor_area_m2: 20_000, label: '2-star', outstanding_cny: 95_000_000, loan_buildings: 1 });
+    expect(rows[0]!.attribution).toBeCloseTo(0.2375, 12);
+  });
+
+  it('policies: the current policy version with the insured\'s current name, buildings and meters', async () => {
+    const rows = await panelRows<Record<string, unknown>>('insurer', 'Policies');
+    expect(rows).toEqual([
+      {
+        policy: POLICY_ID,
+        insured: 'Hospital Holdings',
+        buildings: 'sim/hospital',
+        meters: 'sim/hospital/main',
+        contract_price: 0.8,
+        deductible_cny: 20_000,
+        limit_cny: 5_000_000,
+        premium_cny: 60_000,
+        effective_from: '2025-01-01',
+        effective_to: '2027-01-01',
+        periods: 2,
+        policy_version: 2,
+      },
+    ]);
+  });
+
+  it('settlements: the stored figures of the run as of the latest instant, and the state of the unsettled period', async () => {
+    const { settlement, pastSettlement } = fx();
+    const live = settlement.body.claim;
+    // The run as of an earlier instant (policy version 1, smaller deductible) is stored later and pays more: it must not be shown.
+    expect(Number(pastSettlement.id)).toBeGreaterThan(Number(settlement.id));
+    expect(pastSettlement.body.claim.figures.payoutCny).toBeCloseTo(live.figures.payoutCny + 10_000, 6);
+    expect(live.figures.payoutCny).toBeGreaterThan(0);
+    const rows = await panelRows<Record<string, unknown>>('insurer', 'Settlements per period');
+    expect(rows.map((r) => r.period)).toEqual(['y2025', 'y2026']);
+    expect(rows[0]).toMatchObject({
+      policy: POLICY_ID,
+      state: 'settled',
+      from: '2025-01-01',
+      to: '2026-01-01',
+      guaranteed_kwh: live.figures.guaranteedKwh,
+      verified_kwh: live.figures.verifiedKwh,
+      verified_low_kwh: live.uncertainty.band90Kwh.low,
+      verified_high_kwh: live.uncertainty.band90Kwh.high,
+      p_true_shortfall: live.uncertainty.probabilityTrueShortfall,
+      shortfall_kwh: live.figures.shortfallKwh,
+      payout_cny: live.figures.payoutCny,
+      limit_reached: false,
+      settleable: live.settleable,
+      mv_status: live.inputs.verified.status,
+      record: settlement.id,
+    });
+    expect(rows[0]!.shortfall_kwh as number).toBeGreaterThan(0);
+    const today = localDay(NOW);
+    expect(rows[1]).toMatchObject({ state: today >= '2027-01-01' ? 'due' : today >= '2026-01-01' ? 'open' : 'future', payout_cny: null, verified_kwh: null });
+
+    const bars = await panelRows<Record<string, unknown>>('insurer', 'Guaranteed vs verified');
+    expect(bars).toEqual([
+      { period: `${POLICY_ID}/y2025`, guaranteed: live.figures.guaranteedKwh, verified_low: live.uncertainty.band90Kwh.low, verified: live.figures.verifiedKwh, verified_high: live.uncertainty.band90Kwh.high },
+    ]);
+    const cumulative = await panelRows<{ time: Date; paid: number; limit: number }>('insurer', 'Cumulative payouts');
+    expect(cumulative).toHaveLength(1);
+    expect(cumulative[0]!.time.getTime()).toBe(at('2026-01-01'));
+    expect(cumulative[0]).toMatchObject({ paid: live.figures.payoutCny, limit: 5_000_000 });
+    const book = (await panelRows<Record<string, number | null>>('insurer', 'Book'))[0]!;
+    expect(book).toMatchObject({ policies: 1, premium_cny: 60_000, paid_cny: live.figures.payoutCny, open_limit_cny: 5_000_000 });
+    expect(book.loss_ratio).toBeCloseTo(live.figures.payoutCny / 60_000, 12);
   });
 });
 

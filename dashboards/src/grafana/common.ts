@@ -38,6 +38,11 @@ export interface GrafanaConfig {
   readonly timezone: string;
   /** Folder of the dashboards and alert rules. */
   readonly folder: string;
+  /**
+   * Folders of the lender and insurer dashboards: one each, so a Grafana admin can give each
+   * folder to its own team (folder permissions are set in Grafana, not in these files).
+   */
+  readonly financeFolders: { readonly lender: string; readonly insurer: string };
   /** GB/T 51161 quotas (kWh/(m²·a)) per building type, from analytics/reference. */
   readonly quotas: readonly QuotaRow[];
   /** Identity of the quota set, shown in panel descriptions. */
@@ -75,7 +80,7 @@ export interface GrafanaConfig {
   };
   /** `sslmode` of the PostgreSQL datasource (`disable` inside the compose network). */
   readonly postgresSslMode: 'disable' | 'require' | 'verify-ca' | 'verify-full';
-  /** Where the dashboard JSON files are mounted in the Grafana container. */
+  /** Where the dashboard JSON files are mounted in the Grafana container: one subdirectory per folder (see `DASHBOARD_DIRS`). */
   readonly dashboardsPath: string;
 }
 
@@ -94,6 +99,7 @@ export function defaultGrafanaConfig(): GrafanaConfig {
   return {
     timezone: 'Asia/Shanghai',
     folder: 'Wattproof',
+    financeFolders: { lender: 'Wattproof lender', insurer: 'Wattproof insurer' },
     quotas: quotas.rows,
     quotaReference: quotas.reference,
     bandConfidence: 0.9,

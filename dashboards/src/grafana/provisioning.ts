@@ -48,21 +48,39 @@ export function datasourcesProvisioning(config: GrafanaConfig): Record<string, u
   };
 }
 
-/** `provisioning/dashboards/wattproof.yaml`: the JSON files mounted at `dashboardsPath`, in the Wattproof folder. */
+/** Subdirectory (under `dashboardsPath` and dashboards/grafana/dashboards) of each folder's dashboards. */
+export const DASHBOARD_DIRS = { wattproof: 'wattproof', lender: 'lender', insurer: 'insurer' } as const;
+export type DashboardDir = keyof typeof DASHBOARD_DIRS;
+
+/**
+ * Stable UIDs of the finance folders, so their permissions can be set through Grafana's API
+ * (`/api/folders/<uid>/permissions`). The Wattproof folder keeps the UID Grafana gave it.
+ */
+export const FINANCE_FOLDER_UIDS = { lender: 'wattproof-lender-folder', insurer: 'wattproof-insurer-folder' } as const;
+
+/** The Grafana folder of each dashboard directory. */
+export function folderOf(config: GrafanaConfig, dir: DashboardDir): string {
+  return dir === 'wattproof' ? config.folder : config.financeFolders[dir];
+}
+
+/**
+ * `provisioning/dashboards/wattproof.yaml`: one file provider per folder, each reading its own
+ * subdirectory of `dashboardsPath` (a provider reads its path recursively, so the paths do not
+ * nest). Folder permissions are not part of file provisioning: set them in Grafana.
+ */
 export function dashboardsProvisioning(config: GrafanaConfig): Record<string, unknown> {
   return {
     apiVersion: 1,
-    providers: [
-      {
-        name: 'wattproof',
-        orgId: 1,
-        folder: config.folder,
-        type: 'file',
-        disableDeletion: true,
-        allowUiUpdates: false,
-        updateIntervalSeconds: 60,
-        options: { path: config.dashboardsPath, foldersFromFilesStructure: false },
-      },
-    ],
+    providers: (Object.keys(DASHBOARD_DIRS) as DashboardDir[]).map((dir) => ({
+      name: dir === 'wattproof' ? 'wattproof' : `wattproof-${dir}`,
+      orgId: 1,
+      folder: folderOf(config, dir),
+      ...(dir === 'wattproof' ? {} : { folderUid: FINANCE_FOLDER_UIDS[dir] }),
+      type: 'file',
+      disableDeletion: true,
+      allowUiUpdates: false,
+      updateIntervalSeconds: 60,
+      options: { path: `${config.dashboardsPath}/${DASHBOARD_DIRS[dir]}`, foldersFromFilesStructure: false },
+    })),
   };
 }
