@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
 import {
   assembleBuildingPack,
+  assembleLoanPack,
+  assemblePolicyPack,
   createPdfRenderer,
   loadSigner,
   PACK_FILE_FORMATS,
@@ -21,6 +23,8 @@ import {
 import { openStores, type Env } from '../runtime.js';
 
 const PACK_HELP = `Usage: wattproof report pack --building SITE/BUILDING --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
+       wattproof report pack --loan LOAN --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
+       wattproof report pack --policy POLICY (--period ID | --from YYYY-MM-DD --to YYYY-MM-DD) --out DIR
                              [--as-of ISO] [--format json,html,pdf,csv,parquet] [--lang zh-CN|en] [--key FILE]
 
 Writes a signed, verifiable report pack of one building over a period (docs/packs.md): the
@@ -31,14 +35,16 @@ records used, signed with Ed25519; the printable report of it; and the readings 
 exact lines the Merkle leaves hash) and Parquet. Check it with 'wattproof verify'.
 
   --building   site/building
+  --loan       a loan: its stored covenant tests with a test date in (from, to], each with its
+               KPI observations, M&V results, readings snapshots and building profiles
+  --policy     a policy: the stored settlement of --period, or of each period inside [from, to),
+               with the M&V results it rests on
   --from --to  local dates in the site's time zone; --to is exclusive
   --as-of      ISO 8601 instant: use only records stored by then (default now)
   --format     comma-separated, default json,html,csv; pdf needs Chromium (REPORT_CHROMIUM_PATH)
   --lang       language of the HTML/PDF: zh-CN (default) or en
   --key        Ed25519 private key (PEM); default REPORT_SIGNING_KEY_FILE
   --out        directory: pack.json, pack.html, pack.pdf, series/*.csv, series/*.parquet
-
-Loan and policy packs (--loan, --policy) are not available yet.
 `;
 
 const KEYGEN_HELP = `Usage: wattproof report keygen --out DIR [--force]
@@ -82,6 +88,7 @@ export async function runPack(argv: string[], env: Env): Promise<number> {
       building: { type: 'string' },
       loan: { type: 'string' },
       policy: { type: 'string' },
+      period: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
       'as-of': { type: 'string' },
@@ -97,11 +104,14 @@ export async function runPack(argv: string[], env: Env): Promise<number> {
   }
   const problems: string[] = [];
   if (positionals.length) problems.push(`unexpected argument: ${positionals.join(' ')}`);
-  if (values.loan !== undefined || values.policy !== undefined) problems.push('loan and policy packs are not available yet: use --building SITE/BUILDING');
+  const subjects = [values.building, values.loan, values.policy].filter((x) => x !== undefined).length;
   const ref = values.building?.split('/');
-  if (!values.building) problems.push('--building SITE/BUILDING is required');
-  else if (ref?.length !== 2 || !ref[0] || !ref[1]) problems.push(`--building must be SITE/BUILDING, got ${values.building}`);
-  for (const k of ['from', 'to', 'out'] as const) if (!values[k]) problems.push(`--${k} is required`);
+  if (subjects !== 1) problems.push('give exactly one of --building SITE/BUILDING, --loan LOAN, --policy POLICY');
+  else if (values.building !== undefined && (ref?.length !== 2 || !ref[0] || !ref[1])) problems.push(`--building must be SITE/BUILDING, got ${values.building}`);
+  if (values.period !== undefined && values.policy === undefined) problems.push('--period goes with --policy');
+  const byPeriod = values.policy !== undefined && values.period !== undefined;
+  if (byPeriod && (values.from !== undefined || values.to !== undefined)) problems.push('give --period or --from/--to, not both');
+  for (const k of byPeriod ? (['out'] as const) : (['from', 'to', 'out'] as const)) if (!values[k]) problems.push(`--${k} is required`);
   for (const k of ['from', 'to'] as const) if (values[k] && !/^\d{4}-\d{2}-\d{2}$/.test(values[k])) problems.push(`--${k} must be YYYY-MM-DD, got ${values[k]}`);
   const asOfMs = values['as-of'] === undefined ? undefined : Date.parse(values['as-of']);
   if (asOfMs !== undefined && Number.isNaN(asOfMs)) problems.push(`--as-of must be an ISO 8601 instant, got ${values['as-of']}`);
@@ -119,7 +129,10 @@ export async function runPack(argv: string[], env: Env): Promise<number> {
   const stores = await openStores(env);
   let assembled;
   try {
-    assembled = await assembleBuildingPack(stores, { site: ref![0]!, building: ref![1]!, from: values.from!, to: values.to!, ...(asOfMs !== undefined ? { asOfMs } : {}) });
+    const asOf = asOfMs !== undefined ? { asOfMs } : {};
+    if (values.loan !== undefined) assembled = await assembleLoanPack(stores, { loanId: values.loan, from: values.from!, to: values.to!, ...asOf });
+    else if (values.policy !== undefined) assembled = await assemblePolicyPack(stores, { policyId: values.policy, ...(byPeriod ? { periodId: values.period! } : { from: values.from!, to: values.to! }), ...asOf });
+    else assembled = await assembleBuildingPack(stores, { site: ref![0]!, building: ref![1]!, from: values.from!, to: values.to!, ...asOf });
   } finally {
     await stores.readings.close();
     await stores.registry.close();
@@ -129,6 +142,8 @@ export async function runPack(argv: string[], env: Env): Promise<number> {
     const { pack, files } = await writePackFiles(values.out!, assembled, signer, { formats: formats as PackFileFormat[], lang: (values.lang ?? 'zh-CN') as ReportLang, ...(renderer ? { pdf: renderer } : {}) });
     process.stdout.write(
       `wrote ${files.length} files to ${values.out}: ${files.length > 6 ? `${files.slice(0, 5).join(', ')}, ...` : files.join(', ')}\n` +
+        `${pack.covenants.length ? `${pack.covenants.length} covenant test(s): ${pack.covenants.map((c) => `${c.covenantId} ${c.evaluation.status}`).join(', ')}\n` : ''}` +
+        `${pack.settlements.map((x) => `settlement ${x.periodId}: verified ${x.claim.figures.verifiedKwh} kWh, shortfall ${x.claim.figures.shortfallKwh} kWh, payout ${x.claim.figures.payoutCny} CNY\n`).join('')}` +
         `${pack.mv.length} M&V result(s), ${pack.inputs.length} series, ${pack.inputs.reduce((a, s) => a + s.readings, 0)} readings\n` +
         `digest ${pack.signature.digest}\nsigned by ${pack.signer.fingerprint}\n` +
         pack.warnings.map((w) => `warning: ${w.code}: ${w.message}\n`).join(''),

@@ -13,7 +13,10 @@ const HELP = `Usage: wattproof verify <pack.json> [--data DIR] [--public-key FIL
 Verifies a report pack (docs/packs.md): the Ed25519 signature over its canonical JSON (with
 --public-key: that it was signed with that key), the Merkle root of every series and every local
 day of readings, the data-quality statements, and every M&V figure re-derived with the same
-analytics from the readings. Prints what differs: the path in the pack, the value in the pack
+analytics from the readings; for loan and policy packs also every covenant test (re-evaluated
+from its KPI observations, which are re-derived from the M&V results, readings snapshots and
+building profiles; each snapshot against the daily sums of the readings) and every settlement
+(verified savings, shortfall and payout re-derived from the M&V results). Prints what differs: the path in the pack, the value in the pack
 and the value re-derived. Exit code 0 when everything matches, 1 otherwise.
 
   --data DIR         verify from the export directory alone (series/*.csv) instead of the

@@ -145,8 +145,11 @@ export interface CovenantTestBody {
   readonly testDate: string;
   readonly asOfMs: number;
   readonly evaluation: CovenantEvaluation;
-  /** Everything the observations came from, and the digest of the observations as evaluated. */
-  readonly evidence: { readonly records: UsedRecord[]; readonly observations: number; readonly observationsDigest: string; readonly notes: Finding[] };
+  /**
+   * Everything the observations came from, the observations as evaluated (`kpiObservations`, so
+   * the evaluation can be re-run from the record alone), their count and digest.
+   */
+  readonly evidence: { readonly records: UsedRecord[]; readonly observations: number; readonly observationsDigest: string; readonly kpiObservations: KpiObservation[]; readonly notes: Finding[] };
   readonly lineage: FinanceLineage;
   /** How the run went (not part of the figures): when it ran and whether it recorded new evidence first. */
   readonly run: { readonly ranAtMs: number; readonly live: boolean; readonly refreshed: string[]; readonly notes: Finding[] };
@@ -270,7 +273,8 @@ export interface LenderPortfolio {
   readonly warnings: Finding[];
 }
 
-interface SnapshotBody {
+/** The body of a `finance.kpi_inputs` record: a meter's daily energy and coverage over local dates [from, to). */
+export interface KpiInputsSnapshot {
   readonly meter: MeterRef;
   readonly quantity: 'electricity';
   readonly kind: 'interval';
@@ -281,6 +285,7 @@ interface SnapshotBody {
   readonly days: Array<[number, number, number]>;
   readonly digest: string;
 }
+type SnapshotBody = KpiInputsSnapshot;
 type SnapshotRecord = StoredRecord & { readonly body: SnapshotBody };
 type ResultRecord = StoredRecord & { readonly body: ResultRecordBody };
 
@@ -300,7 +305,7 @@ function snapshotKey(meter: MeterRef, from: string, to: string): string {
 }
 
 /** Energy, coverage and days of a snapshot over [start, end). */
-function windowEnergy(snapshot: SnapshotBody, start: string, end: string, zone: ReturnType<typeof createZone>): { kwh: number; coverage: number; days: number; coveredS: number } {
+export function windowEnergy(snapshot: KpiInputsSnapshot, start: string, end: string, zone: ReturnType<typeof createZone>): { kwh: number; coverage: number; days: number; coveredS: number } {
   const from = zone.startOfDay(start);
   const to = zone.startOfDay(end);
   let kwh = 0;
@@ -313,6 +318,96 @@ function windowEnergy(snapshot: SnapshotBody, start: string, end: string, zone: 
   }
   const expectedS = (to - from) / 1000;
   return { kwh, coveredS, coverage: expectedS > 0 ? Math.min(1, coveredS / expectedS) : 0, days: dayNumber(end) - dayNumber(start) };
+}
+
+/** Evidence source of a building profile version: `building-profile:site/building@effectiveFrom#vN` and the digest of its value. */
+export function buildingProfileSource(p: FinanceVersion<BuildingProfile>): EvidenceSource {
+  return { resultId: `building-profile:${buildingKey(p.value)}@${p.value.effectiveFrom}#v${p.version}`, digest: digestOf(p.value) };
+}
+
+/**
+ * Readings-derived KPI observations (EUI, carbon intensity, data coverage) of a covenant test from
+ * a readings snapshot: the trailing `measurementWindowMonths` windows ending at the test date and
+ * the 11 month ends before. `profileOn(date)` is the building profile in force on a window's last
+ * day (floor area). Pure: the service and report-pack verification run the same derivation.
+ */
+export function snapshotObservations(
+  spec: CovenantSpec,
+  testDate: string,
+  meter: MeterRef,
+  snap: { readonly id: string; readonly recordedAtMs: number; readonly body: KpiInputsSnapshot },
+  profileOn: (date: string) => FinanceVersion<BuildingProfile> | undefined,
+  cfg: { readonly timeZone: string; readonly region: string; readonly basis: 'location' | 'market' },
+): { observations: KpiObservation[]; profiles: FinanceVersion<BuildingProfile>[]; notes: Finding[] } {
+  const zone = createZone(cfg.timeZone);
+  const W = spec.schedule.measurementWindowMonths;
+  const rangeFrom = addMonths(testDate, -(W + 11));
+  const factors = referenceData().factors;
+  const out: KpiObservation[] = [];
+  const profiles: FinanceVersion<BuildingProfile>[] = [];
+  const notes: Finding[] = [];
+  for (let k = 0; k < 12; k++) {
+    const end = addMonths(testDate, -k);
+    const start = addMonths(end, -W);
+    if (start < rangeFrom) break;
+    const e = windowEnergy(snap.body, start, end, zone);
+    if (e.coveredS === 0) continue;
+    const base = {
+      scope: { site: spec.scope.site, building: spec.scope.building, meter: meter.meter },
+      window: { start, end },
+      dataCoverage: e.coverage,
+      status: 'measured' as const,
+      warnings: [] as Finding[],
+      disqualifications: [] as Finding[],
+      standardError: 0,
+    };
+    const source: EvidenceSource = { resultId: snap.id, digest: snap.body.digest };
+    if (spec.kpi === 'data_coverage_fraction') {
+      out.push({ ...base, kpi: 'data_coverage_fraction', value: e.coverage, sources: [source], recordedAtMs: snap.recordedAtMs, referenceData: [], detail: { coveredS: e.coveredS, windowDays: e.days } });
+      continue;
+    }
+    const last = addDays(end, -1);
+    const profile = profileOn(last);
+    if (!profile) {
+      if (k === 0) notes.push({ code: 'finance.kpi.no_building_profile', message: `No profile of ${buildingKey(spec.scope)} (floor area) is in force on ${last} as of the as-of time.`, data: { date: last } });
+      continue;
+    }
+    profiles.push(profile);
+    const eui = ((e.kwh / e.coverage) / profile.value.floorAreaM2) * (365 / e.days);
+    const common = { ...base, sources: [source, buildingProfileSource(profile)], recordedAtMs: Math.max(snap.recordedAtMs, profile.recordedAtMs) };
+    const detail = { energyKwh: e.kwh, coverage: e.coverage, windowDays: e.days, floorAreaM2: profile.value.floorAreaM2 };
+    if (spec.kpi === 'eui_kwh_per_m2') {
+      out.push({ ...common, kpi: 'eui_kwh_per_m2', value: eui, referenceData: [], detail });
+      continue;
+    }
+    const f = selectEmissionFactor(factors.data, { region: cfg.region, basis: cfg.basis, asOf: last });
+    if (!f) {
+      out.push({ ...common, kpi: 'carbon_intensity_kgco2e_per_m2', value: 0, referenceData: [factors.version], disqualifications: [{ code: 'finance.kpi.no_emission_factor', message: `No ${cfg.basis}-based grid factor for ${cfg.region} is in force on ${last}.`, data: { region: cfg.region, basis: cfg.basis, asOf: last } }], detail: { ...detail, eui } });
+    } else {
+      out.push({ ...common, kpi: 'carbon_intensity_kgco2e_per_m2', value: eui * f.value, referenceData: [factors.version], detail: { ...detail, eui, factorId: f.id, factorKgPerKwh: f.value } });
+    }
+  }
+  return { observations: out, profiles, notes };
+}
+
+/**
+ * The claim file of a policy period from the M&V results chosen for its meters: verified savings
+ * (`verifiedSavingsFromAnalyses`), then `settlePeriod`; a result whose reporting period is not
+ * exactly the policy period disqualifies the claim (`finance.claim.no_result_for_period`). Pure:
+ * the service and report-pack verification run the same derivation.
+ */
+export function claimFromResults(policy: Policy, periodId: string, chosen: ReadonlyArray<{ readonly resultId: string; readonly result: AnalysisResult; readonly exact: boolean }>): ClaimFile {
+  const period = policy.periods.find((p) => p.id === periodId);
+  if (!period) throw financeError('FINANCE_POLICY_PERIOD_UNKNOWN', `policy ${policy.id} has no period ${periodId}`, { details: { policyId: policy.id, period: periodId, periods: policy.periods.map((p) => p.id) } });
+  const verified = verifiedSavingsFromAnalyses(chosen.map((c) => ({ resultId: c.resultId, result: c.result })));
+  const inexact = chosen.filter((c) => !c.exact).map((c) => c.resultId);
+  return settlePeriod(
+    policy,
+    periodId,
+    inexact.length === 0
+      ? verified
+      : { ...verified, disqualifications: [...verified.disqualifications, { code: 'finance.claim.no_result_for_period', message: `No M&V result covers exactly [${period.from}, ${period.to}); the newest result was used and the claim cannot settle on it (settle with refresh).`, data: { results: inexact } }] },
+  );
 }
 
 /** CSV of JR/T 0227 rows (RFC 4180; numbers unformatted, lists joined with `;`). */
@@ -482,7 +577,7 @@ export function createFinanceService(deps: FinanceServiceDeps, config: Partial<F
     return p;
   }
 
-  const profileSource = (p: FinanceVersion<BuildingProfile>): EvidenceSource => ({ resultId: `building-profile:${buildingKey(p.value)}@${p.value.effectiveFrom}#v${p.version}`, digest: digestOf(p.value) });
+  const profileSource = buildingProfileSource;
 
   /** Readings-derived KPI observations (EUI, carbon intensity, coverage) for the trailing windows ending at the test date and the 11 month ends before. */
   async function readingsObservations(spec: CovenantSpec, testDate: string, meter: MeterRef, asOfMs: number, used: UsedRecord[], notes: Finding[]): Promise<KpiObservation[]> {
@@ -494,50 +589,18 @@ export function createFinanceService(deps: FinanceServiceDeps, config: Partial<F
       return [];
     }
     used.push({ kind: snap.kind, id: snap.id, digest: snap.body.digest, recordedAtMs: snap.recordedAtMs });
-    const factors = referenceData().factors;
-    const out: KpiObservation[] = [];
-    for (let k = 0; k < 12; k++) {
-      const end = addMonths(testDate, -k);
-      const start = addMonths(end, -W);
-      if (start < range.from) break;
-      const e = windowEnergy(snap.body, start, end, zone);
-      if (e.coveredS === 0) continue;
-      const base = {
-        scope: { site: spec.scope.site, building: spec.scope.building, meter: meter.meter },
-        window: { start, end },
-        dataCoverage: e.coverage,
-        status: 'measured' as const,
-        warnings: [] as Finding[],
-        disqualifications: [] as Finding[],
-        standardError: 0,
-      };
-      const source: EvidenceSource = { resultId: snap.id, digest: snap.body.digest };
-      if (spec.kpi === 'data_coverage_fraction') {
-        out.push({ ...base, kpi: 'data_coverage_fraction', value: e.coverage, sources: [source], recordedAtMs: snap.recordedAtMs, referenceData: [], detail: { coveredS: e.coveredS, windowDays: e.days } });
-        continue;
-      }
-      const last = addDays(end, -1);
-      const profile = await profileOn(spec.scope, last, asOfMs);
-      if (!profile) {
-        if (k === 0) notes.push({ code: 'finance.kpi.no_building_profile', message: `No profile of ${buildingKey(spec.scope)} (floor area) is in force on ${last} as of the as-of time.`, data: { date: last } });
-        continue;
-      }
-      used.push({ kind: 'finance.building_profile', id: profileSource(profile).resultId, digest: profileSource(profile).digest, recordedAtMs: profile.recordedAtMs });
-      const eui = ((e.kwh / e.coverage) / profile.value.floorAreaM2) * (365 / e.days);
-      const common = { ...base, sources: [source, profileSource(profile)], recordedAtMs: Math.max(snap.recordedAtMs, profile.recordedAtMs) };
-      const detail = { energyKwh: e.kwh, coverage: e.coverage, windowDays: e.days, floorAreaM2: profile.value.floorAreaM2 };
-      if (spec.kpi === 'eui_kwh_per_m2') {
-        out.push({ ...common, kpi: 'eui_kwh_per_m2', value: eui, referenceData: [], detail });
-        continue;
-      }
-      const f = selectEmissionFactor(factors.data, { region: cfg.region, basis: cfg.basis, asOf: last });
-      if (!f) {
-        out.push({ ...common, kpi: 'carbon_intensity_kgco2e_per_m2', value: 0, referenceData: [factors.version], disqualifications: [{ code: 'finance.kpi.no_emission_factor', message: `No ${cfg.basis}-based grid factor for ${cfg.region} is in force on ${last}.`, data: { region: cfg.region, basis: cfg.basis, asOf: last } }], detail: { ...detail, eui } });
-      } else {
-        out.push({ ...common, kpi: 'carbon_intensity_kgco2e_per_m2', value: eui * f.value, referenceData: [factors.version], detail: { ...detail, eui, factorId: f.id, factorKgPerKwh: f.value } });
+    // The profiles in force on each window's last day, read first; the derivation itself is pure (snapshotObservations).
+    const profiles = new Map<string, FinanceVersion<BuildingProfile> | undefined>();
+    if (spec.kpi !== 'data_coverage_fraction') {
+      for (let k = 0; k < 12; k++) {
+        const last = addDays(addMonths(testDate, -k), -1);
+        profiles.set(last, await profileOn(spec.scope, last, asOfMs));
       }
     }
-    return out;
+    const derived = snapshotObservations(spec, testDate, meter, snap, (date) => profiles.get(date), cfg);
+    for (const p of derived.profiles) used.push({ kind: 'finance.building_profile', id: profileSource(p).resultId, digest: profileSource(p).digest, recordedAtMs: p.recordedAtMs });
+    notes.push(...derived.notes);
+    return derived.observations;
   }
 
   /** Savings observations from the meter's `mv.result` records recorded by `asOfMs`. */
@@ -768,7 +831,7 @@ export function createFinanceService(deps: FinanceServiceDeps, config: Partial<F
           testDate: td,
           asOfMs,
           evaluation,
-          evidence: { records, observations: observations.length, observationsDigest, notes },
+          evidence: { records, observations: observations.length, observationsDigest, kpiObservations: observations, notes },
           lineage,
           run: { ranAtMs: clock(), live, refreshed: [...refreshed].sort(), notes: runNotes.get(spec.id) ?? [] },
         };
@@ -825,15 +888,7 @@ export function createFinanceService(deps: FinanceServiceDeps, config: Partial<F
         used.push({ kind: r.kind, id: r.id, digest: r.body.result.lineage.digest, recordedAtMs: r.recordedAtMs }, { kind: RECORD_KINDS.inputs, id: r.body.inputsRecord, digest: r.body.result.lineage.inputs.series ?? '', recordedAtMs: r.recordedAtMs });
         chosen.push({ resultId: r.id, result: r.body.result, exact: exact !== undefined });
       }
-      const verified = verifiedSavingsFromAnalyses(chosen);
-      const inexact = chosen.filter((c) => !c.exact).map((c) => c.resultId);
-      const claim = settlePeriod(
-        policy.value,
-        periodId,
-        inexact.length === 0
-          ? verified
-          : { ...verified, disqualifications: [...verified.disqualifications, { code: 'finance.claim.no_result_for_period', message: `No M&V result covers exactly [${period.from}, ${period.to}); the newest result was used and the claim cannot settle on it (settle with refresh).`, data: { results: inexact } }] },
-      );
+      const claim = claimFromResults(policy.value, periodId, chosen);
       const records = [...new Map(used.map((u) => [`${u.kind}|${u.id}`, u])).values()].sort((a, b) => cmp(a.kind, b.kind) || cmp(a.id, b.id));
       const lineage = financeLineage(FINANCE_SERVICE_METHOD, FINANCE_SERVICE_METHOD_VERSION, { policy: digestOf(policy.value), records, claim: claim.lineage.digest }, { policyId, periodId, asOfMs, maxResultsPerMeter: cfg.maxResultsPerMeter }, claim.lineage.referenceData);
       const key = settlementKey(policyId, periodId);

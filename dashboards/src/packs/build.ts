@@ -14,6 +14,7 @@ import {
   uniqueReferences,
   type Finding,
   type MvInputsBody,
+  type ReferenceVersion,
   type ResultRecordBody,
 } from '@wattproof/analytics';
 import { meterKey, type Quantity, type ReadingKind, type ReadingStore, type RegistryStore, type StoredRecord, type Unit } from '@wattproof/core';
@@ -21,7 +22,7 @@ import { packError } from './errors.js';
 import { CSV_HEADER, LEAF_ENCODING, MERKLE_ENCODING, seriesRoots, type SeriesKey, type SeriesReading } from './merkle.js';
 import { qualityOf } from './quality.js';
 import { packDigest, signBytes, signedBytes, type PackSigner } from './signing.js';
-import { CANONICAL_JSON, PACK_FORMAT, type Pack, type PackBody, type PackBuilding, type PackMvEntry, type PackPeriod, type PackQuality, type PackRecordRef, type PackSeries, type PackSubject, type PeriodTotals } from './types.js';
+import { CANONICAL_JSON, PACK_FORMAT, type Pack, type PackBody, type PackBuilding, type PackCovenantTest, type PackFinance, type PackMvEntry, type PackPeriod, type PackQuality, type PackRecordRef, type PackSeries, type PackSettlement, type PackSubject, type PeriodTotals } from './types.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const RAW_LIMIT = 2_000_000;
@@ -180,6 +181,23 @@ export async function resultsFor(registry: RegistryStore, keyPrefixes: readonly 
   return [...newest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/** Adds a series of readings to the pack (inputs, data quality, export) and returns its pack id. */
+export type AddSeries = (key: SeriesKey, readings: SeriesReading[], window: { from: number; to: number }) => Promise<string>;
+
+/** What a loan or policy pack adds to the M&V part. */
+export interface FinanceExtra {
+  readonly covenants: PackCovenantTest[];
+  readonly settlements: PackSettlement[];
+  readonly finance: PackFinance;
+  readonly records: PackRecordRef[];
+  readonly warnings: Finding[];
+}
+
+/** Lineages of the finance figures: each covenant test's service and evaluation lineage, each settlement's service and claim lineage. */
+export function financeLineagesOf(covenants: readonly PackCovenantTest[], settlements: readonly PackSettlement[]): Array<{ method: { name: string; version: string }; referenceData: ReferenceVersion[] }> {
+  return [...covenants.flatMap((c) => [c.lineage, c.evaluation.lineage]), ...settlements.flatMap((s) => [s.lineage, s.claim.lineage])];
+}
+
 /** The pack body of a subject from its M&V result records (shared by building, loan and policy packs). */
 export async function assemble(
   deps: PackDeps,
@@ -189,7 +207,7 @@ export async function assemble(
   results: ReadonlyArray<StoredRecord & { body: ResultRecordBody }>,
   asOfMs: number,
   now: number,
-  extra: { covenants?: unknown[]; settlements?: unknown[]; records?: PackRecordRef[]; warnings?: Finding[] } = {},
+  extra: { records?: PackRecordRef[]; warnings?: Finding[]; finance?: (addSeries: AddSeries) => Promise<FinanceExtra> } = {},
 ): Promise<AssembledPack> {
   const bounds = periodBounds(period);
   const series = new Map<string, PackedSeries>();
@@ -269,13 +287,17 @@ export async function assemble(
     });
   }
   records.push(...(extra.records ?? []));
-  const methodMap = new Map<string, { name: string; version: string }>();
-  for (const m of mv) methodMap.set(`${m.result.lineage.method.name}@${m.result.lineage.method.version}`, { ...m.result.lineage.method });
-  for (const c of [...(extra.covenants ?? []), ...(extra.settlements ?? [])]) {
-    const method = (c as { lineage?: { method?: { name: string; version: string } } }).lineage?.method;
-    if (method) methodMap.set(`${method.name}@${method.version}`, { name: method.name, version: method.version });
+  const fin = extra.finance ? await extra.finance(addSeries) : undefined;
+  if (fin) {
+    records.push(...fin.records);
+    warnings.push(...fin.warnings);
   }
-  const refs = [...mv.flatMap((m) => m.result.lineage.referenceData), ...[...(extra.covenants ?? []), ...(extra.settlements ?? [])].flatMap((c) => (c as { lineage?: { referenceData?: [] } }).lineage?.referenceData ?? [])];
+  const covenants = fin?.covenants ?? [];
+  const settlements = fin?.settlements ?? [];
+  const lineages = [...mv.map((m) => m.result.lineage), ...financeLineagesOf(covenants, settlements)];
+  const methodMap = new Map<string, { name: string; version: string }>();
+  for (const l of lineages) methodMap.set(`${l.method.name}@${l.method.version}`, { name: l.method.name, version: l.method.version });
+  const refs = lineages.flatMap((l) => l.referenceData);
 
   return {
     body: {
@@ -288,8 +310,9 @@ export async function assemble(
       encoding: { json: CANONICAL_JSON, leaf: LEAF_ENCODING, merkle: MERKLE_ENCODING },
       buildings,
       mv,
-      covenants: extra.covenants ?? [],
-      settlements: extra.settlements ?? [],
+      covenants,
+      settlements,
+      ...(fin ? { finance: fin.finance } : {}),
       inputs,
       dataQuality: quality,
       methods: [...methodMap.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, m]) => m),

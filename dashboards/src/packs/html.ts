@@ -8,7 +8,7 @@ import { FONT_FAMILY, PALETTE, render } from '../report/charts.js';
 import { escapeHtml as h, formatDate, formatDateTime, formatNumber } from '../report/format.js';
 import { stylesheet } from '../report/html.js';
 import type { ReportLang } from '../report/messages.js';
-import type { Pack, PackMvEntry } from './types.js';
+import type { Pack, PackCovenantTest, PackMvEntry, PackSettlement } from './types.js';
 
 const en = {
   title: 'Verifiable M&V report pack',
@@ -66,6 +66,40 @@ const en = {
   verifyText:
     'Every figure in this report is in the signed pack.json. A verifier re-derives them with `wattproof verify pack.json --public-key signer.pub.pem` from the stores, or with `--data <export directory>` from the CSV export alone: the Merkle roots of the readings, the inputs digests and every M&V figure must come out identical. docs/packs.md describes the encodings for an independent implementation.',
   packWarnings: 'Pack warnings',
+  sectionCovenants: 'Covenant tests',
+  sectionSettlements: 'Settlements',
+  covenant: 'Covenant',
+  kpi: 'KPI',
+  testDate: 'Test date',
+  value: 'KPI value',
+  threshold: 'Threshold',
+  marginStep: 'Margin step, bp',
+  pFailNext: 'P(fail next test)',
+  cure: 'Consecutive failures / cure periods',
+  graceEnds: 'Grace ends',
+  chartCovenant: 'KPI over trailing windows vs threshold (band: 90 % interval of each observation)',
+  observations: 'Observations',
+  periodId: 'Period',
+  guaranteed: 'Guaranteed savings',
+  verifiedSavings: 'Verified savings',
+  shortfall: 'Shortfall',
+  payout: 'Payout',
+  deductible: 'Deductible',
+  limit: 'Limit',
+  settleable: 'Settleable',
+  yes: 'yes',
+  no: 'no',
+  chartSettlement: 'Guaranteed vs verified savings (band: 90 % interval of the verified figure)',
+  loanTerms: 'Loan',
+  policyTerms: 'Policy',
+  lender: 'Lender',
+  borrower: 'Borrower',
+  insurer: 'Insurer',
+  insured: 'Insured',
+  snapshots: 'Readings snapshots (daily kWh) checked against the readings',
+  matches: 'matches the readings',
+  differs: 'differs from the readings on',
+  days: 'days',
 };
 type Key = keyof typeof en;
 const zh: Record<Key, string> = {
@@ -124,6 +158,40 @@ const zh: Record<Key, string> = {
   verifyText:
     '本报告的每个数字都在已签名的 pack.json 中。验证方可用 `wattproof verify pack.json --public-key signer.pub.pem` 从数据存储重新计算，或用 `--data <导出目录>` 仅凭 CSV 导出重新计算：读数的 Merkle 根、输入摘要和每个测量与验证数字都必须完全一致。docs/packs.md 说明了编码方式，便于独立实现。',
   packWarnings: '报告包警告',
+  sectionCovenants: '贷款契约测试',
+  sectionSettlements: '保险结算',
+  covenant: '契约',
+  kpi: '指标',
+  testDate: '测试日',
+  value: '指标值',
+  threshold: '阈值',
+  marginStep: '利率调整（基点）',
+  pFailNext: '下次测试未达标概率',
+  cure: '连续未达标次数 / 补救期数',
+  graceEnds: '宽限期截止',
+  chartCovenant: '滚动窗口指标与阈值（阴影：每个观测值的 90 % 区间）',
+  observations: '观测值',
+  periodId: '期间',
+  guaranteed: '保证节能量',
+  verifiedSavings: '已验证节能量',
+  shortfall: '差额',
+  payout: '赔付',
+  deductible: '免赔额',
+  limit: '赔偿限额',
+  settleable: '可结算',
+  yes: '是',
+  no: '否',
+  chartSettlement: '保证节能量与已验证节能量（阴影：已验证值的 90 % 区间）',
+  loanTerms: '贷款',
+  policyTerms: '保单',
+  lender: '贷款人',
+  borrower: '借款人',
+  insurer: '保险人',
+  insured: '被保险人',
+  snapshots: '读数快照（每日 kWh）与读数的核对',
+  matches: '与读数一致',
+  differs: '与读数不一致，日期',
+  days: '天',
 };
 
 function text(lang: ReportLang, key: Key): string {
@@ -187,6 +255,58 @@ export function cumulativeChart(lang: ReportLang, m: PackMvEntry): string | null
   );
 }
 
+const Z90 = 1.6448536269514722;
+
+/** A covenant's KPI over its trailing windows (window end) against the threshold, with each observation's ±90 % band. */
+export function covenantChart(lang: ReportLang, c: PackCovenantTest): string | null {
+  const byEnd = new Map<string, { value: number; se: number }>();
+  for (const o of c.observations) if (!o.disqualifications.length) byEnd.set(o.window.end, { value: o.value, se: o.standardError });
+  const ends = [...byEnd.keys()].sort();
+  if (!ends.length) return null;
+  const pts = ends.map((e) => byEnd.get(e)!);
+  return render(
+    {
+      legend: { ...legend, data: [text(lang, 'value'), text(lang, 'threshold')] },
+      grid: { left: 64, right: 12, top: 36, bottom: 24 },
+      xAxis: { type: 'category', data: ends, boundaryGap: false, ...axis, splitLine: { show: false } },
+      yAxis: { type: 'value', scale: true, ...axis },
+      series: [
+        { type: 'line', name: 'lower', data: pts.map((p) => p.value - Z90 * p.se), stack: 'band', stackStrategy: 'all', symbol: 'none', lineStyle: { opacity: 0 }, silent: true },
+        { type: 'line', name: '90 %', data: pts.map((p) => 2 * Z90 * p.se), stack: 'band', stackStrategy: 'all', symbol: 'none', lineStyle: { opacity: 0 }, areaStyle: { color: PALETTE.band, opacity: 0.6 }, silent: true },
+        { type: 'line', name: text(lang, 'value'), data: pts.map((p) => p.value), symbol: 'circle', symbolSize: 4, lineStyle: { color: PALETTE.main, width: 2 }, itemStyle: { color: PALETTE.main } },
+        { type: 'line', name: text(lang, 'threshold'), data: ends.map(() => c.spec.threshold), symbol: 'none', lineStyle: { color: PALETTE.endUses[1] ?? PALETTE.muted, width: 1.5, type: 'dashed' }, itemStyle: { color: PALETTE.endUses[1] ?? PALETTE.muted } },
+      ],
+    },
+    200,
+  );
+}
+
+/** Guaranteed vs verified savings of a settled period, the verified figure's 90 % band as error bars. */
+export function settlementChart(lang: ReportLang, s: PackSettlement): string {
+  const f = s.claim.figures;
+  const band = s.claim.uncertainty.band90Kwh;
+  return render(
+    {
+      legend: { ...legend, data: [text(lang, 'guaranteed'), text(lang, 'verifiedSavings')] },
+      grid: { left: 80, right: 12, top: 36, bottom: 24 },
+      xAxis: { type: 'category', data: [s.periodId], ...axis, splitLine: { show: false } },
+      yAxis: { type: 'value', name: 'kWh', nameTextStyle: { color: PALETTE.muted, fontSize: 10 }, ...axis },
+      series: [
+        { type: 'bar', name: text(lang, 'guaranteed'), data: [f.guaranteedKwh], itemStyle: { color: PALETTE.muted }, barGap: '20%', barWidth: 60 },
+        {
+          type: 'bar',
+          name: text(lang, 'verifiedSavings'),
+          data: [f.verifiedKwh],
+          itemStyle: { color: PALETTE.main },
+          barWidth: 60,
+          markArea: { silent: true, itemStyle: { color: PALETTE.band, opacity: 0.5 }, data: [[{ yAxis: band.low }, { yAxis: band.high }]] },
+        },
+      ],
+    },
+    200,
+  );
+}
+
 /** Renders a signed pack as a printable HTML document (UTF-8). */
 export function renderPackHtml(pack: Pack, lang: ReportLang = 'zh-CN'): string {
   const t = (k: Key) => h(text(lang, k));
@@ -240,6 +360,50 @@ export function renderPackHtml(pack: Pack, lang: ReportLang = 'zh-CN'): string {
     })
     .join('');
 
+  const fin = pack.finance;
+  const badge = (status: string) => `<span class="badge ${status === 'pass' ? 'good' : status === 'fail' || status === 'breach' ? 'bad' : 'warn'}">${h(status)}</span>`;
+  const covenants = pack.covenants.length
+    ? `${fin?.loan ? `<table class="facts"><tr><th>${t('loanTerms')}</th><td class="mono">${h(fin.loan.id)}</td></tr><tr><th>${t('lender')} / ${t('borrower')}</th><td>${h(fin.loan.value.lender)} / ${h(fin.loan.value.borrower)}</td></tr></table>` : ''}
+    <table class="data compact"><thead><tr><th>${t('covenant')}</th><th>${t('kpi')}</th><th>${t('testDate')}</th><th>${t('status')}</th><th class="num">${t('value')}</th><th class="num">${t('threshold')}</th><th class="num">${t('marginStep')}</th><th class="num">${t('pFailNext')}</th><th class="num">${t('cure')}</th><th>${t('graceEnds')}</th></tr></thead>
+    <tbody>${pack.covenants
+      .map((c) => {
+        const e = c.evaluation;
+        return `<tr><td class="mono">${h(c.covenantId)}</td><td class="mono small">${h(e.kpi)}</td><td>${h(e.testDate)}</td><td>${badge(e.status)}</td><td class="num">${n(e.kpiValue, 4)}</td><td class="num">${h(e.operator)} ${n(e.threshold, 4)}</td><td class="num">${n(e.marginStepBp, 0)}</td><td class="num">${pct(e.projection.probabilityOfFailing)}</td><td class="num">${n(e.cure.consecutiveFailures, 0)} / ${n(e.cure.curePeriods, 0)}</td><td>${h(e.grace.ends)}</td></tr>`;
+      })
+      .join('')}</tbody></table>
+    ${pack.covenants
+      .map((c) => {
+        const chart = covenantChart(lang, c);
+        const e = c.evaluation;
+        return `<div class="mv"><div class="mv-head"><span class="mono">${h(c.covenantId)}</span> · ${badge(e.status)} · ${h(c.record)}</div>
+        ${chart ? `<figure><figcaption>${t('chartCovenant')}</figcaption>${chart}</figure>` : ''}
+        <p class="small muted">${t('observations')}: ${n(c.observations.length, 0)} · ${e.evidence.sources.map((x) => `<span class="mono">${h(x.resultId)}</span>`).join(' · ')}</p>
+        ${e.disqualifications.length ? `<div class="findings bad"><strong>${t('disqualifications')}</strong><ul>${e.disqualifications.map((f) => `<li><span class="mono">${h(f.code)}</span> — ${h(f.message)}</li>`).join('')}</ul></div>` : ''}
+        ${e.warnings.length ? `<div class="findings warn"><strong>${t('warnings')}</strong><ul>${e.warnings.map((f) => `<li><span class="mono">${h(f.code)}</span> — ${h(f.message)}</li>`).join('')}</ul></div>` : ''}
+        <p class="lineage">${t('lineage')}: <span class="mono">${h(c.lineage.digest)}</span></p></div>`;
+      })
+      .join('')}
+    ${fin?.snapshots.length ? `<h3>${t('snapshots')}</h3><table class="data compact"><tbody>${fin.snapshots.map((x) => `<tr><td class="mono small">${h(x.record)}</td><td class="mono small">${h(x.key)}</td><td>${n(x.readings.days, 0)} ${t('days')}</td><td>${x.readings.matches ? t('matches') : `${t('differs')} ${h(x.readings.differingDays.map((d) => d.date).join(', '))}`}</td></tr>`).join('')}</tbody></table>` : ''}`
+    : '';
+  const settlements = pack.settlements.length
+    ? `${fin?.policy ? `<table class="facts"><tr><th>${t('policyTerms')}</th><td class="mono">${h(fin.policy.id)}</td></tr><tr><th>${t('insurer')} / ${t('insured')}</th><td>${h(fin.policy.value.insurer)} / ${h(fin.policy.value.insured)}</td></tr></table>` : ''}
+    <table class="data compact"><thead><tr><th>${t('periodId')}</th><th class="num">${t('guaranteed')}, kWh</th><th class="num">${t('verifiedSavings')}, kWh</th><th class="num">${t('band90')}</th><th class="num">${t('shortfall')}, kWh</th><th class="num">${t('deductible')}, CNY</th><th class="num">${t('limit')}, CNY</th><th class="num">${t('payout')}, CNY</th><th>${t('settleable')}</th></tr></thead>
+    <tbody>${pack.settlements
+      .map((x) => {
+        const f = x.claim.figures;
+        return `<tr><td class="mono">${h(x.periodId)}<div class="sub">${h(x.claim.period.from)} – ${h(x.claim.period.to)}</div></td><td class="num">${n(f.guaranteedKwh, 0)}</td><td class="num">${n(f.verifiedKwh, 0)}</td><td class="num">${n(Z90 * x.claim.uncertainty.standardErrorKwh, 0)}</td><td class="num">${n(f.shortfallKwh, 0)}</td><td class="num">${n(f.deductibleCny, 0)}</td><td class="num">${n(f.limitCny, 0)}</td><td class="num"><strong>${n(f.payoutCny, 2)}</strong></td><td>${x.claim.settleable ? t('yes') : t('no')}</td></tr>`;
+      })
+      .join('')}</tbody></table>
+    ${pack.settlements
+      .map(
+        (x) => `<div class="mv"><figure><figcaption>${t('chartSettlement')}</figcaption>${settlementChart(lang, x)}</figure>
+        ${x.claim.disqualifications.length ? `<div class="findings bad"><strong>${t('disqualifications')}</strong><ul>${x.claim.disqualifications.map((f) => `<li><span class="mono">${h(f.code)}</span> — ${h(f.message)}</li>`).join('')}</ul></div>` : ''}
+        ${x.claim.warnings.length ? `<div class="findings warn"><strong>${t('warnings')}</strong><ul>${x.claim.warnings.map((f) => `<li><span class="mono">${h(f.code)}</span> — ${h(f.message)}</li>`).join('')}</ul></div>` : ''}
+        <p class="lineage">${h(x.record)} · ${t('lineage')}: <span class="mono">${h(x.lineage.digest)}</span></p></div>`,
+      )
+      .join('')}`
+    : '';
+
   const quality = `<table class="data"><thead><tr><th>${t('series')}</th><th class="num">${t('readings')}</th><th class="num">${t('coverage')}</th><th class="num">${t('gaps')}</th><th class="num">${t('missingHours')}</th><th class="num">${t('imputed')}</th><th class="num">${t('zerosNegatives')}</th><th class="num">${t('registerEvents')}</th></tr></thead>
     <tbody>${pack.dataQuality
       .map((q) => `<tr><td class="mono small">${h(q.series)}</td><td class="num">${n(q.readings, 0)}</td><td class="num">${pct(q.coverage)}</td><td class="num">${n(q.gaps, 0)}</td><td class="num">${n(q.missingHours, 1)}</td><td class="num">${pct(q.imputedShare)}</td><td class="num">${n(q.zeros, 0)} / ${n(q.negatives, 0)}</td><td class="num">${n(q.registerEvents.length, 0)}</td></tr>`)
@@ -268,6 +432,8 @@ export function renderPackHtml(pack: Pack, lang: ReportLang = 'zh-CN'): string {
   <div class="titles"><h1>${t('title')}</h1><div class="subtitle">${subject}</div></div>
   <div class="month"><div class="month-text">${h(periodText)}</div><div class="muted small">${t('asOf')} ${h(formatDateTime(lang, pack.asOfMs, tz))} · ${t('generated')} ${h(formatDateTime(lang, pack.generatedAt, tz))}</div></div>
 </header>
+${covenants ? `<section><h2>${t('sectionCovenants')}</h2>${covenants}</section>` : ''}
+${settlements ? `<section><h2>${t('sectionSettlements')}</h2>${settlements}</section>` : ''}
 <section><h2>${t('sectionSummary')}</h2>${summary}</section>
 <section><h2>${t('sectionResults')}</h2>${results}</section>
 <section class="break-before"><h2>${t('sectionQuality')}</h2>${quality}</section>

@@ -3,8 +3,8 @@
  * its method and reference-data versions, the data-quality statement, the adjustments, the
  * Merkle roots of the readings used and the ids of the records used, signed with Ed25519.
  */
-import type { AnalysisDefinition, AnalysisResult, Finding, NonRoutineAdjustment, ReferenceVersion } from '@wattproof/analytics';
-import type { Quantity, ReadingKind, Unit } from '@wattproof/core';
+import type { AnalysisDefinition, AnalysisResult, ClaimFile, CovenantEvaluation, FinanceLineage, Finding, KpiInputsSnapshot, KpiObservation, NonRoutineAdjustment, ReferenceVersion, UsedRecord } from '@wattproof/analytics';
+import type { BuildingProfile, CovenantSpec, Loan, Policy, Quantity, ReadingKind, Unit } from '@wattproof/core';
 import type { DayRoot } from './merkle.js';
 
 export const PACK_FORMAT = 'wattproof.pack/1';
@@ -140,10 +140,12 @@ export interface PackBody {
   readonly encoding: { readonly json: string; readonly leaf: string; readonly merkle: string };
   readonly buildings: PackBuilding[];
   readonly mv: PackMvEntry[];
-  /** Loan packs: covenant test records with their evaluations (empty otherwise). */
-  readonly covenants: unknown[];
+  /** Loan packs: covenant test records with their evaluations and observations (empty otherwise). */
+  readonly covenants: PackCovenantTest[];
   /** Policy packs: settlement records with their claim files (empty otherwise). */
-  readonly settlements: unknown[];
+  readonly settlements: PackSettlement[];
+  /** Loan and policy packs: the finance registry versions, profiles and readings snapshots the tests and settlements read. */
+  readonly finance?: PackFinance;
   readonly inputs: PackSeries[];
   readonly dataQuality: PackQuality[];
   readonly methods: Array<{ readonly name: string; readonly version: string }>;
@@ -162,3 +164,73 @@ export interface PackSignature {
 }
 
 export type Pack = PackBody & { readonly signature: PackSignature };
+
+/** A version of a finance registry entity (loan, policy, building profile) as the pack used it. */
+export interface PackFinanceVersion<T> {
+  /** `loan:<id>#v<n>`, `policy:<id>#v<n>`, `building-profile:<site>/<building>@<effectiveFrom>#v<n>` (the ids the evidence names). */
+  readonly id: string;
+  readonly version: number;
+  readonly recordedAtMs: number;
+  /** sha256 of the canonical JSON of `value` (the digest the evidence names). */
+  readonly digest: string;
+  readonly value: T;
+}
+
+/** A `finance.kpi_inputs` record (daily kWh and covered seconds of a meter) and its check against the readings. */
+export interface PackSnapshot {
+  readonly record: string;
+  readonly key: string;
+  readonly recordedAtMs: number;
+  readonly body: KpiInputsSnapshot;
+  /** Pack series id of the meter's readings over the snapshot's dates (as the store holds them when the pack is made). */
+  readonly series: string;
+  /** Daily sums recomputed from those readings compared with the snapshot: `matches` false when the readings were corrected after the snapshot. */
+  readonly readings: { readonly matches: boolean; readonly days: number; readonly differingDays: Array<{ readonly date: string; readonly snapshot: [number, number] | null; readonly readings: [number, number] | null }> };
+}
+
+/** One stored covenant test (`finance.covenant_test`) with everything needed to re-derive it. */
+export interface PackCovenantTest {
+  readonly record: string;
+  readonly recordedAtMs: number;
+  readonly covenantId: string;
+  readonly testDate: string;
+  /** The instant the test was evaluated as of. */
+  readonly asOfMs: number;
+  readonly loanVersion: number;
+  readonly spec: CovenantSpec;
+  readonly evaluation: CovenantEvaluation;
+  /** The KPI observations the evaluation read, as stored. */
+  readonly observations: KpiObservation[];
+  readonly observationsDigest: string;
+  /** Every record the observations came from (the service's evidence list). */
+  readonly evidence: UsedRecord[];
+  readonly notes: Finding[];
+  /** label_maintained: the profile versions the label was read from (ids in `finance.profiles`). */
+  readonly profiles: string[];
+  /** EUI and carbon intensity: the profile in force on each window's last day (id, or null when none). */
+  readonly profilesOn: Record<string, string | null>;
+  /** The service's lineage of the stored test. */
+  readonly lineage: FinanceLineage;
+}
+
+/** One stored settlement (`finance.settlement`) with its claim file. */
+export interface PackSettlement {
+  readonly record: string;
+  readonly recordedAtMs: number;
+  readonly periodId: string;
+  readonly asOfMs: number;
+  readonly policyVersion: number;
+  readonly claim: ClaimFile;
+  readonly evidence: UsedRecord[];
+  readonly lineage: FinanceLineage;
+}
+
+export interface PackFinance {
+  /** The loan (loan packs) or policy (policy packs) as of the pack time. */
+  readonly loan?: PackFinanceVersion<Loan>;
+  readonly policy?: PackFinanceVersion<Policy>;
+  /** Every loan or policy version a test or settlement used. */
+  readonly versions: Array<PackFinanceVersion<Loan> | PackFinanceVersion<Policy>>;
+  readonly profiles: PackFinanceVersion<BuildingProfile>[];
+  readonly snapshots: PackSnapshot[];
+}

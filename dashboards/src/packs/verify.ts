@@ -7,7 +7,8 @@
  */
 import { analysisInputOf, analyze, digestOf, RECORD_KINDS, uniqueReferences, type MvInputsBody, type ResultRecordBody } from '@wattproof/analytics';
 import type { ReadingStore, RegisterEvent, RegistryStore } from '@wattproof/core';
-import { inputsSeriesOf, periodBounds, periodTotals } from './build.js';
+import { financeLineagesOf, inputsSeriesOf, periodBounds, periodTotals } from './build.js';
+import { verifyFinance } from './verify-finance.js';
 import { packError } from './errors.js';
 import { readExportedSeries } from './export.js';
 import { rootsOfLines, seriesLines, type SeriesReading } from './merkle.js';
@@ -37,7 +38,7 @@ export interface VerifyReport {
   readonly ok: boolean;
   readonly source: 'stores' | 'export';
   readonly signature: { readonly valid: boolean; readonly fingerprint: string | null; readonly trustedKey: boolean; readonly digest: string };
-  readonly checked: { readonly series: number; readonly days: number; readonly readings: number; readonly results: number; readonly figures: number; readonly qualityStatements: number };
+  readonly checked: { readonly series: number; readonly days: number; readonly readings: number; readonly results: number; readonly figures: number; readonly qualityStatements: number; readonly covenantTests: number; readonly settlements: number; readonly snapshots: number };
   readonly differences: PackDifference[];
   /** Differences found beyond the ones listed (the list is capped). */
   readonly omitted: number;
@@ -63,7 +64,7 @@ export function parsePack(text: string): Pack {
   }
   const v = value as Partial<Pack> | null;
   if (!v || typeof v !== 'object' || v.format !== PACK_FORMAT) throw packError('PACK_INVALID', `not a ${PACK_FORMAT} document (format: ${JSON.stringify((v as { format?: unknown } | null)?.format ?? null)})`);
-  for (const key of ['mv', 'inputs', 'dataQuality', 'records', 'methods', 'referenceData'] as const) {
+  for (const key of ['mv', 'covenants', 'settlements', 'inputs', 'dataQuality', 'records', 'methods', 'referenceData'] as const) {
     if (!Array.isArray(v[key])) throw packError('PACK_INVALID', `the pack has no ${key} list`);
   }
   if (!v.period || !v.signer || !v.signature) throw packError('PACK_INVALID', 'the pack lacks its period, signer or signature');
@@ -77,7 +78,7 @@ export async function verifyPack(pack: Pack, source: VerifySource, options: Veri
   let omitted = 0;
   const notes: string[] = [];
   const add = (d: PackDifference) => (differences.length < max ? differences.push(d) : omitted++);
-  const counts = { series: 0, days: 0, readings: 0, results: 0, figures: 0, qualityStatements: 0 };
+  const counts = { series: 0, days: 0, readings: 0, results: 0, figures: 0, qualityStatements: 0, covenantTests: 0, settlements: 0, snapshots: 0 };
 
   /** Deep comparison; every leaf that differs is one difference. */
   function compare(check: DifferenceCheck, path: string, inPack: unknown, derived: unknown, what: string): void {
@@ -233,12 +234,20 @@ export async function verifyPack(pack: Pack, source: VerifySource, options: Veri
     compare('figures', `${base}.period`, m.period, plain(periodTotals(rederived, pack.period)), `period totals of ${m.resultRecord}`);
   }
 
+  // 4b. Loan and policy packs: covenant tests, snapshots and settlements, re-derived.
+  await verifyFinance(pack, { source, byId, add, compare, counts });
+
   // 5. Summaries: methods and reference data follow from the figures.
-  const lineages = [...pack.mv.map((m) => m.result.lineage), ...[...(pack.covenants ?? []), ...(pack.settlements ?? [])].map((c) => (c as { lineage?: { method: { name: string; version: string }; referenceData: [] } }).lineage).filter((l) => l !== undefined)];
+  const lineages = [...pack.mv.map((m) => m.result.lineage), ...financeLineagesOf(pack.covenants ?? [], pack.settlements ?? [])];
   const methods = new Map(lineages.map((l) => [`${l.method.name}@${l.method.version}`, { name: l.method.name, version: l.method.version }]));
   compare('summary', 'methods', pack.methods, [...methods.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v), 'method list');
   compare('summary', 'referenceData', pack.referenceData, plain(uniqueReferences(lineages.flatMap((l) => l.referenceData))), 'reference data list');
-  const used = new Set(pack.mv.flatMap((m) => [m.resultRecord, m.inputsRecord]));
+  const used = new Set([
+    ...pack.mv.flatMap((m) => [m.resultRecord, m.inputsRecord]),
+    ...(pack.covenants ?? []).map((c) => c.record),
+    ...(pack.settlements ?? []).map((c) => c.record),
+    ...(pack.finance?.snapshots ?? []).map((c) => c.record),
+  ]);
   for (const id of used) if (!pack.records.some((r) => r.id === id)) add({ check: 'summary', path: 'records', derived: id, message: `record ${id} is used but not listed` });
   if (source.kind === 'stores') {
     for (const [i, r] of pack.records.entries()) {
@@ -260,7 +269,8 @@ export function formatVerifyReport(report: VerifyReport, pack: Pack): string {
     `Digest: ${report.signature.digest}`,
     `Signature: ${report.signature.valid ? 'valid' : 'INVALID'} (Ed25519, key ${report.signature.fingerprint ?? 'unreadable'}${report.signature.trustedKey ? ', the trusted key' : ', embedded key'})`,
     `Data: ${report.source === 'export' ? 'the export directory' : 'the configured stores'}`,
-    `Checked: ${report.checked.series} series, ${report.checked.days} daily roots, ${report.checked.readings} readings, ${report.checked.results} M&V results (${report.checked.figures} numbers), ${report.checked.qualityStatements} data-quality statements`,
+    `Checked: ${report.checked.series} series, ${report.checked.days} daily roots, ${report.checked.readings} readings, ${report.checked.results} M&V results, ${report.checked.qualityStatements} data-quality statements` +
+      `${report.checked.covenantTests ? `, ${report.checked.covenantTests} covenant tests` : ''}${report.checked.snapshots ? `, ${report.checked.snapshots} readings snapshots` : ''}${report.checked.settlements ? `, ${report.checked.settlements} settlements` : ''} (${report.checked.figures} numbers)`,
     ...report.notes.map((n) => `Note: ${n}`),
   ];
   if (report.ok) {
