@@ -113,7 +113,7 @@ describe('page and assets', () => {
     expect(page.text).toContain('<html lang="zh-CN">');
     expect(page.text).toMatch(/<script type="module" src="\/console\/main-[A-Z0-9]+\.js">/);
     const settings = JSON.parse(/<script id="wattproof-settings" type="application\/json">(.*?)<\/script>/.exec(page.text)![1]!);
-    expect(settings).toEqual({ alerts: false, mv: true, streamPollIntervalMs: 2000 });
+    expect(settings).toEqual({ alerts: false, mv: true, finance: false, packs: false, streamPollIntervalMs: 2000 });
     const api = await get('/api');
     expect(api.body.links).toMatchObject({ console: '/', docs: '/docs', latest: '/api/v1/latest' });
   });

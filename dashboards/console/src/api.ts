@@ -6,6 +6,10 @@ export interface Settings {
   /** True when an alert service answers GET /api/v1/alerts in this process. */
   readonly alerts: boolean;
   readonly mv: boolean;
+  /** True when the finance routes answer in this process (lender and insurer views). */
+  readonly finance: boolean;
+  /** True when signed report packs can be downloaded (the API has a signing key). */
+  readonly packs: boolean;
   readonly streamPollIntervalMs: number;
 }
 
@@ -13,9 +17,9 @@ export function readSettings(): Settings {
   const el = document.getElementById('wattproof-settings');
   try {
     const s = JSON.parse(el?.textContent ?? '{}') as Partial<Settings>;
-    return { alerts: s.alerts === true, mv: s.mv === true, streamPollIntervalMs: s.streamPollIntervalMs ?? 2000 };
+    return { alerts: s.alerts === true, mv: s.mv === true, finance: s.finance === true, packs: s.packs === true, streamPollIntervalMs: s.streamPollIntervalMs ?? 2000 };
   } catch {
-    return { alerts: false, mv: false, streamPollIntervalMs: 2000 };
+    return { alerts: false, mv: false, finance: false, packs: false, streamPollIntervalMs: 2000 };
   }
 }
 

@@ -3,7 +3,10 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJson, readSettings, type Alert } from './api.js';
 import { I18nProvider, useI18n } from './i18n.js';
 import { useLive } from './live.js';
+import { AccountControl, AuthProvider } from './finance/auth.js';
 import { AlertsPage } from './pages/alerts.js';
+import { InsurerPage } from './pages/insurer.js';
+import { LenderPage } from './pages/lender.js';
 import { BuildingPage } from './pages/building.js';
 import { PortfolioPage } from './pages/portfolio.js';
 import { QualityPage } from './pages/quality.js';
@@ -33,6 +36,10 @@ function titleOf(route: Route, t: ReturnType<typeof useI18n>['t']): string {
       return t('quality.title');
     case 'alerts':
       return t('alerts.title');
+    case 'lender':
+      return t('lender.title');
+    case 'insurer':
+      return t('insurer.title');
     case 'notFound':
       return t('notFound.title');
   }
@@ -63,6 +70,12 @@ function Shell() {
     { route: { page: 'portfolio' }, label: i18n.t('nav.portfolio'), current: route.page === 'portfolio' || route.page === 'building' },
     { route: { page: 'quality' }, label: i18n.t('nav.quality'), current: route.page === 'quality' },
     { route: { page: 'alerts' }, label: i18n.t('nav.alerts'), current: route.page === 'alerts', ...(active ? { badge: active } : {}) },
+    ...(settings.finance
+      ? [
+          { route: { page: 'lender' } as Route, label: i18n.t('nav.lender'), current: route.page === 'lender' },
+          { route: { page: 'insurer' } as Route, label: i18n.t('nav.insurer'), current: route.page === 'insurer' },
+        ]
+      : []),
   ];
   const other = i18n.lang === 'zh-CN' ? 'en' : 'zh-CN';
 
@@ -102,6 +115,7 @@ function Shell() {
               ))}
             </ul>
           </nav>
+          {settings.finance && <AccountControl />}
           <button type="button" class="lang-switch" lang={other} aria-label={i18n.t('lang.switchLabel')} onClick={() => i18n.setLang(other)} data-lang-switch>
             {i18n.t('lang.switch')}
           </button>
@@ -112,6 +126,8 @@ function Shell() {
         {route.page === 'building' && <BuildingPage key={`${route.site}/${route.building}`} site={route.site} building={route.building} alerts={settings.alerts ? alerts : null} />}
         {route.page === 'quality' && <QualityPage site={route.site} building={route.building} />}
         {route.page === 'alerts' && <AlertsPage available={settings.alerts} state={route.state} live={alerts} />}
+        {route.page === 'lender' && (settings.finance ? <LenderPage packs={settings.packs} /> : <FinanceOff />)}
+        {route.page === 'insurer' && (settings.finance ? <InsurerPage packs={settings.packs} /> : <FinanceOff />)}
         {route.page === 'notFound' && (
           <>
             <h1>{i18n.t('notFound.title')}</h1>
@@ -130,10 +146,23 @@ function Shell() {
   );
 }
 
+/** A finance route on a server without the finance service. */
+function FinanceOff() {
+  const i18n = useI18n();
+  return (
+    <>
+      <h1>{i18n.t('finance.offTitle')}</h1>
+      <p class="notice">{i18n.t('finance.off')}</p>
+    </>
+  );
+}
+
 export function App() {
   return (
     <I18nProvider>
-      <Shell />
+      <AuthProvider>
+        <Shell />
+      </AuthProvider>
     </I18nProvider>
   );
 }

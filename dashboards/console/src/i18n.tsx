@@ -6,6 +6,7 @@
 import { createContext } from 'preact';
 import { useContext, useMemo, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
+import { FINANCE_EN, FINANCE_ZH } from './finance/messages.js';
 
 export type Lang = 'zh-CN' | 'en';
 export const LANGS: readonly Lang[] = ['zh-CN', 'en'];
@@ -197,6 +198,7 @@ const en = {
   'type.school': 'School',
   'type.data_centre': 'Data centre',
   'type.residential_tower': 'Residential tower',
+  ...FINANCE_EN,
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -387,6 +389,7 @@ const zh: Record<MessageKey, string> = {
   'type.school': '学校',
   'type.data_centre': '数据中心',
   'type.residential_tower': '住宅楼',
+  ...FINANCE_ZH,
 };
 
 const TABLES: Record<Lang, Record<MessageKey, string>> = { 'zh-CN': zh, en };
@@ -406,7 +409,7 @@ export interface I18n {
   /** A local month `YYYY-MM` as words. */
   month(period: string): string;
   /** A label for a raw enum value when the table has one, else the value. */
-  label(prefix: 'role' | 'endUse' | 'status' | 'type', value: string | null | undefined): string;
+  label(prefix: 'role' | 'endUse' | 'status' | 'type' | 'apiRole' | 'covenant.status' | 'period.state' | 'label.rank' | 'kpi' | 'loanKind', value: string | null | undefined): string;
 }
 
 /** The stored or browser-preferred language; zh-CN unless English was chosen. */

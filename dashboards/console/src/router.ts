@@ -6,6 +6,8 @@ export type Route =
   | { page: 'building'; site: string; building: string }
   | { page: 'quality'; site?: string; building?: string }
   | { page: 'alerts'; state?: string }
+  | { page: 'lender' }
+  | { page: 'insurer' }
   | { page: 'notFound'; path: string };
 
 /** Parses a hash such as `#/buildings/yuzhong/yz-hotel` or `#/quality?site=yuzhong`. */
@@ -25,6 +27,8 @@ export function parseRoute(hash: string): Route {
     const state = params.get('state');
     return { page: 'alerts', ...(state ? { state } : {}) };
   }
+  if ((parts[0] === 'finance' && parts[1] === 'lender' && parts.length === 2) || (parts[0] === 'loans' && parts.length === 1)) return { page: 'lender' };
+  if ((parts[0] === 'finance' && parts[1] === 'insurer' && parts.length === 2) || (parts[0] === 'policies' && parts.length === 1)) return { page: 'insurer' };
   return { page: 'notFound', path };
 }
 
@@ -42,6 +46,10 @@ export function href(route: Route): string {
     }
     case 'alerts':
       return `#/alerts${route.state ? `?state=${e(route.state)}` : ''}`;
+    case 'lender':
+      return '#/finance/lender';
+    case 'insurer':
+      return '#/finance/insurer';
     case 'notFound':
       return `#${route.path}`;
   }

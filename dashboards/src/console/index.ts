@@ -6,3 +6,4 @@ export * from './data.js';
 export * from './stream.js';
 export * from './bundle.js';
 export * from './csv.js';
+export * from './whoami.js';

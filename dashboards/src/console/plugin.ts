@@ -19,6 +19,7 @@ import { createConsoleData } from './data.js';
 import { CONSOLE_ERRORS } from './errors.js';
 import { buildingParams, coverageOut, coverageQuery, overviewOut, overviewQuery, portfolioOut, portfolioQuery, savingsOut, savingsQuery, streamQuery, timeseriesOut, timeseriesQuery } from './schemas.js';
 import { createLiveStream, type StreamEvent, type StreamFilter } from './stream.js';
+import { whoamiRoute } from './whoami.js';
 
 export interface ConsoleDeps {
   readonly readings: ReadingStore;
@@ -36,6 +37,9 @@ export interface ConsolePluginOptions extends ConsoleDeps {
 
 /** Where the alert service answers (another plugin); the console uses it only when the route exists. */
 export const ALERTS_ROUTE = '/api/v1/alerts';
+/** Routes of other plugins the finance views use when they exist (finance service; pack signer). */
+export const FINANCE_LOANS_ROUTE = '/api/v1/finance/loans';
+export const PACKS_ROUTE = '/api/v1/packs/buildings/:site/:building';
 
 const ASSET_CACHE = 'public, max-age=31536000, immutable';
 
@@ -77,6 +81,9 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
   const data = createConsoleData(options);
   const errors = { 400: errorBody, 404: errorBody, 500: errorBody, 503: errorBody };
   const hasAlerts = () => fastify.hasRoute({ method: 'GET', url: ALERTS_ROUTE });
+  const hasFinance = () => fastify.hasRoute({ method: 'GET', url: FINANCE_LOANS_ROUTE });
+  const hasPacks = () => fastify.hasRoute({ method: 'GET', url: PACKS_ROUTE });
+  await fastify.register(whoamiRoute);
 
   // Bundle now, so the first page view does not wait; a failure is logged and answered per request.
   const bundle = () => consoleBundle({ minify: config.minify, sourcemap: config.sourcemap });
@@ -116,7 +123,7 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
   app.get('/', { schema: { hide: true } }, async (_req, reply) => {
     const b = await bundleOrFail(reply);
     if (!b) return reply;
-    const settings = { alerts: hasAlerts(), mv: options.jobs !== undefined, streamPollIntervalMs: config.streamPollIntervalMs };
+    const settings = { alerts: hasAlerts(), mv: options.jobs !== undefined, finance: hasFinance(), packs: hasPacks(), streamPollIntervalMs: config.streamPollIntervalMs };
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(indexHtml(b, settings));
   });
 
