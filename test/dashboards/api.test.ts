@@ -444,6 +444,7 @@ describe('ops endpoints', () => {
       .sort();
     expect(apiPaths).toEqual([
       '/api/v1/audit',
+      '/api/v1/auth/whoami',
       '/api/v1/buildings',
       '/api/v1/buildings/{site}/{building}/overview',
       '/api/v1/buildings/{site}/{building}/reports/monthly',
