@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
-import { authConfigSchema, createAccessControl, createApiServer, loadSigner, packConfigSchema, reportConfigSchema } from '@wattproof/dashboards';
+import { apiSecurityConfigSchema, authConfigSchema, createAccessControl, createApiServer, loadSigner, packConfigSchema, reportConfigSchema } from '@wattproof/dashboards';
 import { alertsConfigSchema, createAlertEngine, createFinanceService, createMvJobs, isFinanceRegistry } from '@wattproof/analytics';
 import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
@@ -8,7 +8,8 @@ const HELP = `Usage: wattproof api [--help]
 
 Runs the HTTP API: portfolio, readings (raw and aggregated), dead letters, /health,
 /metrics and the OpenAPI document with its UI at /docs.
-Reads API_HOST, API_PORT and the store keys (READINGS_STORE, INFLUX_*, REGISTRY_*,
+Reads API_HOST, API_PORT, the rate-limit and TLS keys (API_RATE_LIMIT_*, API_AUTH_FAILURE_*,
+API_TLS_CERT_FILE/API_TLS_KEY_FILE for HTTPS; docs/security.md) and the store keys (READINGS_STORE, INFLUX_*, REGISTRY_*,
 WATTPROOF_DATA_DIR); see 'wattproof config'. To run it apart from the ingest, use
 InfluxDB and PostgreSQL: the embedded stores belong to one process.
 `;
@@ -20,6 +21,7 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
     return 0;
   }
   const rt = loadConfig(runtimeConfigSchema, env);
+  const security = loadConfig(apiSecurityConfigSchema, env);
   const alertsConfig = loadConfig(alertsConfigSchema, env);
   const logger = createLogger(rt.LOG_LEVEL, 'api');
   const stores = await openStores(env);
@@ -31,10 +33,11 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const signingKey = loadConfig(packConfigSchema, env).REPORT_SIGNING_KEY_FILE;
   const packSigner = signingKey ? await loadSigner(signingKey) : undefined;
   await alerts.start();
-  const app = await createApiServer({ ...stores, metrics, jobs, alerts, access, ...(finance ? { finance } : {}), ...(packSigner ? { packSigner } : {}) }, { logger, report: loadConfig(reportConfigSchema, env) });
+  const app = await createApiServer({ ...stores, metrics, jobs, alerts, access, ...(finance ? { finance } : {}), ...(packSigner ? { packSigner } : {}) }, { logger, report: loadConfig(reportConfigSchema, env), security });
   const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
-  process.stdout.write(`Wattproof API on http://${rt.API_HOST}:${rt.API_PORT} (docs /docs) — ${stores.describe}\n`);
+  const scheme = security.API_TLS_CERT_FILE && security.API_TLS_KEY_FILE ? 'https' : 'http';
+  process.stdout.write(`Wattproof API on ${scheme}://${rt.API_HOST}:${rt.API_PORT} (docs /docs) — ${stores.describe}\n`);
   await untilSignal(async () => {
     stopSchedule();
     await alerts.close();

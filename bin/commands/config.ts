@@ -7,7 +7,7 @@ import { registryConfigSchema } from '@wattproof/gateway/registry';
 import { ingestConfigSchema } from '@wattproof/ingest';
 import { readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import { alertsConfigSchema } from '@wattproof/analytics';
-import { authConfigSchema } from '@wattproof/dashboards';
+import { apiSecurityConfigSchema, authConfigSchema } from '@wattproof/dashboards';
 import { reportConfigSchema } from '@wattproof/dashboards';
 import { packConfigSchema } from '@wattproof/dashboards';
 import { runtimeConfigSchema, type Env } from '../runtime.js';
@@ -27,6 +27,7 @@ export const CONFIG_SECTIONS: Array<{ title: string; schema: z.ZodObject<z.ZodRa
   { title: 'Registry (embedded files or PostgreSQL)', schema: registryConfigSchema },
   { title: 'Operator alerts', schema: alertsConfigSchema },
   { title: 'API keys and audit log', schema: authConfigSchema },
+  { title: 'API security (rate limits, HTTPS)', schema: apiSecurityConfigSchema },
   { title: 'Monthly reports', schema: reportConfigSchema },
   { title: 'Report packs (signing)', schema: packConfigSchema },
 ];

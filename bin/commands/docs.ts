@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ALERT_ERRORS, FINANCE_ERRORS, MV_ERRORS } from '@wattproof/analytics';
 import { runConfig } from './config.js';
 import { CORE_ERRORS, type ErrorCatalogue } from '@wattproof/core';
-import { API_ERRORS, AUTH_ERRORS, CONSOLE_ERRORS, PACK_ERRORS, REPORT_ERRORS } from '@wattproof/dashboards';
+import { API_ERRORS, AUTH_ERRORS, CONSOLE_ERRORS, PACK_ERRORS, REPORT_ERRORS, SECURITY_ERRORS } from '@wattproof/dashboards';
 import { GATEWAY_ERRORS } from '@wattproof/gateway';
 import { REGISTRY_ERRORS } from '@wattproof/gateway/registry';
 import { INGEST_ERRORS } from '@wattproof/ingest';
@@ -33,6 +33,7 @@ export const ERROR_CATALOGUES: readonly CatalogueDoc[] = [
   { title: 'Reading store', source: 'ingest/src/stores/errors.ts', catalogue: STORE_ERRORS },
   { title: 'HTTP API', source: 'dashboards/src/api/errors.ts', catalogue: API_ERRORS },
   { title: 'API keys, access and audit', source: 'dashboards/src/auth/errors.ts', catalogue: AUTH_ERRORS },
+  { title: 'API rate limits', source: 'dashboards/src/security/errors.ts', catalogue: SECURITY_ERRORS },
   { title: 'Web console', source: 'dashboards/src/console/errors.ts', catalogue: CONSOLE_ERRORS },
   { title: 'M&V analytics', source: 'analytics/src/errors.ts', catalogue: MV_ERRORS },
   { title: 'Finance analytics', source: 'analytics/src/finance/errors.ts', catalogue: FINANCE_ERRORS },

@@ -7,7 +7,7 @@ import { createLogger, createMetricsRegistry, openRegistry, runtimeConfigSchema,
 const HELP = `Usage: wattproof gateway [--help]
 
 Runs the MQTT gateway (aedes): per-device credentials, topic ACLs, payload limits, dead
-letters for refused publishes, and health/metrics on GATEWAY_HTTP_PORT (/health, /metrics).
+letters for refused publishes, and health/metrics on GATEWAY_HTTP_PORT (/health, /ready, /metrics).
 Listeners: TCP on GATEWAY_MQTT_HOST:GATEWAY_MQTT_PORT; TLS when GATEWAY_MQTTS_PORT and
 GATEWAY_TLS_CERT_FILE/KEY_FILE are set; WebSocket (/mqtt) when GATEWAY_WS_PORT is set.
 The registry is REGISTRY_POSTGRES_URL when set, else the embedded files in WATTPROOF_DATA_DIR.
@@ -29,6 +29,11 @@ export async function runGateway(argv: string[], env: Env): Promise<number> {
   http.get('/health', async (_req, reply) => {
     const ok = await registry.ping().catch(() => false);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', components: { registry: { ok, adapter: registry.name }, gateway: { ok: true, ...gateway.stats() } } });
+  });
+  // Readiness: listening and the registry (credentials, dead letters) answering.
+  http.get('/ready', async (_req, reply) => {
+    const ok = gateway.stats().startedAtMs !== null && (await registry.ping().catch(() => false));
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', ...(ok ? {} : { reasons: ['registry unreachable'] }) });
   });
   http.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()));
   await http.listen({ host: config.GATEWAY_MQTT_HOST, port: config.GATEWAY_HTTP_PORT });

@@ -11,7 +11,9 @@ validates each message against contract v1, normalizes units and registers, writ
 batches to the reading store and acknowledges each message only once it is durable.
 Rejected messages go to the dead letters with their reason.
 Needs INGEST_MQTT_PASSWORD (from 'wattproof device add-service wattproof-ingest').
-Health and metrics on INGEST_HTTP_PORT (/health, /metrics).
+Health, readiness and metrics on INGEST_HTTP_PORT (/health, /ready, /metrics).
+On SIGTERM it stops, waits up to INGEST_CLOSE_TIMEOUT_MS for pending messages to become
+durable and acknowledges them, then disconnects and exits 0.
 `;
 
 export async function runIngest(argv: string[], env: Env): Promise<number> {
@@ -35,6 +37,11 @@ export async function runIngest(argv: string[], env: Env): Promise<number> {
       status: ok ? 'ok' : 'degraded',
       components: { readingStore: { ok: r, adapter: stores.readings.name }, registry: { ok: g, adapter: stores.registry.name }, ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() } },
     });
+  });
+  // Readiness for orchestrators: broker connected, store answering, pending window not nearly full.
+  http.get('/ready', async (_req, reply) => {
+    const r = await ingest.ready();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', reasons: r.reasons, pending: r.pending });
   });
   http.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()));
   await http.listen({ host: rt.API_HOST, port: rt.INGEST_HTTP_PORT });

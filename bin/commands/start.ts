@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configWith, generateSecret, loadConfig } from '@wattproof/core';
-import { authConfigSchema, createAccessControl, createApiServer, ensureLocalAdminKey, loadSigner, LOCAL_ADMIN_KEY_FILE, packConfigSchema, PRIVATE_KEY_FILE, reportConfigSchema, writeKeyPair } from '@wattproof/dashboards';
+import { apiSecurityConfigSchema, authConfigSchema, createAccessControl, createApiServer, ensureLocalAdminKey, loadSigner, LOCAL_ADMIN_KEY_FILE, packConfigSchema, PRIVATE_KEY_FILE, reportConfigSchema, writeKeyPair } from '@wattproof/dashboards';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService } from '@wattproof/gateway';
 import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
@@ -82,6 +82,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   await alerts.start();
   // The local admin key lives in a 0600 file of the data directory, never on the terminal.
   const authConfig = loadConfig(authConfigSchema, env);
+  const security = loadConfig(apiSecurityConfigSchema, env);
   const access = createAccessControl({ registry: stores.registry, logger: logger.child({ service: 'auth' }) }, authConfig);
   // Report packs are signed with REPORT_SIGNING_KEY_FILE, or with a key pair made once in the data directory.
   const signingKeyFile = loadConfig(packConfigSchema, env).REPORT_SIGNING_KEY_FILE ?? join(resolve(env.WATTPROOF_DATA_DIR ?? './data'), 'keys', PRIVATE_KEY_FILE);
@@ -100,9 +101,9 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
       gateway: { ok: true, ...gateway.stats() },
       ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() },
     }),
-  }, { report: loadConfig(reportConfigSchema, env) });
+  }, { report: loadConfig(reportConfigSchema, env), security });
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
-  const http = `http://${rt.API_HOST}:${rt.API_PORT}`;
+  const http = `${security.API_TLS_CERT_FILE && security.API_TLS_KEY_FILE ? 'https' : 'http'}://${rt.API_HOST}:${rt.API_PORT}`;
 
   const sim =
     buildings > 0

@@ -9,3 +9,4 @@ export * from './report/index.js';
 export * from './auth/index.js';
 export * from './packs/index.js';
 export * from './finance/plugin.js';
+export * from './security/index.js';

@@ -13,6 +13,13 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_MAX_PAYLOAD_BYTES: envInt(CONTRACT_LIMITS.maxPayloadBytes, 1024, 16 * 1024 * 1024).describe('Largest PUBLISH payload accepted; larger ones are acknowledged, dropped and dead-lettered'),
   GATEWAY_ALLOW_ANONYMOUS: envBool(false).describe('Allow connections without credentials and with no topic restrictions (local testing with generic MQTT tools only)'),
   GATEWAY_AUTH_CACHE_TTL_S: envInt(300, 0, 86_400).describe('How long a verified secret is remembered, so reconnect storms do not re-run scrypt'),
+  GATEWAY_AUTH_FAILURES_PER_ADDRESS: envInt(20, 0, 1_000_000).describe(
+    'Failed CONNECTs (wrong secret, unknown or disabled username, anonymous) one client address may make per GATEWAY_AUTH_FAILURE_WINDOW_S (a token bucket); more are refused with return code 5 without checking the secret. 0 = no limit',
+  ),
+  GATEWAY_AUTH_FAILURES_PER_USERNAME: envInt(10, 0, 1_000_000).describe(
+    'Failed CONNECTs with one username per GATEWAY_AUTH_FAILURE_WINDOW_S, from any address; more are refused with return code 5 unless they carry the secret that last logged in. 0 = no limit',
+  ),
+  GATEWAY_AUTH_FAILURE_WINDOW_S: envInt(300, 1, 86_400).describe('Window of the failed-CONNECT limits: an exhausted bucket gets one attempt back every window/limit seconds'),
   GATEWAY_CONNECT_TIMEOUT_MS: envInt(30_000, 1000, 600_000).describe('Time a new connection has to send CONNECT'),
   GATEWAY_MAX_CONNECTIONS: envInt(10_000, 1, 1_000_000).describe('Connections accepted at once; more are refused with CONNACK return code 3 (server unavailable)'),
 });

@@ -14,6 +14,12 @@ export const GATEWAY_ERRORS = {
     meaning: 'CONNECT without username refused (return code 5); anonymous access is off by default.',
     fix: 'Connect with device or service credentials, or set GATEWAY_ALLOW_ANONYMOUS=true for local testing only.',
   },
+  GATEWAY_AUTH_RATE_LIMITED: {
+    statusCode: 429,
+    retriable: true,
+    meaning: 'CONNECT refused (return code 5) before the secret was checked: too many failed logins from this client address (GATEWAY_AUTH_FAILURES_PER_ADDRESS) or with this username (GATEWAY_AUTH_FAILURES_PER_USERNAME) within GATEWAY_AUTH_FAILURE_WINDOW_S.',
+    fix: 'Fix the credentials and wait: one attempt comes back every window/limit seconds. A device whose secret last logged in successfully is let through despite the username limit.',
+  },
   GATEWAY_CLIENT_ID_REJECTED: {
     statusCode: 400,
     retriable: false,

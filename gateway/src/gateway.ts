@@ -18,6 +18,7 @@ import { canPublish, canSubscribe, type Identity } from './acl.js';
 import type { GatewayConfig } from './config.js';
 import type { GATEWAY_ERRORS } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
+import { createAuthLimiter } from './auth-limiter.js';
 
 export interface GatewayDeps {
   readonly registry: RegistryStore;
@@ -59,6 +60,12 @@ function authError(message: string, returnCode: 2 | 3 | 4 | 5): AuthenticateErro
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
+/** The remote address of a client: the socket's, or for WebSocket the HTTP request's. */
+function clientAddress(client: Client): string {
+  const socket = client.req?.socket ?? (client.conn as Partial<Socket>);
+  return socket?.remoteAddress ?? 'unknown';
+}
+
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('base64url');
 }
@@ -77,6 +84,12 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
   const sessionOwners = new Map<string, string>();
   // username -> { digest of the secret that verified, expiry }: avoids scrypt on every reconnect.
   const authCache = new Map<string, { digest: string; hash: string; expiresAtMs: number }>();
+  const limiter = createAuthLimiter({
+    perAddress: config.GATEWAY_AUTH_FAILURES_PER_ADDRESS,
+    perUsername: config.GATEWAY_AUTH_FAILURES_PER_USERNAME,
+    windowMs: config.GATEWAY_AUTH_FAILURE_WINDOW_S * 1000,
+    clock,
+  });
   const servers: Array<NetServer | TlsServer | HttpServer> = [];
   let wss: WebSocketServer | undefined;
   let startedAtMs: number | null = null;
@@ -127,14 +140,31 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       metrics.connections.inc({ result: 'client_id_rejected' });
       throw authError('empty client id requires a clean session [MQTT-3.1.3-8]', 2);
     }
+    const address = clientAddress(client);
+    const limited = limiter.check(address, username || undefined);
+    if (limited) {
+      // The username limit must not lock a device out: the secret that last logged in (cached,
+      // a SHA-256 compare, no scrypt) still gets through; it is verified in full below.
+      const cached = username ? authCache.get(username) : undefined;
+      const knownGood = limited === 'username' && password !== undefined && cached !== undefined && cached.expiresAtMs > clock() && cached.digest === sha256(password);
+      if (!knownGood) {
+        metrics.connections.inc({ result: 'rate_limited' });
+        metrics.rejections.inc({ code: 'GATEWAY_AUTH_RATE_LIMITED' });
+        metrics.authRateLimited.inc({ scope: limited });
+        logger.warn({ clientId: client.id, username, address, scope: limited }, 'CONNECT refused: too many failed logins');
+        throw authError(`too many failed logins from this ${limited}; retry later`, 5);
+      }
+    }
     if (!username) {
       if (config.GATEWAY_ALLOW_ANONYMOUS) return { kind: 'anonymous' };
+      limiter.fail(address, undefined);
       metrics.connections.inc({ result: 'anonymous_refused' });
       metrics.rejections.inc({ code: 'GATEWAY_ANONYMOUS_REFUSED' });
       throw authError('anonymous access is disabled', 5);
     }
     const principal = await registry.getPrincipal(username);
     const fail = () => {
+      limiter.fail(address, username);
       metrics.connections.inc({ result: 'auth_failed' });
       metrics.rejections.inc({ code: 'GATEWAY_AUTH_FAILED' });
       logger.warn({ clientId: client.id, username }, 'authentication failed');

@@ -4,3 +4,4 @@ export * from './devices.js';
 export * from './errors.js';
 export * from './gateway.js';
 export * from './metrics.js';
+export * from './auth-limiter.js';

@@ -29,6 +29,12 @@ export function createGatewayMetrics(registry: Registry, connectedClients: () =>
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    authRateLimited: new Counter({
+      name: 'wattproof_gateway_auth_rate_limited_total',
+      help: 'CONNECTs refused by the failed-login limits (auth-limiter.ts), by the bucket that was empty',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
     receivedBytes: new Counter({
       name: 'wattproof_gateway_received_payload_bytes_total',
       help: 'Payload bytes of accepted PUBLISH packets',

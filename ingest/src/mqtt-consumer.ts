@@ -11,6 +11,7 @@
  * (idempotently).
  */
 import { connect, type IClientOptions, type MqttClient, type IPublishPacket, type Packet } from 'mqtt';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { ALL_READINGS_FILTER, silentLogger, type Logger } from '@wattproof/core';
 import type { AcceptOutcome, IncomingMessage } from './pipeline.js';
 
@@ -22,6 +23,8 @@ export interface ConsumerDeps {
   readonly logger?: Logger;
   /** MQTT.js connect (tests may wrap it). */
   readonly connect?: typeof connect;
+  /** Prometheus registry for the consumer's metrics; a private one by default. */
+  readonly metrics?: Registry;
 }
 
 export interface ConsumerConfig {
@@ -43,6 +46,15 @@ type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () =
 
 export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
   const logger = deps.logger ?? silentLogger;
+  const registry = deps.metrics ?? new Registry();
+  const metrics = {
+    // Counted when the connection drops, not from the DUP flag: aedes does not set DUP on redelivery.
+    redeliveries: new Counter({ name: 'wattproof_ingest_redeliveries_total', help: 'QoS 1 messages whose PUBACK was still held when the broker connection dropped; the broker delivers them again', registers: [registry] }),
+    unacked: new Gauge({ name: 'wattproof_ingest_unacknowledged_messages', help: 'QoS 1 messages received and not yet acknowledged to the broker (or dropped with their connection)', registers: [registry] }),
+    connected: new Gauge({ name: 'wattproof_ingest_broker_connected', help: '1 while connected to the broker', registers: [registry] }),
+    reconnects: new Counter({ name: 'wattproof_ingest_broker_reconnects_total', help: 'Connections to the broker after the first one', registers: [registry] }),
+  };
+  let connects = 0;
   let client: MqttClient | undefined;
   let generation = 0;
   // Acks in arrival order; the head is released when done.
@@ -56,6 +68,7 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
       const head = order.shift()!;
       if (head.generation === generation) head.send?.();
     }
+    metrics.unacked.set(order.length);
   }
 
   function onRoom(): void {
@@ -99,6 +112,7 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
         }
         const held: HeldAck = { generation, done: false };
         order.push(held);
+        metrics.unacked.set(order.length);
         byMessageId.set(packet.messageId, held);
         deps.accept(msg).then(
           () => {
@@ -121,14 +135,18 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
       };
       c.on('close', () => {
         // Acks still held belong to the old connection: its messages come again.
+        metrics.redeliveries.inc(order.filter((h) => h.generation === generation).length);
         generation++;
         byMessageId.clear();
+        metrics.connected.set(0);
         if (!closing) logger.warn('broker connection closed; reconnecting');
       });
       c.on('error', (err) => logger.warn({ err: err.message }, 'mqtt error'));
       c.on('connect', (connack) => {
         // MQTT.js does not set TCP_NODELAY; without it acknowledgements wait on Nagle's algorithm.
         (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+        metrics.connected.set(1);
+        if (connects++ > 0) metrics.reconnects.inc();
         logger.info({ sessionPresent: connack.sessionPresent }, 'connected to broker');
         c.subscribe(config.topic ?? ALL_READINGS_FILTER, { qos: 1 }, (err, granted) => {
           if (err || granted?.some((g) => g.qos === 128)) logger.error({ err, granted }, 'subscription refused');

@@ -80,7 +80,22 @@ export type IngestPipeline = ReturnType<typeof createIngestPipeline>;
 export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   const logger = deps.logger ?? silentLogger;
   const clock = deps.clock ?? Date.now;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  // Retry timers are tracked so that abort() can clear them: a pending back-off must not keep a
+  // stopping process alive (found by test/reliability/sigterm.test.ts, SIGTERM while the store is down).
+  const retryTimers = new Set<NodeJS.Timeout>();
+  const sleep =
+    deps.sleep ??
+    ((ms: number) =>
+      new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          retryTimers.delete(t);
+          r();
+        }, ms);
+        retryTimers.add(t);
+      }));
+  let aborted = false;
+  let onAbort: () => void = () => {};
+  const abortedSignal = new Promise<void>((r) => (onAbort = r));
   const metrics = createPipelineMetrics(deps.metrics ?? new Registry());
   const normalizer = createNormalizer(
     {
@@ -156,10 +171,11 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         return await fn();
       } catch (err) {
         const retriable = (err as { retriable?: boolean }).retriable !== false;
-        if (!retriable) throw err;
+        if (!retriable || aborted) throw err;
         metrics.writeFailures.inc();
         logger.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed; retrying`);
-        await sleep(delay);
+        await Promise.race([sleep(delay), abortedSignal]);
+        if (aborted) throw err;
         delay = Math.min(delay * 2, config.INGEST_RETRY_MAX_DELAY_MS);
       }
     }
@@ -174,6 +190,8 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       end();
       return [];
     } catch (err) {
+      // Given up because the ingest is stopping, not refused by the store: nothing to dead-letter.
+      if (aborted) throw err;
       if (items.length === 1) {
         logger.error({ err: (err as Error).message }, 'store refused a message');
         return items;
@@ -345,6 +363,18 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       if (pendingCount === 0) return;
       scheduleFlush(0);
       await new Promise<void>((r) => idleWaiters.push(r));
+    },
+    /**
+     * Stops retrying: the write in flight ends with its store timeout, pending messages are
+     * rejected (never acknowledged; the broker redelivers them). For a shutdown that cannot wait.
+     */
+    abort(): void {
+      closed = true;
+      aborted = true;
+      for (const t of retryTimers) clearTimeout(t);
+      retryTimers.clear();
+      onAbort();
+      scheduleFlush(0);
     },
     async close(): Promise<void> {
       closed = true;

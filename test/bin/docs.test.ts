@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORE_ERRORS } from '@wattproof/core';
-import { API_ERRORS, AUTH_ERRORS, CONSOLE_ERRORS, PACK_ERRORS, REPORT_ERRORS } from '@wattproof/dashboards';
+import { API_ERRORS, AUTH_ERRORS, CONSOLE_ERRORS, PACK_ERRORS, REPORT_ERRORS, SECURITY_ERRORS } from '@wattproof/dashboards';
 import { GATEWAY_ERRORS } from '@wattproof/gateway';
 import { REGISTRY_ERRORS } from '@wattproof/gateway/registry';
 import { INGEST_ERRORS } from '@wattproof/ingest';
@@ -68,7 +68,7 @@ describe('docs/errors.md', () => {
 
 describe('error catalogues', () => {
   it('documents every catalogue of every workspace', () => {
-    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS, AUTH_ERRORS, CONSOLE_ERRORS, MV_ERRORS, FINANCE_ERRORS, ALERT_ERRORS, SIMULATOR_ERRORS, REPORT_ERRORS, PACK_ERRORS];
+    const expected = [CORE_ERRORS, GATEWAY_ERRORS, REGISTRY_ERRORS, INGEST_ERRORS, STORE_ERRORS, API_ERRORS, AUTH_ERRORS, SECURITY_ERRORS, CONSOLE_ERRORS, MV_ERRORS, FINANCE_ERRORS, ALERT_ERRORS, SIMULATOR_ERRORS, REPORT_ERRORS, PACK_ERRORS];
     expect(ERROR_CATALOGUES.map((c) => c.catalogue)).toEqual(expected);
     for (const c of expected) expect(ERROR_CATALOGUES.some((d) => d.catalogue === c)).toBe(true);
     for (const { source } of ERROR_CATALOGUES) expect(() => readFileSync(join(ROOT, source)), source).not.toThrow();

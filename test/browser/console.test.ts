@@ -141,8 +141,9 @@ describe('web console in Chromium', () => {
     const ts = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
     // 1.2345 kWh in 60 s is 74.07 kW.
     await publish(`wattproof/v1/${SITE}/b01/elec-main/readings`, { seq: 1, readings: [{ ts: new Date(ts).toISOString(), quantity: 'electricity', unit: 'kWh', kind: 'interval', value: 1.2345, intervalS: 60 }] });
-    await page.waitForFunction(`Math.abs(Number(document.querySelector('main [data-live-kw]').getAttribute('data-live-kw')) - 74.07) < 1e-6`, undefined, { timeout: 20_000 });
-    await page.waitForFunction(`Number(document.querySelector('[data-chart="live"]').getAttribute('data-points')) === ${before + 1}`, undefined, { timeout: 5_000 });
+    // Polled from the test, not with page.waitForFunction: the console's CSP (no 'unsafe-eval') forbids evaluating strings in the page.
+    await expect.poll(async () => Math.abs(Number(await page.locator('main [data-live-kw]').getAttribute('data-live-kw')) - 74.07) < 1e-6, { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => points('live'), { timeout: 5_000 }).toBe(before + 1);
     expect(await page.evaluate('window.__noReload')).toBe(true);
     expect(await page.locator('main [data-live-kw] strong').textContent()).toBe('74.1');
   });
@@ -174,7 +175,7 @@ describe('web console in Chromium', () => {
     await page.goto(`${base}/#/buildings/${SITE}/b01`);
     await page.locator('[data-chart="live"]').waitFor();
     await page.locator('[data-lang-switch]').click();
-    await page.waitForFunction(`document.documentElement.lang === 'en'`);
+    await page.locator('html[lang="en"]').waitFor({ state: 'attached' });
     expect(await page.locator('nav.main-nav').textContent()).toContain('Portfolio');
     expect(await page.locator('[data-chart="live"] h3').textContent()).toContain('Live power of the main meter');
     await page.reload();
@@ -183,7 +184,7 @@ describe('web console in Chromium', () => {
     await page.locator('[data-chart="heatmap"]').waitFor({ timeout: 30_000 });
     await screenshot(page, 'building-en');
     await page.locator('[data-lang-switch]').click();
-    await page.waitForFunction(`document.documentElement.lang === 'zh-CN'`);
+    await page.locator('html[lang="zh-CN"]').waitFor({ state: 'attached' });
     expect(await page.locator('nav.main-nav').textContent()).toContain('资产组合');
   });
 

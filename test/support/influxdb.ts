@@ -17,6 +17,17 @@ export interface TestInfluxDb {
   readonly database: string;
   /** Kills the server (SIGTERM, then SIGKILL after 5 s) and removes its directory. */
   stop(): Promise<void>;
+  /**
+   * Fault injection: kills the server with `signal` (default SIGKILL: no flush, as a crash) and
+   * keeps its directory, so `restart()` brings the same data back on the same port.
+   */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the server again after `kill()` (same ports, same data); resolves when `/ping` answers 204. */
+  restart(): Promise<void>;
+  /** Fault injection: freezes the server (SIGSTOP): connections are accepted by the kernel but never answered. */
+  pause(): void;
+  /** Undoes `pause()` (SIGCONT). */
+  resume(): void;
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -104,49 +115,74 @@ bind-address = "127.0.0.1:${rpcPort}"
   const configFile = join(dir, 'influxdb.conf');
   const logFile = join(dir, 'influxd.log');
   await writeFile(configFile, config);
-  const logFd = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(influxd, ['-config', configFile], { stdio: ['ignore', logFd, logFd] });
-  } finally {
-    closeSync(logFd);
-  }
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
   const url = `http://127.0.0.1:${httpPort}`;
+  let child!: ChildProcess;
+  let exited = false;
+
+  const spawnInfluxd = (): void => {
+    const logFd = openSync(logFile, 'a');
+    try {
+      child = spawn(influxd, ['-config', configFile], { stdio: ['ignore', logFd, logFd] });
+    } finally {
+      closeSync(logFd);
+    }
+    exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+  };
+
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    if (exited) return;
+    child.kill('SIGCONT');
+    child.kill(signal);
+    if (!(await waitForExit(child, STOP_GRACE_MS))) {
+      child.kill('SIGKILL');
+      await waitForExit(child, STOP_GRACE_MS);
+    }
+  };
 
   const stop = async (): Promise<void> => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      if (!(await waitForExit(child, STOP_GRACE_MS))) {
-        child.kill('SIGKILL');
-        await waitForExit(child, STOP_GRACE_MS);
-      }
-    }
+    await kill('SIGTERM');
     await rm(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (exited) {
-      const log = await tail(logFile);
-      await stop();
-      throw new Error(`influxd exited during start (code ${child.exitCode}, signal ${child.signalCode}); log tail:\n${log}`);
+  const waitUntilUp = async (): Promise<void> => {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (exited) {
+        const log = await tail(logFile);
+        await stop();
+        throw new Error(`influxd exited during start (code ${child.exitCode}, signal ${child.signalCode}); log tail:\n${log}`);
+      }
+      try {
+        const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1_000) });
+        if (res.status === 204) return;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) {
+        const log = await tail(logFile);
+        await stop();
+        throw new Error(`influxd did not answer GET ${url}/ping with 204 within ${START_TIMEOUT_MS} ms; log tail:\n${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    try {
-      const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1_000) });
-      if (res.status === 204) break;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      const log = await tail(logFile);
-      await stop();
-      throw new Error(`influxd did not answer GET ${url}/ping with 204 within ${START_TIMEOUT_MS} ms; log tail:\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, database: 'wattproof_test', stop };
+  };
+
+  spawnInfluxd();
+  await waitUntilUp();
+  return {
+    url,
+    database: 'wattproof_test',
+    stop,
+    kill,
+    async restart() {
+      if (!exited) throw new Error('influxd is still running: kill() it first');
+      spawnInfluxd();
+      await waitUntilUp();
+    },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+  };
 }

@@ -130,6 +130,8 @@ function sameCalendarFields(iso: string, ms: number): boolean {
 export function resolveTimestamp(ts: string | number): { ok: true; ms: number } | { ok: false; message: string } {
   if (typeof ts === 'number') {
     if (!Number.isInteger(ts)) return { ok: false, message: 'epoch timestamp must be whole milliseconds' };
+    // Beyond ±8.64e15 ms no Date exists (ECMA-262 21.4.1.1); formatting one in a reason would throw.
+    if (Math.abs(ts) > 8.64e15) return { ok: false, message: `timestamp ${ts} is not a real date-time` };
     if (ts < CONTRACT_LIMITS.minTimestampMs) {
       const hint = ts > 1e8 && ts < 1e11 ? ' (this looks like epoch seconds; send milliseconds)' : '';
       return { ok: false, message: `timestamp ${ts} is before 2000-01-01${hint}` };

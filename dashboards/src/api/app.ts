@@ -70,6 +70,18 @@ export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promis
     },
   });
 
+  // Readiness (take traffic?) as opposed to /health (detail): the same checks, a terse answer.
+  const readyOut = z.object({ status: z.enum(['ready', 'not_ready']), reasons: z.array(z.string()) });
+  app.get('/ready', {
+    schema: { tags: ['ops'], summary: 'Readiness: 200 when the stores and the services in this process are up', response: { 200: readyOut, 503: readyOut } },
+    handler: async (_req, reply) => {
+      const [readings, registry] = await Promise.all([deps.readings.ping().catch(() => false), deps.registry.ping().catch(() => false)]);
+      const checks: Record<string, boolean> = { readingStore: readings, registry, ...Object.fromEntries(Object.entries(deps.components?.() ?? {}).map(([k, c]) => [k, c.ok])) };
+      const reasons = Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => `${k} not ok`);
+      return reply.code(reasons.length ? 503 : 200).send({ status: reasons.length ? 'not_ready' : 'ready', reasons });
+    },
+  });
+
   app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)', hide: false } }, async (_req, reply) => {
     reply.header('content-type', deps.metrics.contentType);
     return deps.metrics.metrics();

@@ -2,6 +2,7 @@
  * The API server: fastify with zod validation, OpenAPI at /docs, errors as
  * `{ error: { code, message, details? } }` with stable codes; 5xx bodies hide internals.
  */
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -17,6 +18,7 @@ import { consolePlugin } from '../console/plugin.js';
 import type { ConsoleConfig } from '../console/config.js';
 import { authPlugin, createAccessControl, type AccessControl } from '../auth/index.js';
 import type { ReportConfig } from '../report/config.js';
+import { apiSecurityConfigSchema, securityPlugin, SWAGGER_UI_CSP, type ApiSecurityConfig } from '../security/index.js';
 
 export interface ApiServerOptions {
   /** fastify logger option (pino instance or options); off by default. */
@@ -26,6 +28,8 @@ export interface ApiServerOptions {
   readonly console?: false | Partial<ConsoleConfig>;
   /** Monthly report settings (Chromium path for PDFs, concurrency, timeout). */
   readonly report?: Partial<ReportConfig>;
+  /** Security headers, rate limits and TLS (dashboards/src/security; docs/security.md); schema defaults for what is not given. */
+  readonly security?: Partial<ApiSecurityConfig>;
 }
 
 type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown; validation?: unknown };
@@ -35,10 +39,19 @@ type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; deta
  * docs/access.md); default: an access control over `deps.registry` with the default config.
  */
 export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; readonly alerts?: AlertEngine; readonly access?: AccessControl; readonly packSigner?: PackSigner; readonly finance?: FinanceService }, options: ApiServerOptions = {}): Promise<FastifyInstance> {
+  const security = apiSecurityConfigSchema.parse(options.security ?? {});
+  const tls = security.API_TLS_CERT_FILE && security.API_TLS_KEY_FILE ? { cert: readFileSync(security.API_TLS_CERT_FILE), key: readFileSync(security.API_TLS_KEY_FILE) } : undefined;
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: 1024 * 1024,
-  });
+    // Errors the router raises before any route runs (bad percent-encoding, a path parameter over
+    // 100 characters) get the same `{ error: { code, message } }` body as every other 400.
+    frameworkErrors: (error, _request, reply) => {
+      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than 100 characters' : 'the URL is not valid (bad percent-encoding or characters)';
+      (reply as unknown as { code(status: number): { send(body: unknown): void } }).code(400).send({ error: { code: 'API_REQUEST_INVALID', message } });
+    },
+    ...(tls ? { https: tls } : {}),
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -72,6 +85,8 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; 
     reply.code(404).send({ error: { code: 'API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
   });
 
+  await app.register(securityPlugin, { config: security, ...(deps.clock ? { clock: deps.clock } : {}) });
+
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -83,7 +98,13 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; 
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    // Swagger UI gets its own policy instead of the console's: it applies inline styles from its
+    // bundle; still no inline scripts, nothing from other origins (the online validator is off).
+    staticCSP: SWAGGER_UI_CSP,
+    uiConfig: { validatorUrl: null },
+  });
   await app.register(authPlugin, { access: deps.access ?? createAccessControl({ registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}) }) });
   await app.register(apiPlugin, deps);
   if (deps.jobs) await app.register(mvPlugin, { jobs: deps.jobs, registry: deps.registry });
