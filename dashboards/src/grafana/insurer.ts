@@ -12,31 +12,15 @@ import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { finishDashboard, neutralThresholds, POSTGRES_DS, sqlValues, SqlQueryBuilder, UNITS, withRows, type GrafanaConfig, type Row } from './common.js';
 import { CURRENT_PARTIES, CURRENT_POLICIES, insurerPolicies, latestSettlements, localMidnight, msTime, partyOptionsSql, rangeEndDate, recordId } from './finance-sql.js';
-import { FINANCE_TAG, financeLinks, FINANCE_UNITS } from './lender.js';
+import { FINANCE_TAG, financeLinks, FINANCE_UNITS, partyAndContractVariables } from './lender.js';
 
 export const INSURER_UID = 'wattproof-insurer';
 
-const ALL: dashboard.VariableOption = { selected: true, text: 'All', value: '$__all' };
-
 function insurerVariables(): dashboard.QueryVariableBuilder[] {
-  const insurer = new dashboard.QueryVariableBuilder('insurer')
-    .label('Insurer')
-    .description('Parties whose current version has the role insurer.')
-    .datasource(POSTGRES_DS)
-    .query(partyOptionsSql('insurer'))
-    .refresh(dashboard.VariableRefresh.OnDashboardLoad)
-    .sort(dashboard.VariableSort.AlphabeticalAsc);
-  const policy = new dashboard.QueryVariableBuilder('policy')
-    .label('Policy')
-    .description("The insurer's policies (current versions).")
-    .datasource(POSTGRES_DS)
-    .query(`SELECT p.id FROM ${CURRENT_POLICIES} p WHERE p.insurer IN (${sqlValues('insurer')}) ORDER BY p.id`)
-    .refresh(dashboard.VariableRefresh.OnDashboardLoad)
-    .sort(dashboard.VariableSort.AlphabeticalAsc)
-    .multi(true)
-    .includeAll(true)
-    .current(ALL);
-  return [insurer, policy];
+  return partyAndContractVariables(
+    { name: 'insurer', label: 'Insurer', description: 'Parties whose current version has the role insurer.', role: 'insurer' },
+    { name: 'policy', label: 'Policy', description: "The insurer's policies (current versions).", sql: `SELECT p.id FROM ${CURRENT_POLICIES} p WHERE p.insurer IN (${sqlValues('insurer')}) ORDER BY p.id` },
+  );
 }
 
 /** Policies of the insurer (current versions) with insured, buildings, meters and terms. */

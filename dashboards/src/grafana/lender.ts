@@ -47,24 +47,39 @@ export function covenantStatusMappings(): dashboard.ValueMapping[] {
 
 const ALL: dashboard.VariableOption = { selected: true, text: 'All', value: '$__all' };
 
-function lenderVariables(): dashboard.QueryVariableBuilder[] {
-  const lender = new dashboard.QueryVariableBuilder('lender')
-    .label('Lender')
-    .description('Parties whose current version has the role bank.')
+/**
+ * The two variables every finance dashboard starts with: a party of one role, then its contracts
+ * (several, all by default) from `contractSql`.
+ */
+export function partyAndContractVariables(
+  party: { readonly name: string; readonly label: string; readonly description: string; readonly role: 'bank' | 'insurer' },
+  contract: { readonly name: string; readonly label: string; readonly description: string; readonly sql: string },
+): [dashboard.QueryVariableBuilder, dashboard.QueryVariableBuilder] {
+  const p = new dashboard.QueryVariableBuilder(party.name)
+    .label(party.label)
+    .description(party.description)
     .datasource(POSTGRES_DS)
-    .query(partyOptionsSql('bank'))
+    .query(partyOptionsSql(party.role))
     .refresh(dashboard.VariableRefresh.OnDashboardLoad)
     .sort(dashboard.VariableSort.AlphabeticalAsc);
-  const loan = new dashboard.QueryVariableBuilder('loan')
-    .label('Loan')
-    .description("The lender's loans (current versions).")
+  const c = new dashboard.QueryVariableBuilder(contract.name)
+    .label(contract.label)
+    .description(contract.description)
     .datasource(POSTGRES_DS)
-    .query(`SELECT l.id FROM ${CURRENT_LOANS} l WHERE l.lender IN (${sqlValues('lender')}) ORDER BY l.id`)
+    .query(contract.sql)
     .refresh(dashboard.VariableRefresh.OnDashboardLoad)
     .sort(dashboard.VariableSort.AlphabeticalAsc)
     .multi(true)
     .includeAll(true)
     .current(ALL);
+  return [p, c];
+}
+
+function lenderVariables(): dashboard.QueryVariableBuilder[] {
+  const [lender, loan] = partyAndContractVariables(
+    { name: 'lender', label: 'Lender', description: 'Parties whose current version has the role bank.', role: 'bank' },
+    { name: 'loan', label: 'Loan', description: "The lender's loans (current versions).", sql: `SELECT l.id FROM ${CURRENT_LOANS} l WHERE l.lender IN (${sqlValues('lender')}) ORDER BY l.id` },
+  );
   const covenant = new dashboard.QueryVariableBuilder('covenant')
     .label('Covenant (history)')
     .description('The covenant whose KPI history is drawn: loan/covenant of the current loan versions.')
