@@ -14,7 +14,8 @@ import { END_USE_COLORS, monthAxis, PALETTE, timeAxis, tzDate, UPlot, valueAxis 
 import { useI18n, type I18n } from '../i18n.js';
 import { useLive } from '../live.js';
 import { href } from '../router.js';
-import { euiStatus, liveKwOf, useLiveKw } from './portfolio.js';
+import { liveKwOf, useLiveKw } from './portfolio.js';
+import { BuildingKpis } from '../components/building-kpis.js';
 
 const HOUR_MS = 3_600_000;
 const LIVE_WINDOW_MS = 6 * HOUR_MS;
@@ -36,7 +37,6 @@ export function BuildingPage(props: { site: string; building: string; alerts: Al
   const tz = o.site.timezone;
   const liveNow = liveKwOf(b, live);
   const activeAlerts = props.alerts === null ? null : props.alerts.filter((a) => a.state === 'active' && a.site === b.site && a.building === b.id).length;
-  const status = euiStatus(b);
 
   return (
     <>
@@ -47,42 +47,7 @@ export function BuildingPage(props: { site: string; building: string; alerts: Al
       <p class="muted">
         {[b.type ? i18n.label('type', b.type) : null, b.floorAreaM2 ? `${i18n.num(b.floorAreaM2, 0)} ${i18n.t('unit.m2')}` : null, `${b.site}/${b.id}`].filter(Boolean).join(' · ')}
       </p>
-      <dl class="kpis kpi-row">
-        <div>
-          <dt>{i18n.t('kpi.live')}</dt>
-          <dd data-live-kw={liveNow.kw ?? ''}>
-            <strong>{i18n.num(liveNow.kw, 1)}</strong> {i18n.t('unit.kW')}
-            {liveNow.at !== null && <small class="muted block">{i18n.t('kpi.asOf', { time: i18n.dateTime(liveNow.at, tz) })}</small>}
-          </dd>
-        </div>
-        <div>
-          <dt>{i18n.t('kpi.today')}</dt>
-          <dd>
-            <strong>{i18n.num(b.todayKwh, 0)}</strong> {i18n.t('unit.kWh')}
-          </dd>
-        </div>
-        <div>
-          <dt>{i18n.t('kpi.eui')}</dt>
-          <dd>
-            <strong>{i18n.num(b.eui?.value, 1)}</strong> {i18n.t('unit.euI')}
-            <span class={`badge eui-${status}`}>{i18n.t(status === 'none' ? 'eui.noQuota' : status === 'guide' ? 'eui.withinGuide' : status === 'constraint' ? 'eui.withinConstraint' : 'eui.aboveConstraint')}</span>
-            {b.eui?.quota && <small class="muted block">{i18n.t('kpi.quota', { constraint: b.eui.quota.constraint, guide: b.eui.quota.guide })}</small>}
-            {b.eui && b.eui.windowDays < 360 && <small class="muted block">{i18n.t('kpi.annualised', { days: i18n.num(b.eui.windowDays, 1) })}</small>}
-          </dd>
-        </div>
-        <div>
-          <dt>{i18n.t('kpi.coverage')}</dt>
-          <dd>
-            <strong>{i18n.pct(b.coverage30d, 1)}</strong>
-          </dd>
-        </div>
-        <div>
-          <dt>{i18n.t('kpi.alerts')}</dt>
-          <dd>
-            <strong>{activeAlerts === null ? i18n.t('none') : i18n.num(activeAlerts, 0)}</strong>
-          </dd>
-        </div>
-      </dl>
+      <BuildingKpis class="kpis kpi-row" building={b} live={liveNow} liveTime={(ms) => i18n.dateTime(ms, tz)} alerts={activeAlerts} />
 
       {b.mainMeters[0] && <LivePower site={b.site} building={b.id} meter={b.mainMeters[0]} tz={tz} />}
       <EnergyCharts base={base} overview={o} tz={tz} />

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { readingKw, useResource, type Alert, type BuildingSummary, type Portfolio, type SiteSummary } from '../api.js';
 import { downloadCsv, iso } from '../csv.js';
+import { BuildingKpis, EUI_STATUS_KEY, euiStatus } from '../components/building-kpis.js';
 import { LoadError, Loading } from '../components/status.js';
 import { useI18n, type I18n } from '../i18n.js';
 import { useLive } from '../live.js';
@@ -10,13 +11,7 @@ import { href } from '../router.js';
 /** Live kW per main meter, keyed `site/building/meter`, with the end of its interval. */
 export type LiveKw = ReadonlyMap<string, { kw: number; at: number }>;
 
-export function euiStatus(b: BuildingSummary): 'guide' | 'constraint' | 'above' | 'none' {
-  const q = b.eui?.quota;
-  if (!b.eui || !q) return 'none';
-  return q.meetsGuide ? 'guide' : q.meetsConstraint ? 'constraint' : 'above';
-}
-
-const STATUS_KEY = { guide: 'eui.withinGuide', constraint: 'eui.withinConstraint', above: 'eui.aboveConstraint', none: 'eui.noQuota' } as const;
+const STATUS_KEY = EUI_STATUS_KEY;
 const STATUS_FILL = { guide: '#047857', constraint: '#a16207', above: '#b91c1c', none: '#6b7280' } as const;
 
 /** Live kW of a building: the stream's latest of every main meter when it has them all, else the summary's. */
@@ -125,8 +120,6 @@ function Tile(props: { b: BuildingSummary; live: LiveKw; alerts: number | null; 
   const i18n = useI18n();
   const { b } = props;
   const live = liveKwOf(b, props.live);
-  const status = euiStatus(b);
-  const q = b.eui?.quota;
   return (
     <li class="tile" data-building={b.id}>
       <h3>
@@ -140,46 +133,7 @@ function Tile(props: { b: BuildingSummary; live: LiveKw; alerts: number | null; 
       {b.mainMeters.length === 0 ? (
         <p class="muted">{i18n.t('kpi.noElectricity')}</p>
       ) : (
-        <dl class="kpis">
-          <div>
-            <dt>{i18n.t('kpi.live')}</dt>
-            <dd data-live-kw={live.kw ?? ''}>
-              <strong>{i18n.num(live.kw, 1)}</strong> {i18n.t('unit.kW')}
-              {live.at !== null && <small class="muted block">{i18n.t('kpi.asOf', { time: i18n.time(live.at, props.tz) })}</small>}
-            </dd>
-          </div>
-          <div>
-            <dt>{i18n.t('kpi.today')}</dt>
-            <dd>
-              <strong>{i18n.num(b.todayKwh, 0)}</strong> {i18n.t('unit.kWh')}
-            </dd>
-          </div>
-          <div>
-            <dt>{i18n.t('kpi.eui')}</dt>
-            <dd>
-              <strong>{i18n.num(b.eui?.value, 1)}</strong> {i18n.t('unit.euI')}
-              <span class={`badge eui-${status}`}>{i18n.t(STATUS_KEY[status])}</span>
-              {q && (
-                <small class="muted block">
-                  {i18n.t('kpi.quota', { constraint: q.constraint, guide: q.guide })}
-                </small>
-              )}
-              {b.eui && b.eui.windowDays < 360 && <small class="muted block">{i18n.t('kpi.annualised', { days: i18n.num(b.eui.windowDays, 1) })}</small>}
-            </dd>
-          </div>
-          <div>
-            <dt>{i18n.t('kpi.alerts')}</dt>
-            <dd>
-              <strong>{props.alerts === null ? i18n.t('none') : i18n.num(props.alerts, 0)}</strong>
-            </dd>
-          </div>
-          <div>
-            <dt>{i18n.t('kpi.coverage')}</dt>
-            <dd>
-              <strong>{i18n.pct(b.coverage30d, 1)}</strong>
-            </dd>
-          </div>
-        </dl>
+        <BuildingKpis building={b} live={live} liveTime={(ms) => i18n.time(ms, props.tz)} alerts={props.alerts} />
       )}
     </li>
   );
