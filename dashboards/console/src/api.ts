@@ -175,21 +175,24 @@ export class ApiError extends Error {
   }
 }
 
+/** What a failed response's error body says, as an ApiError (the status text when it has none). */
+export async function apiFailure(res: Response): Promise<ApiError> {
+  let code = `HTTP_${res.status}`;
+  let message = res.statusText;
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    code = body.error?.code ?? code;
+    message = body.error?.message ?? message;
+  } catch {
+    // Not a JSON error body; the status text stands.
+  }
+  return new ApiError(res.status, code, message);
+}
+
 /** GET a JSON resource; rejects with ApiError carrying the API's code. */
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(path, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
-  if (!res.ok) {
-    let code = `HTTP_${res.status}`;
-    let message = res.statusText;
-    try {
-      const body = (await res.json()) as { error?: { code?: string; message?: string } };
-      code = body.error?.code ?? code;
-      message = body.error?.message ?? message;
-    } catch {
-      // Not a JSON error body; status text stands.
-    }
-    throw new ApiError(res.status, code, message);
-  }
+  if (!res.ok) throw await apiFailure(res);
   return (await res.json()) as T;
 }
 

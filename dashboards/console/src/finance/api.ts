@@ -4,7 +4,7 @@
  * requests only, and the response types the lender and insurer pages use.
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError } from '../api.js';
+import { apiFailure } from '../api.js';
 
 export type ApiRole = 'operator' | 'lender' | 'insurer' | 'verifier' | 'admin';
 
@@ -25,19 +25,6 @@ export interface Whoami {
   label: string | null;
 }
 
-/** What an error body says, as an ApiError. */
-async function failure(res: Response): Promise<ApiError> {
-  let code = `HTTP_${res.status}`;
-  let message = res.statusText;
-  try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
-    code = body.error?.code ?? code;
-    message = body.error?.message ?? message;
-  } catch {
-    // Not a JSON error body; the status text stands.
-  }
-  return new ApiError(res.status, code, message);
-}
 
 /** A request with the API key; rejects with ApiError carrying the API's code. */
 export async function authFetch(key: string, path: string, init: { method?: 'GET' | 'POST'; body?: unknown; accept?: string; signal?: AbortSignal } = {}): Promise<Response> {
@@ -49,7 +36,7 @@ export async function authFetch(key: string, path: string, init: { method?: 'GET
     ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
     ...(init.signal ? { signal: init.signal } : {}),
   });
-  if (!res.ok) throw await failure(res);
+  if (!res.ok) throw await apiFailure(res);
   return res;
 }
 
