@@ -1,13 +1,18 @@
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
-import { apiSecurityConfigSchema, authConfigSchema, createAccessControl, createApiServer, loadSigner, packConfigSchema, reportConfigSchema } from '@wattproof/dashboards';
+import { apiSecurityConfigSchema, authConfigSchema, consoleSignInUrl, createAccessControl, createApiServer, loadSigner, LOCAL_ADMIN_KEY_FILE, packConfigSchema, readLocalAdminKey, reportConfigSchema } from '@wattproof/dashboards';
 import { alertsConfigSchema, createAlertEngine, createFinanceService, createMvJobs, isFinanceRegistry } from '@wattproof/analytics';
 import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof api [--help]
 
-Runs the HTTP API: portfolio, readings (raw and aggregated), dead letters, /health,
-/metrics and the OpenAPI document with its UI at /docs.
+Runs the HTTP API and the web console: portfolio, readings (raw and aggregated), M&V,
+alerts, finance, dead letters, /health, /metrics and the OpenAPI document with its UI at
+/docs. Every route but /health, /ready, /api, /docs and the console page needs an API key
+(docs/access.md). When API_AUTH_ADMIN_KEY_FILE (default <WATTPROOF_DATA_DIR>/api-admin.key,
+made by 'wattproof start') holds a valid admin key, it prints the console address that signs
+in with it; otherwise how to make a key ('wattproof apikey add').
 Reads API_HOST, API_PORT, the rate-limit and TLS keys (API_RATE_LIMIT_*, API_AUTH_FAILURE_*,
 API_TLS_CERT_FILE/API_TLS_KEY_FILE for HTTPS; docs/security.md) and the store keys (READINGS_STORE, INFLUX_*, REGISTRY_*,
 WATTPROOF_DATA_DIR); see 'wattproof config'. To run it apart from the ingest, use
@@ -29,7 +34,8 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const jobs = createMvJobs({ ...stores, logger });
   const finance = isFinanceRegistry(stores.registry) ? createFinanceService({ readings: stores.readings, registry: stores.registry, jobs, logger }) : undefined;
   const alerts = createAlertEngine({ ...stores, logger }, alertsConfig);
-  const access = createAccessControl({ registry: stores.registry, logger }, loadConfig(authConfigSchema, env));
+  const authConfig = loadConfig(authConfigSchema, env);
+  const access = createAccessControl({ registry: stores.registry, logger }, authConfig);
   const signingKey = loadConfig(packConfigSchema, env).REPORT_SIGNING_KEY_FILE;
   const packSigner = signingKey ? await loadSigner(signingKey) : undefined;
   await alerts.start();
@@ -37,7 +43,15 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
   const scheme = security.API_TLS_CERT_FILE && security.API_TLS_KEY_FILE ? 'https' : 'http';
-  process.stdout.write(`Wattproof API on ${scheme}://${rt.API_HOST}:${rt.API_PORT} (docs /docs) — ${stores.describe}\n`);
+  const base = `${scheme}://${rt.API_HOST}:${rt.API_PORT}`;
+  process.stdout.write(`Wattproof API on ${base} (docs /docs) — ${stores.describe}\n`);
+  // The local admin key of `wattproof start`, when this data directory has a valid one; this command makes none.
+  const localKey = await readLocalAdminKey(access, resolve(authConfig.API_AUTH_ADMIN_KEY_FILE ?? join(env.WATTPROOF_DATA_DIR ?? './data', LOCAL_ADMIN_KEY_FILE)));
+  process.stdout.write(
+    localKey
+      ? `Web console: ${consoleSignInUrl(base, localKey.key)}\n  (signs the browser in with the local admin key in ${localKey.path}: keep this address private)\n`
+      : `Web console: ${base}/ — sign in with an API key; make one with: node bin/wattproof.js apikey add --role admin --label "console" (prints it once)\n`,
+  );
   await untilSignal(async () => {
     stopSchedule();
     await alerts.close();

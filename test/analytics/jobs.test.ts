@@ -10,6 +10,7 @@ import { createMvJobs } from '@wattproof/analytics';
 import { createApiServer } from '@wattproof/dashboards';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createMemoryReadingStore } from '@wattproof/ingest';
+import { createTestKey, keyedInject } from '../support/api-keys.js';
 
 const H = 3_600_000;
 const START = Date.parse('2025-01-01T00:00:00+08:00');
@@ -37,6 +38,8 @@ const readings = createMemoryReadingStore();
 const registry = createMemoryRegistryStore();
 const jobs = createMvJobs({ readings, registry, clock: () => END + 86_400_000 });
 let app: Awaited<ReturnType<typeof createApiServer>>;
+/** app.inject with an admin key (running analyses and adding adjustments are admin writes). */
+let inject: ReturnType<typeof keyedInject>;
 
 const definition = {
   meter,
@@ -57,13 +60,14 @@ beforeAll(async () => {
   await registry.upsertMeter(meter);
   await readings.write(synthetic());
   app = await createApiServer({ readings, registry, metrics: new Registry(), jobs });
+  inject = keyedInject(app, await createTestKey(registry));
 });
 
 describe('M&V jobs on live data', () => {
   let resultId = '';
 
   it('runs an analysis from the stores and persists it with lineage', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: definition });
+    const res = await inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: definition });
     expect(res.statusCode, res.body).toBe(201);
     const rec = res.json() as { id: string; body: { result: { status: string; model: { type: string; heatingBalancePoint: number | null; coolingBalancePoint: number | null }; savings: { fraction: number; monthly: unknown[]; uncertainty: Array<{ confidence: number; absolute: number }> }; carbon: { factorId: string; avoidedTco2: number }; eui: { quota: { buildingType: string } }; lineage: { digest: string; inputs: Record<string, string>; referenceData: Array<{ id: string }> } } } };
     resultId = rec.id;
@@ -90,46 +94,46 @@ describe('M&V jobs on live data', () => {
   });
 
   it('serves the building\'s latest result per meter', async () => {
-    const res = await app.inject({ url: '/api/v1/buildings/yz/tower-a/mv' });
+    const res = await inject({ url: '/api/v1/buildings/yz/tower-a/mv' });
     expect(res.statusCode).toBe(200);
     const body = res.json() as { meters: Array<{ meter: string; result: { id: string } | null }> };
     expect(body.meters.find((m) => m.meter === 'main')?.result?.id).toBe(resultId);
-    expect((await app.inject({ url: '/api/v1/buildings/yz/nowhere/mv' })).statusCode).toBe(404);
+    expect((await inject({ url: '/api/v1/buildings/yz/nowhere/mv' })).statusCode).toBe(404);
   });
 
   it('serves the latest result and the list of results', async () => {
-    const latest = await app.inject({ url: '/api/v1/meters/yz/tower-a/main/mv' });
+    const latest = await inject({ url: '/api/v1/meters/yz/tower-a/main/mv' });
     expect(latest.statusCode).toBe(200);
     expect((latest.json() as { id: string }).id).toBe(resultId);
-    const list = await app.inject({ url: '/api/v1/meters/yz/tower-a/main/mv/results' });
+    const list = await inject({ url: '/api/v1/meters/yz/tower-a/main/mv/results' });
     expect((list.json() as { results: unknown[] }).results).toHaveLength(1);
-    const none = await app.inject({ url: '/api/v1/meters/yz/tower-a/other/mv' });
+    const none = await inject({ url: '/api/v1/meters/yz/tower-a/other/mv' });
     expect(none.statusCode).toBe(404);
   });
 
   it('re-derives a past result exactly even after the readings were corrected', async () => {
     // A later correction of the data: the past result must not change.
     await readings.write([{ ...meter, quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: SWITCH + 100 * H, intervalS: 3600, value: 999 }]);
-    const res = await app.inject({ method: 'POST', url: `/api/v1/mv/results/${resultId}/rederive` });
+    const res = await inject({ method: 'POST', url: `/api/v1/mv/results/${resultId}/rederive` });
     expect(res.statusCode).toBe(200);
     expect((res.json() as { identical: boolean }).identical).toBe(true);
     // A new run sees the corrected data and differs.
-    const again = await app.inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: definition });
+    const again = await inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: definition });
     const before = (await jobs.rederive(resultId))!.original;
     expect((again.json() as { body: { result: { savings: { avoided: number } } } }).body.result.savings.avoided).not.toBe(before.savings.avoided);
   });
 
   it('keeps an append-only adjustment register and shows savings with and without it', async () => {
-    const bad = await app.inject({ method: 'POST', url: '/api/v1/meters/yz/tower-a/main/mv/adjustments', payload: { event: 'x' } });
+    const bad = await inject({ method: 'POST', url: '/api/v1/meters/yz/tower-a/main/mv/adjustments', payload: { event: 'x' } });
     expect(bad.statusCode).toBe(400);
     expect((bad.json() as { error: { code: string } }).error.code).toBe('API_REQUEST_INVALID');
-    const add = await app.inject({
+    const add = await inject({
       method: 'POST',
       url: '/api/v1/meters/yz/tower-a/main/mv/adjustments',
       payload: { event: 'server room added', start: '2026-03-01', end: '2026-07-01', method: 'per_day', amount: 50, evidence: 'work order 42', approver: 'verifier Li' },
     });
     expect(add.statusCode).toBe(201);
-    const run = await app.inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: definition });
+    const run = await inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: definition });
     const s = (run.json() as { body: { result: { savings: { avoided: number; adjusted: { adjustment: number; avoided: number; applied: string[] } } } } }).body.result.savings;
     // 122 days from March to June at 50 kWh/day.
     expect(s.adjusted.adjustment).toBeCloseTo(122 * 50, 6);
@@ -149,7 +153,7 @@ describe('M&V jobs on live data', () => {
   });
 
   it('rejects an invalid definition with the field named', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: { ...definition, baseline: { start: '2025-13-01', end: 'x' } } });
+    const res = await inject({ method: 'POST', url: '/api/v1/mv/analyses', payload: { ...definition, baseline: { start: '2025-13-01', end: 'x' } } });
     expect(res.statusCode).toBe(400);
     expect((res.json() as { error: { message: string } }).error.message).toContain('baseline');
   });

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { bearer, readLocalAdminKey } from '../support/api-keys.js';
 import { freePort } from '../support/net.js';
 import { startService, type Service } from '../support/processes.js';
 
@@ -29,7 +30,8 @@ it('backfills the demo park, verifies the hotel retrofit against the ground trut
   const line = service.output().split('\n').find((l) => l.startsWith('M&V: yz-hotel'))!;
   expect(line).toContain('verified savings');
 
-  const res = await fetch(`http://127.0.0.1:${api}/api/v1/meters/yuzhong/yz-hotel/elec-main/mv`);
+  const key = await readLocalAdminKey(dir);
+  const res = await fetch(`http://127.0.0.1:${api}/api/v1/meters/yuzhong/yz-hotel/elec-main/mv`, { headers: bearer(key) });
   expect(res.status).toBe(200);
   const rec = (await res.json()) as { body: { result: { status: string; savings: { avoided: number; uncertainty: Array<{ confidence: number; absolute: number }> } }; definition: { reporting: { start: string } } } };
   expect(rec.body.result.status).toBe('verified');
@@ -45,7 +47,7 @@ it('backfills the demo park, verifies the hotel retrofit against the ground trut
   expect(Math.abs(rec.body.result.savings.avoided - trueSavings)).toBeLessThanOrEqual(band);
 
   // Sub-meters by end use and the weather station are registered and have data.
-  const meters = (await (await fetch(`http://127.0.0.1:${api}/api/v1/meters?site=yuzhong&building=yz-hotel`)).json()) as { meters: Array<{ meter: string; endUse?: string }> };
+  const meters = (await (await fetch(`http://127.0.0.1:${api}/api/v1/meters?site=yuzhong&building=yz-hotel`, { headers: bearer(key) })).json()) as { meters: Array<{ meter: string; endUse?: string }> };
   expect(meters.meters.map((m) => m.meter).sort()).toEqual(['elec-hvac', 'elec-lighting', 'elec-main', 'elec-power', 'elec-special']);
   await service.stop('SIGTERM');
   expect(service.output()).toContain('Wattproof stopped.');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { waitFor } from '../support/mqtt.js';
+import { bearer, readLocalAdminKey } from '../support/api-keys.js';
 import { freePort } from '../support/net.js';
 import { startService, type Service } from '../support/processes.js';
 
@@ -26,7 +27,11 @@ it('starts gateway, ingest, API and simulator in one process and serves readings
   await service.waitForOutput('Wattproof is running.');
   expect(service.output()).toContain(`mqtt://127.0.0.1:${mqtt}`);
   expect(service.output()).toContain(`http://127.0.0.1:${api}`);
-  const latest = async () => ((await (await fetch(`http://127.0.0.1:${api}/api/v1/latest`)).json()) as { readings: unknown[] }).readings.length;
+  // The console address signs in with the local admin key, carried in the URL fragment (never sent to the server).
+  const key = await readLocalAdminKey(dir);
+  expect(service.output()).toContain(`Web console    http://127.0.0.1:${api}/#key=${key}`);
+  expect((await fetch(`http://127.0.0.1:${api}/api/v1/latest`)).status).toBe(401);
+  const latest = async () => ((await (await fetch(`http://127.0.0.1:${api}/api/v1/latest`, { headers: bearer(key) })).json()) as { readings: unknown[] }).readings.length;
   // 2 buildings x (electricity, gas register + derived gas intervals, temperature) = 8 series.
   await waitFor(async () => (await latest()) === 8, 60_000, 'latest readings of every series');
   const health = (await (await fetch(`http://127.0.0.1:${api}/health`)).json()) as { status: string };

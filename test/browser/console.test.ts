@@ -2,13 +2,18 @@
  * The web console in a real headless Chromium against the real pipeline: `wattproof start` as a
  * child process (gateway, ingest, embedded stores, API, minimal simulator) on free loopback
  * ports in a temporary data directory. Readings and a rejected message are published over real
- * MQTT. Screenshots go to test-artifacts/browser/.
+ * MQTT. Without a key the console shows the sign-in and requests no data; the address
+ * `wattproof start` prints signs in through the URL fragment (`/#key=…`), and every API request —
+ * the live stream too — then carries the key in the Authorization header, never in a URL.
+ * Screenshots go to test-artifacts/browser/.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Request } from 'playwright-core';
+import { bearer, readLocalAdminKey } from '../support/api-keys.js';
 import { chromiumAvailable, launchChromium, screenshot, watchPage } from '../support/browser.js';
 import { connectClient, waitFor } from '../support/mqtt.js';
 import { freePort } from '../support/net.js';
@@ -24,9 +29,14 @@ let base = '';
 let mqttUrl = '';
 /** Console errors, page errors and failed requests of the main page, for the whole run. */
 let seen: string[] = [];
+/** The local admin key and the sign-in address `wattproof start` printed. */
+let adminKey = '';
+let signInUrl = '';
+/** Every request of the main page: URL and Authorization header. */
+const requests: Array<{ url: string; auth: string | undefined }> = [];
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const api = async (path: string): Promise<Json> => (await (await fetch(`${base}${path}`)).json()) as Json;
+const api = async (path: string): Promise<Json> => (await (await fetch(`${base}${path}`, { headers: bearer(adminKey) })).json()) as Json;
 
 /** Publishes one readings message as an anonymous client (the test stack allows it) and waits for PUBACK. */
 async function publish(topic: string, payload: unknown): Promise<void> {
@@ -68,6 +78,8 @@ beforeAll(async () => {
     API_PORT: String(http),
   });
   await service.waitForOutput('Wattproof is running.', 60_000);
+  adminKey = await readLocalAdminKey(dir);
+  signInUrl = /Web console\s+(\S+)/.exec(service.output())![1]!;
   await waitFor(
     async () => {
       const p = await api('/api/v1/portfolio/summary');
@@ -80,6 +92,7 @@ beforeAll(async () => {
   context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, locale: 'zh-CN' });
   page = await context.newPage();
   seen = watchPage(page);
+  page.on('request', (r: Request) => requests.push({ url: r.url(), auth: r.headers()['authorization'] }));
 }, 180_000);
 
 afterAll(async () => {
@@ -89,6 +102,34 @@ afterAll(async () => {
 });
 
 describe('web console in Chromium', () => {
+  it('without a key shows the sign-in, not data, and requests nothing from the API', async () => {
+    await page.goto(`${base}/#/buildings/${SITE}/b01`);
+    await page.locator('[data-needs-sign-in]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('[data-chart], .tile').count()).toBe(0);
+    await page.goto(`${base}/`);
+    await page.locator('[data-needs-sign-in]').waitFor();
+    expect(await page.locator('.tile').count()).toBe(0);
+    expect(await page.locator('[data-sign-in]').count()).toBeGreaterThan(0);
+    expect(requests.filter((r) => new URL(r.url).pathname.startsWith('/api/'))).toEqual([]);
+    await screenshot(page, 'sign-in');
+  });
+
+  it('signs in through the address wattproof start prints: the key leaves the address bar for the tab only', async () => {
+    expect(signInUrl).toBe(`${base}/#key=${adminKey}`);
+    await page.goto(signInUrl);
+    await page.locator('[data-account="admin"]').waitFor({ timeout: 30_000 });
+    await page.locator('.tile[data-building="b01"]').waitFor({ timeout: 30_000 });
+    // Gone from the address bar and from the history entry; kept in sessionStorage (this tab) only.
+    expect(page.url()).toBe(`${base}/`);
+    expect(await page.evaluate('location.hash')).toBe('');
+    expect(await page.evaluate(`sessionStorage.getItem('wattproof.apiKey') === ${JSON.stringify(adminKey)} && localStorage.getItem('wattproof.apiKey') === null`)).toBe(true);
+    // No request ever carried the key in its URL; every API request carried it in the header.
+    expect(requests.filter((r) => r.url.includes(adminKey))).toEqual([]);
+    const apiRequests = requests.filter((r) => new URL(r.url).pathname.startsWith('/api/'));
+    expect(apiRequests.length).toBeGreaterThan(0);
+    for (const r of apiRequests) expect(r.auth, r.url).toBe(`Bearer ${adminKey}`);
+  });
+
   it('the portfolio at / lists the simulated buildings with their live power', async () => {
     await page.goto(`${base}/`);
     await page.locator('.tile[data-building="b01"]').waitFor({ timeout: 30_000 });
@@ -146,6 +187,10 @@ describe('web console in Chromium', () => {
     await expect.poll(() => points('live'), { timeout: 5_000 }).toBe(before + 1);
     expect(await page.evaluate('window.__noReload')).toBe(true);
     expect(await page.locator('main [data-live-kw] strong').textContent()).toBe('74.1');
+    // It came over the live stream, read with fetch and the key in the Authorization header.
+    const streams = requests.filter((r) => new URL(r.url).pathname === '/api/v1/stream');
+    expect(streams.length).toBeGreaterThan(0);
+    for (const r of streams) expect(r.auth).toBe(`Bearer ${adminKey}`);
   });
 
   it('"Download CSV" gives exactly the chart\'s rows', async () => {
@@ -214,6 +259,9 @@ describe('web console in Chromium', () => {
     const phone = await context.newPage();
     const seen = watchPage(phone);
     await phone.setViewportSize({ width: 375, height: 800 });
+    // A new tab has no key (sessionStorage is per tab): it signs in through the printed address.
+    await phone.goto(signInUrl);
+    await phone.locator('.tile').first().waitFor({ timeout: 30_000 });
     await phone.goto(`${base}/#/buildings/${SITE}/b01`);
     await phone.locator('[data-chart="heatmap"]').waitFor({ timeout: 30_000 });
     expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);

@@ -17,6 +17,7 @@ import { createGateway, gatewayConfigSchema, provisionDevice, provisionService }
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createIngest, createMemoryReadingStore, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator } from '@wattproof/simulators';
+import { createTestKey, keyedInject } from '../support/api-keys.js';
 import { waitFor } from '../support/mqtt.js';
 
 const MIN = 60_000;
@@ -62,6 +63,8 @@ describe('alerts API and webhooks', () => {
   let registry: RegistryStore;
   let engine: AlertEngine;
   let app: FastifyInstance;
+  /** app.inject with an admin key. */
+  let inject: ReturnType<typeof keyedInject>;
   let hook: Awaited<ReturnType<typeof receiver>>;
   const logs: string[] = [];
   let now = NOW;
@@ -90,6 +93,7 @@ describe('alerts API and webhooks', () => {
       }),
     );
     app = await createApiServer({ readings, registry, metrics: new Registry(), alerts: engine });
+    inject = keyedInject(app, await createTestKey(registry));
   });
 
   afterAll(async () => {
@@ -99,22 +103,22 @@ describe('alerts API and webhooks', () => {
   });
 
   it('evaluates on demand and lists nothing while the meter reports', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/v1/alerts/evaluate' });
+    const res = await inject({ method: 'POST', url: '/api/v1/alerts/evaluate' });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json() as { raised: unknown[]; rules: Record<string, { judged: number }> };
     expect(body.raised).toEqual([]);
     expect(body.rules.meter_silent!.judged).toBe(1);
-    expect((await app.inject({ url: '/api/v1/alerts' })).json()).toEqual({ alerts: [] });
+    expect((await inject({ url: '/api/v1/alerts' })).json()).toEqual({ alerts: [] });
   });
 
   it('raises a silent-meter alert, serves it with filters, and delivers it by webhook after a 500', async () => {
     now = NOW + 2 * HOUR;
-    const res = await app.inject({ method: 'POST', url: '/api/v1/alerts/evaluate' });
+    const res = await inject({ method: 'POST', url: '/api/v1/alerts/evaluate' });
     expect(res.statusCode, res.body).toBe(200);
     const evaluation = res.json() as { raised: Array<{ id: string }> };
     expect(evaluation.raised.map((a) => a.id)).toContain('meter_silent:yz:b01:elec');
 
-    const list = (await app.inject({ url: '/api/v1/alerts?site=yz&rule=meter_silent&state=active' })).json() as { alerts: Array<Record<string, unknown>> };
+    const list = (await inject({ url: '/api/v1/alerts?site=yz&rule=meter_silent&state=active' })).json() as { alerts: Array<Record<string, unknown>> };
     expect(list.alerts).toHaveLength(1);
     expect(list.alerts[0]).toMatchObject({
       id: 'meter_silent:yz:b01:elec',
@@ -129,9 +133,9 @@ describe('alerts API and webhooks', () => {
       evidence: { lastReadingAt: new Date(NOW - 15 * MIN).toISOString(), usualIntervalS: 900, thresholdS: 3600 },
     });
     for (const k of ['title', 'message', 'titleZh', 'messageZh']) expect(typeof list.alerts[0]![k]).toBe('string');
-    expect(((await app.inject({ url: '/api/v1/alerts?state=resolved' })).json() as { alerts: unknown[] }).alerts).toEqual([]);
-    expect(((await app.inject({ url: '/api/v1/alerts?meter=other' })).json() as { alerts: unknown[] }).alerts).toEqual([]);
-    const bad = await app.inject({ url: '/api/v1/alerts?state=bogus' });
+    expect(((await inject({ url: '/api/v1/alerts?state=resolved' })).json() as { alerts: unknown[] }).alerts).toEqual([]);
+    expect(((await inject({ url: '/api/v1/alerts?meter=other' })).json() as { alerts: unknown[] }).alerts).toEqual([]);
+    const bad = await inject({ url: '/api/v1/alerts?state=bogus' });
     expect(bad.statusCode).toBe(400);
     expect((bad.json() as { error: { code: string } }).error.code).toBe('API_REQUEST_INVALID');
 
@@ -154,7 +158,7 @@ describe('alerts API and webhooks', () => {
   });
 
   it('serves one alert with its events, evidence and delivery attempts, never the URL or the secret', async () => {
-    const res = await app.inject({ url: '/api/v1/alerts/meter_silent:yz:b01:elec' });
+    const res = await inject({ url: '/api/v1/alerts/meter_silent:yz:b01:elec' });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json() as { alert: { evidence: Record<string, unknown> }; events: Array<{ type: string }>; deliveries: Array<Record<string, unknown>> };
     expect(body.alert.evidence.silentForS).toBe(2 * 3600 + 15 * 60);
@@ -167,23 +171,45 @@ describe('alerts API and webhooks', () => {
     expect(body.deliveries[0]!.origin).toBe(new URL(hook.url).origin);
     expect(res.body).not.toContain(URL_TOKEN);
     expect(res.body).not.toContain(SECRET);
-    const missing = await app.inject({ url: '/api/v1/alerts/meter_silent:yz:b01:nope' });
+    const missing = await inject({ url: '/api/v1/alerts/meter_silent:yz:b01:nope' });
     expect(missing.statusCode).toBe(404);
     expect((missing.json() as { error: { code: string } }).error.code).toBe('ALERT_NOT_FOUND');
   });
 
+  it('shows an alert to the keys that may read its building only; evaluating is an admin action', async () => {
+    const b01 = await createTestKey(registry, { role: 'operator', grants: [{ kind: 'building', site: 'yz', building: 'b01' }] });
+    const b02 = await createTestKey(registry, { role: 'operator', grants: [{ kind: 'building', site: 'yz', building: 'b02' }] });
+    const as = (key: string, url: string, method: 'GET' | 'POST' = 'GET') => app.inject({ method, url, headers: { authorization: `Bearer ${key}` } });
+    const ids = async (key: string) => ((await as(key, '/api/v1/alerts')).json() as { alerts: Array<{ id: string }> }).alerts.map((a) => a.id);
+    const all = (await inject({ url: '/api/v1/alerts' })).json() as { alerts: Array<{ id: string; building?: string }> };
+    expect(await ids(b01)).toContain('meter_silent:yz:b01:elec');
+    expect(await ids(b01)).toEqual(all.alerts.filter((a) => a.building === 'b01').map((a) => a.id));
+    expect((await as(b01, '/api/v1/alerts/meter_silent:yz:b01:elec')).statusCode).toBe(200);
+    expect((await as(b02, '/api/v1/alerts')).json()).toEqual({ alerts: [] });
+    // Another building's alert answers exactly like one that was never raised.
+    const other = await as(b02, '/api/v1/alerts/meter_silent:yz:b01:elec');
+    const never = await as(b02, '/api/v1/alerts/meter_silent:yz:b01:nope');
+    expect([other.statusCode, (other.json() as { error: { code: string } }).error.code]).toEqual([404, 'AUTH_NOT_FOUND']);
+    const message = (r: typeof other) => (r.json() as { error: { message: string } }).error.message;
+    expect(message(other).replace(':elec', ':X')).toBe(message(never).replace(':nope', ':X'));
+    expect(never.statusCode).toBe(404);
+    const evaluate = await as(b01, '/api/v1/alerts/evaluate', 'POST');
+    expect([evaluate.statusCode, (evaluate.json() as { error: { code: string } }).error.code]).toEqual([403, 'AUTH_FORBIDDEN']);
+    expect((await app.inject({ url: '/api/v1/alerts' })).statusCode).toBe(401);
+  });
+
   it('keeps one alert across runs and sends the resolve', async () => {
     now = NOW + 3 * HOUR;
-    const again = (await app.inject({ method: 'POST', url: '/api/v1/alerts/evaluate' })).json() as { raised: unknown[] };
+    const again = (await inject({ method: 'POST', url: '/api/v1/alerts/evaluate' })).json() as { raised: unknown[] };
     expect(again.raised).toEqual([]);
     await readings.write([interval(NOW + 2 * HOUR + 30 * MIN)]);
-    const res = (await app.inject({ method: 'POST', url: '/api/v1/alerts/evaluate' })).json() as { resolved: Array<{ id: string; state: string; resolvedAt: string }> };
+    const res = (await inject({ method: 'POST', url: '/api/v1/alerts/evaluate' })).json() as { resolved: Array<{ id: string; state: string; resolvedAt: string }> };
     expect(res.resolved).toEqual([expect.objectContaining({ id: 'meter_silent:yz:b01:elec', state: 'resolved', resolvedAt: new Date(now).toISOString() })]);
     await engine.deliveriesIdle();
     const last = hook.received[hook.received.length - 1]!;
     expect(JSON.parse(last.body)).toMatchObject({ type: 'alert.resolved', alert: { id: 'meter_silent:yz:b01:elec', state: 'resolved' } });
     expect(hook.received.filter((r) => JSON.parse(r.body).type === 'alert.raised' && JSON.parse(r.body).alert.id === 'meter_silent:yz:b01:elec')).toHaveLength(2);
-    const detail = (await app.inject({ url: '/api/v1/alerts/meter_silent:yz:b01:elec' })).json() as { events: Array<{ type: string }> };
+    const detail = (await inject({ url: '/api/v1/alerts/meter_silent:yz:b01:elec' })).json() as { events: Array<{ type: string }> };
     expect(detail.events.map((e) => e.type)).toEqual(['resolved', 'raised']);
   });
 
@@ -196,7 +222,7 @@ describe('alerts API and webhooks', () => {
   });
 
   it('documents the routes in OpenAPI under the alerts tag', async () => {
-    const doc = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    const doc = (await inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[] }>> };
     expect(doc.paths['/api/v1/alerts']?.get?.tags).toEqual(['alerts']);
     expect(doc.paths['/api/v1/alerts/{id}']?.get?.tags).toEqual(['alerts']);
     expect(doc.paths['/api/v1/alerts/evaluate']?.post?.tags).toEqual(['alerts']);
@@ -245,6 +271,7 @@ describe('a meter of the minimal simulator goes silent (real gateway and ingest)
     let now = Date.now();
     const engine = createAlertEngine({ readings, registry, clock: () => now }, configWith(alertsConfigSchema, { ALERT_EVALUATE_INTERVAL_S: 0 }));
     const app = await createApiServer({ readings, registry, metrics, alerts: engine });
+    const inject = keyedInject(app, await createTestKey(registry));
     const sim = createSimulator({ provision: (r) => provisionDevice(registry, r, { rotate: true }) }, { url, site: 'sim', buildings: 1, intervalS: 60, backfillHours: 1, ratePerS: 500, readingsPerMessage: 60 });
     try {
       const run = sim.start();
@@ -253,12 +280,12 @@ describe('a meter of the minimal simulator goes silent (real gateway and ingest)
       await sim.close();
       await run;
       now = Date.now();
-      const quiet = (await app.inject({ method: 'POST', url: '/api/v1/alerts/evaluate' })).json() as { raised: Array<{ rule: string }> };
+      const quiet = (await inject({ method: 'POST', url: '/api/v1/alerts/evaluate' })).json() as { raised: Array<{ rule: string }> };
       expect(quiet.raised.filter((a) => a.rule === 'meter_silent')).toEqual([]);
       // Ten minutes later, with nothing published since: 4 intervals of 60 s have passed.
       now = Date.now() + 10 * MIN;
-      await app.inject({ method: 'POST', url: '/api/v1/alerts/evaluate' });
-      const res = (await app.inject({ url: '/api/v1/alerts?rule=meter_silent&site=sim' })).json() as { alerts: Array<{ id: string; evidence: { usualIntervalS: number } }> };
+      await inject({ method: 'POST', url: '/api/v1/alerts/evaluate' });
+      const res = (await inject({ url: '/api/v1/alerts?rule=meter_silent&site=sim' })).json() as { alerts: Array<{ id: string; evidence: { usualIntervalS: number } }> };
       expect(res.alerts.map((a) => a.id).sort()).toEqual(['meter_silent:sim:b01:elec-main', 'meter_silent:sim:b01:gas-main', 'meter_silent:sim:b01:outdoor-temp']);
       expect(res.alerts.every((a) => a.evidence.usualIntervalS === 60)).toBe(true);
     } finally {

@@ -1,7 +1,8 @@
 /**
  * The HTTP API through `app.inject()` (no socket) on memory stores: portfolio lists, raw and
  * aggregated readings, parameter validation, error bodies that hide internals, dead letters
- * with cursor pagination, /health, /metrics and the OpenAPI document.
+ * with cursor pagination, /health, /metrics and the OpenAPI document. Requests carry an admin
+ * key (every route but the open ones needs one; who sees what is test/dashboards/access-matrix.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
@@ -10,6 +11,7 @@ import { WattproofError, type NewDeadLetter, type ReadingStore, type RegistrySto
 import { createApiServer } from '@wattproof/dashboards';
 import { createMemoryReadingStore } from '@wattproof/ingest';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
+import { bearer, createTestKey } from '../support/api-keys.js';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -55,12 +57,13 @@ let readings: ReadingStore;
 let registry: RegistryStore;
 let metrics: Registry;
 let app: FastifyInstance;
+let adminKey: string;
 const extraApps: FastifyInstance[] = [];
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function get(path: string, on: FastifyInstance = app): Promise<{ status: number; body: Json; text: string; headers: Record<string, unknown> }> {
-  const res = await on.inject({ method: 'GET', url: path });
+async function get(path: string, on: FastifyInstance = app, key: string | null = adminKey): Promise<{ status: number; body: Json; text: string; headers: Record<string, unknown> }> {
+  const res = await on.inject({ method: 'GET', url: path, headers: key ? bearer(key) : {} });
   let body: Json = {};
   try {
     body = res.json();
@@ -90,6 +93,7 @@ beforeAll(async () => {
   await registry.upsertMeter({ site: 'cq', building: 'hq', meter: 'main' });
   await readings.write(SAMPLES.map(([dt, v]) => interval(T0 + dt, v)));
   await registry.addDeadLetters(DL_CODES.map((code, i) => deadLetter(i, code)));
+  adminKey = await createTestKey(registry);
   app = await createApiServer({ readings, registry, metrics, clock: () => T0 + 2 * 86_400_000 });
   await app.ready();
 });
@@ -392,6 +396,14 @@ describe('dead letters', () => {
     expect((await get('/api/v1/dead-letters?source=ingest')).body.deadLetters.map((d: Json) => d.reason)).toEqual(['reason 3', 'reason 1']);
     expect((await get('/api/v1/dead-letters?site=cq')).body).toEqual({ total: 0, deadLetters: [] });
   });
+
+  it('filters by building (topics under wattproof/v1/<site>/<building>/), which needs the site', async () => {
+    expect((await get('/api/v1/dead-letters?site=yz&building=b01')).body.total).toBe(5);
+    expect((await get('/api/v1/dead-letters?site=yz&building=b0')).body).toEqual({ total: 0, deadLetters: [] });
+    const bad = await get('/api/v1/dead-letters?building=b01');
+    expect(bad.status).toBe(400);
+    expectCleanError(bad, 'API_REQUEST_INVALID');
+  });
 });
 
 describe('ops endpoints', () => {
@@ -434,6 +446,16 @@ describe('ops endpoints', () => {
     expect(r.text).toContain('# HELP wattproof_api_test_total A counter for the API test\n# TYPE wattproof_api_test_total counter\nwattproof_api_test_total 3\n');
   });
 
+  it('/metrics needs an admin key: 401 without one, 403 AUTH_FORBIDDEN for any other role', async () => {
+    const none = await get('/metrics', app, null);
+    expect([none.status, none.body.error?.code]).toEqual([401, 'AUTH_REQUIRED']);
+    expect(none.text).not.toContain('wattproof_');
+    const operator = await createTestKey(registry, { role: 'operator', grants: [{ kind: 'building', site: 'yz', building: 'b01' }] });
+    const r = await get('/metrics', app, operator);
+    expect([r.status, r.body.error?.code]).toEqual([403, 'AUTH_FORBIDDEN']);
+    expect(r.text).not.toContain('wattproof_');
+  });
+
   it('/docs/json is an OpenAPI 3 document listing every /api/v1 route', async () => {
     const r = await get('/docs/json');
     expect(r.status).toBe(200);
@@ -464,6 +486,10 @@ describe('ops endpoints', () => {
       '/api/v1/stream',
     ]);
     for (const p of apiPaths) expect(Object.keys(r.body.paths[p]), p).toEqual(['get']);
+    // Every /api/v1 route takes the key as a bearer token or in X-Api-Key; the probes take none.
+    for (const p of apiPaths) expect(r.body.paths[p].get.security, p).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);
+    expect(r.body.paths['/health'].get.security).toBeUndefined();
+    expect(Object.keys(r.body.components.securitySchemes).sort()).toEqual(['apiKeyHeader', 'bearerAuth']);
     const readingsParams = r.body.paths['/api/v1/meters/{site}/{building}/{meter}/readings'].get.parameters.map((x: Json) => `${x.in}:${x.name}`).sort();
     expect(readingsParams).toEqual(['path:building', 'path:meter', 'path:site', 'query:bucket', 'query:from', 'query:kind', 'query:limit', 'query:quantity', 'query:to', 'query:tz']);
   });

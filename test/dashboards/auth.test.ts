@@ -4,7 +4,8 @@
  * allowed and refused reads and who may read them, the local admin key of `wattproof start`, and
  * the access matrix — every route that declares `config.access` (test routes of every resource
  * kind, the audit route, and the finance plugin's routes when it exists) × every role — on the
- * memory registry and on a real PostgreSQL.
+ * memory registry and on a real PostgreSQL. The operator-data routes (readings, M&V, alerts,
+ * reports, console data) and the complete route list: test/dashboards/access-matrix.test.ts.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -259,7 +260,8 @@ async function runMatrix(h: Harness): Promise<{ checked: number; allowed: Record
   const rows: string[] = [];
   const allowed: Record<string, number> = {};
   let checked = 0;
-  const routes = h.app.guardedRoutes.filter((r) => r.method === 'GET' || r.method === 'POST');
+  // Finance routes and the audit log; the operator-data routes have their own matrix (access-matrix.test.ts).
+  const routes = h.app.guardedRoutes.filter((r) => (r.method === 'GET' || r.method === 'POST') && (r.access.finance || r.url === '/api/v1/audit'));
   expect(routes.length).toBeGreaterThanOrEqual(9);
   for (const route of routes) {
     for (const url of urlsOf(route.url)) {
@@ -432,9 +434,13 @@ describe('the auth plugin (memory registry)', () => {
     await h?.app.close();
   });
 
-  it('leaves routes without config.access open (issue 7 closes them)', async () => {
-    expect((await call(h.app, 'GET', '/api/v1/sites')).status).toBe(200);
+  it('needs a key on every route but the open ones (probes, docs, the console shell)', async () => {
+    const none = await call(h.app, 'GET', '/api/v1/sites');
+    expect([none.status, none.body.error?.code]).toEqual([401, 'AUTH_REQUIRED']);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="wattproof"');
+    expect((await call(h.app, 'GET', '/api/v1/sites', h.keys.operator)).status).toBe(200);
     expect((await call(h.app, 'GET', '/health')).status).toBe(200);
+    expect((await call(h.app, 'GET', '/docs/json')).status).toBe(200);
   });
 
   it('answers 401 with a Bearer challenge: no key, malformed, unknown, wrong scheme, two different keys, expired, revoked', async () => {
@@ -626,16 +632,26 @@ describe('the auth plugin (memory registry)', () => {
     }
   });
 
-  it('refuses to start with a finance route that declares no access', async () => {
-    const app = await createApiServer({ readings: createMemoryReadingStore(), registry: createMemoryRegistryStore(), metrics: new Registry() }, { console: false });
-    const failed = await (async () => {
-      await app.register(async (a) => {
-        a.get('/api/v1/finance/unguarded', async () => ({ loans: ['everything'] }));
-      });
-      await app.ready();
-    })().catch((e: unknown) => e);
-    expect(failed).toMatchObject({ code: 'AUTH_ROUTE_UNGUARDED' });
-    await app.close().catch(() => undefined);
+  it('refuses to start with a route that declares no access and is not an open one (deny by default)', async () => {
+    for (const url of ['/api/v1/finance/unguarded', '/api/v1/readings-dump', '/debug', '/docsx', '/console/:file/extra']) {
+      const app = await createApiServer({ readings: createMemoryReadingStore(), registry: createMemoryRegistryStore(), metrics: new Registry() }, { console: false });
+      const failed = await (async () => {
+        await app.register(async (a) => {
+          a.get(url, async () => ({ loans: ['everything'] }));
+        });
+        await app.ready();
+      })().catch((e: unknown) => e);
+      expect(failed, url).toMatchObject({ code: 'AUTH_ROUTE_UNGUARDED' });
+      await app.close().catch(() => undefined);
+    }
+    // The same route with config.access registers.
+    const ok = await createApiServer({ readings: createMemoryReadingStore(), registry: createMemoryRegistryStore(), metrics: new Registry() }, { console: false });
+    await ok.register(async (a) => {
+      a.get('/debug', { config: { access: { action: 'read', finance: false, resource: () => ({ kind: 'ops' }) } } }, async () => ({ ok: true }));
+    });
+    await ok.ready();
+    expect((await ok.inject({ url: '/debug' })).statusCode).toBe(401);
+    await ok.close();
   });
 });
 

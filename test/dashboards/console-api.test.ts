@@ -1,16 +1,18 @@
 /**
  * The console's server side through `app.inject()` on memory stores: the page and its hashed
- * assets, the aggregated JSON and CSV endpoints (portfolio, building overview, columnar time
- * series, M&V savings, coverage with gaps) and, on a real loopback socket, the live stream.
+ * assets (open), the aggregated JSON and CSV endpoints (portfolio, building overview, columnar
+ * time series, M&V savings, coverage with gaps; with an admin key) and, on a real loopback
+ * socket, the live stream — which ends when its key is revoked.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { ReadingStore, RegistryStore, StoredReading } from '@wattproof/core';
 import { createMvJobs } from '@wattproof/analytics';
-import { createApiServer, createLiveStream } from '@wattproof/dashboards';
+import { createAccessControl, createApiServer, createLiveStream } from '@wattproof/dashboards';
 import { createMemoryReadingStore } from '@wattproof/ingest';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
+import { bearer, createTestKey, TEST_KEY_EXPIRES_AT_MS } from '../support/api-keys.js';
 
 const H = 3_600_000;
 const DAY = 86_400_000;
@@ -66,11 +68,12 @@ function resultBody() {
 let readings: ReadingStore;
 let registry: RegistryStore;
 let app: FastifyInstance;
+let adminKey: string;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 async function get(path: string, headers: Record<string, string> = {}, on: FastifyInstance = app) {
-  const res = await on.inject({ method: 'GET', url: path, headers });
+  const res = await on.inject({ method: 'GET', url: path, headers: { ...bearer(adminKey), ...headers } });
   let body: Json = {};
   try {
     body = res.json();
@@ -95,6 +98,7 @@ beforeAll(async () => {
   await readings.write([...hourly('elec-main', 10, { skipOct10: true }), ...hourly('elec-hvac', 4, { skipOct10: true }), ...hourly('temp', 20, { instant: true })]);
   await registry.appendRecords([{ kind: 'mv.result', key: 'yz/b01/elec-main', recordedAtMs: NOW - H, body: resultBody() }]);
   const jobs = createMvJobs({ readings, registry, clock: () => NOW });
+  adminKey = await createTestKey(registry);
   app = await createApiServer({ readings, registry, metrics: new Registry(), clock: () => NOW, jobs });
   await app.ready();
 }, 60_000);
@@ -326,7 +330,7 @@ describe('live stream', () => {
     const { port } = live.server.address() as { port: number };
     const ctl = new AbortController();
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/stream?site=yz&building=b01`, { signal: ctl.signal });
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/stream?site=yz&building=b01`, { signal: ctl.signal, headers: bearer(adminKey) });
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const reader = res.body!.getReader();
       let text = '';
@@ -342,7 +346,7 @@ describe('live stream', () => {
       const snapshot = JSON.parse(/event: snapshot\ndata: (.*)\n/.exec(text)![1]!);
       expect(snapshot.readings.map((r: Json) => r.meter).sort()).toEqual(['elec-hvac', 'elec-main', 'temp']);
 
-      const full = await fetch(`http://127.0.0.1:${port}/api/v1/stream`);
+      const full = await fetch(`http://127.0.0.1:${port}/api/v1/stream`, { headers: bearer(adminKey) });
       expect(full.status).toBe(503);
       expect(full.headers.get('retry-after')).toBeTruthy();
       expect(((await full.json()) as Json).error.code).toBe('CONSOLE_STREAM_FULL');
@@ -357,4 +361,59 @@ describe('live stream', () => {
       await live.close();
     }
   }, 30_000);
+
+  it('needs a key, sends a key only its buildings, and ends at the next heartbeat once the key is revoked', async () => {
+    const access = createAccessControl({ registry });
+    const operator = await access.createKey({ role: 'operator', grants: [{ kind: 'building', site, building: 'b01' }], label: 'stream test', createdBy: 'test', expiresAtMs: TEST_KEY_EXPIRES_AT_MS });
+    const other = await access.createKey({ role: 'operator', grants: [{ kind: 'building', site, building: 'b99' }], label: 'stream test, no b01', createdBy: 'test', expiresAtMs: TEST_KEY_EXPIRES_AT_MS });
+    const live = await createApiServer({ readings, registry, metrics: new Registry(), access }, { console: { streamPollIntervalMs: 50, streamHeartbeatIntervalMs: 100 } });
+    await live.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(live.server.address() as { port: number }).port}/api/v1/stream`;
+    const ctl = new AbortController();
+    try {
+      const anonymous = await fetch(url);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="wattproof"');
+      // A building the key may not read answers like one that does not exist.
+      const refused = await fetch(`${url}?site=yz&building=b01`, { headers: bearer(other.key) });
+      expect([refused.status, ((await refused.json()) as Json).error.code]).toEqual([404, 'AUTH_NOT_FOUND']);
+      // The whole stream of a key without b01 carries none of b01's readings.
+      const empty = await fetch(url, { headers: bearer(other.key), signal: ctl.signal });
+      const emptyText = await readUntil(empty, /event: snapshot\ndata: .*\n\n/);
+      expect(JSON.parse(/event: snapshot\ndata: (.*)\n/.exec(emptyText)![1]!)).toEqual({ readings: [], alerts: null });
+
+      const res = await fetch(url, { headers: bearer(operator.key), signal: ctl.signal });
+      const reader = res.body!.getReader();
+      const text = await readUntil(res, /event: snapshot\ndata: .*\n\n/, reader);
+      const snapshot = JSON.parse(/event: snapshot\ndata: (.*)\n/.exec(text)![1]!);
+      expect(snapshot.readings.length).toBeGreaterThan(0);
+      expect(snapshot.readings.every((r: Json) => r.building === 'b01')).toBe(true);
+      await access.revokeKey(operator.info.keyId, 'test', 'left the company');
+      // The server ends the response at the next heartbeat (100 ms here).
+      const t0 = Date.now();
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) break;
+        if (Date.now() - t0 > 5_000) throw new Error('the stream of a revoked key is still open');
+      }
+      const again = await fetch(url, { headers: bearer(operator.key) });
+      expect([again.status, ((await again.json()) as Json).error.code]).toEqual([401, 'AUTH_REVOKED']);
+    } finally {
+      ctl.abort();
+      await live.close();
+    }
+  }, 30_000);
 });
+
+/** Reads a fetch response's body until `pattern` appears (10 s at most). */
+async function readUntil(res: Response, pattern: RegExp, reader = res.body!.getReader()): Promise<string> {
+  let text = '';
+  const t0 = Date.now();
+  while (!pattern.test(text)) {
+    if (Date.now() - t0 > 10_000) throw new Error(`no ${pattern} in:\n${text}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the stream ended before ${pattern}:\n${text}`);
+    text += new TextDecoder().decode(value);
+  }
+  return text;
+}

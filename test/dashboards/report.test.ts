@@ -22,6 +22,7 @@ import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createDuckDbReadingStore, createMemoryReadingStore } from '@wattproof/ingest';
 import { chongqingDemoPark, chongqingTypicalYear, createBuildingModel } from '@wattproof/simulators';
 import { openStores } from '../../bin/runtime.js';
+import { createTestKey, keyedInject } from '../support/api-keys.js';
 import { REPO_ROOT, runCli } from '../support/processes.js';
 
 const HOUR = 3_600_000;
@@ -386,8 +387,11 @@ describe('the PDF', () => {
 
 describe('GET /api/v1/buildings/:site/:building/reports/monthly', () => {
   let app: FastifyInstance;
+  /** app.inject with an admin key (who else may read a building's report: test/dashboards/access-matrix.test.ts). */
+  let inject: ReturnType<typeof keyedInject>;
   beforeAll(async () => {
     app = await createApiServer({ readings, registry, metrics: new Registry(), clock: () => NOW }, { console: false });
+    inject = keyedInject(app, await createTestKey(registry));
   });
   afterAll(async () => {
     await app?.close();
@@ -395,12 +399,12 @@ describe('GET /api/v1/buildings/:site/:building/reports/monthly', () => {
   const url = (q: string) => `/api/v1/buildings/${SITE}/${BUILDING}/reports/monthly?${q}`;
 
   it('serves the HTML document (zh-CN by default) and the JSON model', async () => {
-    const html = await app.inject({ method: 'GET', url: url(`month=${MONTH}`) });
+    const html = await inject({ method: 'GET', url: url(`month=${MONTH}`) });
     expect(html.statusCode).toBe(200);
     expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(html.body).toContain('<html lang="zh-CN">');
     expect(html.body).toMatch(/<svg/);
-    const json = await app.inject({ method: 'GET', url: url(`month=${MONTH}&lang=en&format=json`) });
+    const json = await inject({ method: 'GET', url: url(`month=${MONTH}&lang=en&format=json`) });
     expect(json.statusCode).toBe(200);
     const body = json.json() as MonthlyReport;
     expect(body.schema).toBe('wattproof.report.monthly/1');
@@ -408,13 +412,13 @@ describe('GET /api/v1/buildings/:site/:building/reports/monthly', () => {
   });
 
   it('validates the month and names unknown buildings', async () => {
-    const bad = await app.inject({ method: 'GET', url: url('month=2026-13') });
+    const bad = await inject({ method: 'GET', url: url('month=2026-13') });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('API_REQUEST_INVALID');
-    const missing = await app.inject({ method: 'GET', url: `/api/v1/buildings/${SITE}/nope/reports/monthly?month=${MONTH}` });
+    const missing = await inject({ method: 'GET', url: `/api/v1/buildings/${SITE}/nope/reports/monthly?month=${MONTH}` });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('REPORT_BUILDING_NOT_FOUND');
-    const future = await app.inject({ method: 'GET', url: url('month=2027-02') });
+    const future = await inject({ method: 'GET', url: url('month=2027-02') });
     expect(future.statusCode).toBe(400);
     expect(future.json().error.code).toBe('REPORT_MONTH_INVALID');
   });
@@ -437,7 +441,7 @@ describe('GET /api/v1/buildings/:site/:building/reports/monthly', () => {
   });
 
   it.skipIf(!HAVE_CHROMIUM)('serves the PDF', async () => {
-    const res = await app.inject({ method: 'GET', url: url(`month=${MONTH}&lang=en&format=pdf`) });
+    const res = await inject({ method: 'GET', url: url(`month=${MONTH}&lang=en&format=pdf`) });
     expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
     expect(res.headers['content-type']).toBe('application/pdf');
     expect(res.headers['content-disposition']).toContain(`wattproof-${SITE}-${BUILDING}-${MONTH}.pdf`);

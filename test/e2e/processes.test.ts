@@ -54,6 +54,11 @@ describe('gateway, ingest and api as separate processes on InfluxDB + PostgreSQL
     expect(dev.code, dev.stderr).toBe(0);
     const secret = /MQTT password: (\S+)/.exec(dev.stdout)?.[1];
     expect(secret).toBeDefined();
+    // The API needs a key on every data route: an admin makes one with the CLI on the shared registry.
+    const made = await runCli(['apikey', 'add', '--role', 'admin', '--label', 'e2e processes'], env);
+    expect(made.code, made.stderr).toBe(0);
+    const apiKey = /key:\s+(wp_\S+)/.exec(made.stdout)![1]!;
+    const auth = { headers: { authorization: `Bearer ${apiKey}` } };
 
     const gateway = startService(['gateway'], env);
     services.push(gateway);
@@ -74,7 +79,7 @@ describe('gateway, ingest and api as separate processes on InfluxDB + PostgreSQL
     };
     const apiUrl = `http://127.0.0.1:${env.API_PORT}`;
     const stored = async () => {
-      const res = await fetch(`${apiUrl}/api/v1/meters/yz/tower-a/main/readings?from=${T0}&to=${T0 + 400 * 900_000}&limit=1000`);
+      const res = await fetch(`${apiUrl}/api/v1/meters/yz/tower-a/main/readings?from=${T0}&to=${T0 + 400 * 900_000}&limit=1000`, auth);
       if (res.status !== 200) return -1;
       return ((await res.json()) as { readings: unknown[] }).readings.length;
     };
@@ -91,10 +96,10 @@ describe('gateway, ingest and api as separate processes on InfluxDB + PostgreSQL
     await publish(250, 300);
     await waitFor(async () => (await stored()) === 300, 60_000, '300 readings via the API');
 
-    const body = (await (await fetch(`${apiUrl}/api/v1/meters/yz/tower-a/main/readings?from=${T0}&to=${T0 + 400 * 900_000}&limit=1000`)).json()) as { readings: Array<{ ts: number; value: number }> };
+    const body = (await (await fetch(`${apiUrl}/api/v1/meters/yz/tower-a/main/readings?from=${T0}&to=${T0 + 400 * 900_000}&limit=1000`, auth)).json()) as { readings: Array<{ ts: number; value: number }> };
     expect(body.readings.map((r) => r.value)).toEqual(Array.from({ length: 300 }, (_, i) => i + 0.5));
 
-    const daily = (await (await fetch(`${apiUrl}/api/v1/meters/yz/tower-a/main/readings?from=${T0}&to=${T0 + 4 * 86_400_000}&bucket=1d`)).json()) as { rows: Array<{ count: number; coverage: number }> };
+    const daily = (await (await fetch(`${apiUrl}/api/v1/meters/yz/tower-a/main/readings?from=${T0}&to=${T0 + 4 * 86_400_000}&bucket=1d`, auth)).json()) as { rows: Array<{ count: number; coverage: number }> };
     expect(daily.rows.map((r) => r.count)).toEqual([96, 96, 96, 12]);
     expect(daily.rows[0]!.coverage).toBe(1);
 

@@ -2,7 +2,8 @@
  * Bad input at the HTTP API (issue 7, requirement 3): for every route of the OpenAPI document of
  * `createApiServer` on memory stores, generated malformed path params, query strings and bodies
  * (wrong types, huge strings, Unicode, control characters, path traversal, prototype-pollution keys,
- * deep JSON) through `app.inject()`. Never a 5xx; every error is `{ error: { code, message } }`
+ * deep JSON) through `app.inject()`, with an admin key, an operator's key (its resource checks
+ * see the hostile values too) or none. Never a 5xx; every error is `{ error: { code, message } }`
  * with a stable code and no stack trace or file path; /health keeps answering.
  */
 import fc from 'fast-check';
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiServer } from '@wattproof/dashboards';
 import { createMemoryReadingStore } from '@wattproof/ingest';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
+import { bearer, createTestKey } from '../support/api-keys.js';
 import { FUZZ_RUNS, FUZZ_SEED, NOW } from './arbitraries.js';
 
 const CODE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;
@@ -29,6 +31,8 @@ interface Route {
 
 let app: FastifyInstance;
 let routes: Route[];
+/** Keys the requests are sent with (none: the 401 path). */
+const keys: Record<'admin' | 'operator', string> = { admin: '', operator: '' };
 
 beforeAll(async () => {
   const readings = createMemoryReadingStore();
@@ -38,7 +42,10 @@ beforeAll(async () => {
   await registry.upsertSite({ id: 'yz', name: 'Yuzhong', timezone: 'Asia/Shanghai' });
   await registry.upsertMeter({ site: 'yz', building: 'b01', meter: 'elec', quantity: 'electricity' });
   await readings.write([{ site: 'yz', building: 'b01', meter: 'elec', quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: NOW - 3_600_000, value: 1.5, intervalS: 900 }]);
-  app = await createApiServer({ readings, registry, metrics: new Registry(), clock: () => NOW }, { console: false });
+  keys.admin = await createTestKey(registry);
+  keys.operator = await createTestKey(registry, { role: 'operator', grants: [{ kind: 'building', site: 'yz', building: 'b01' }] });
+  // Requests without a key are 401s: the failed-authentication limit would soon answer the keyed ones with 429 too (it has its own tests, test/security).
+  app = await createApiServer({ readings, registry, metrics: new Registry(), clock: () => NOW }, { console: false, security: { API_AUTH_FAILURE_LIMIT: 0 } });
   await app.ready();
   const doc = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string }> }>> };
   routes = Object.entries(doc.paths)
@@ -85,6 +92,7 @@ const request = (r: Route) =>
     params: fc.tuple(...r.pathParams.map(() => fc.tuple(fc.oneof(nasty, fc.constantFrom('yz', 'b01', 'elec')), fc.boolean())), fc.constant(null)),
     query: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...(r.query.length ? r.query : ['x'])), fc.constantFrom('__proto__[polluted]', 'constructor[prototype][polluted]', '__proto__', 'site[]', 'limit[$gt]', 'a'.repeat(5000))), nasty, fc.boolean()), { maxLength: 6 }),
     method: fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'),
+    key: fc.constantFrom('admin', 'admin', 'admin', 'operator', 'none'),
     body: fc.option(
       fc.oneof(
         fc.jsonValue({ maxDepth: 5 }).map((v) => ({ type: 'application/json', payload: JSON.stringify(v) ?? 'null' })),
@@ -107,7 +115,7 @@ describe('HTTP API: malformed params, query and body on every route', () => {
 
   it('regression: router errors (long path parameter, bad percent-encoding) have the API error body', async () => {
     for (const url of [`/api/v1/sites/${'x'.repeat(101)}/buildings`, '/api/v1/sites/%E0%A4%A/buildings']) {
-      const res = await app.inject({ url });
+      const res = await app.inject({ url, headers: bearer(keys.admin) });
       expect(res.statusCode, url).toBe(400);
       expect(res.json(), url).toEqual({ error: { code: 'API_REQUEST_INVALID', message: expect.any(String) } });
     }
@@ -117,7 +125,7 @@ describe('HTTP API: malformed params, query and body on every route', () => {
     const statuses = new Map<number, number>();
     for (const route of routes) {
       await fc.assert(
-        fc.asyncProperty(request(route), async ({ params, query, method, body }) => {
+        fc.asyncProperty(request(route), async ({ params, query, method, body, key }) => {
           let path = route.path;
           route.pathParams.forEach((name, i) => {
             const [v, raw] = params[i] as [string, boolean];
@@ -125,10 +133,12 @@ describe('HTTP API: malformed params, query and body on every route', () => {
           });
           const qs = query.map(([k, v, raw]) => `${encode(k, false)}=${encode(v, raw)}`).join('&');
           const url = qs ? `${path}?${qs}` : path;
+          const auth = key === 'none' ? {} : bearer(keys[key as 'admin' | 'operator']);
           const res = await app.inject({
             method: method as 'GET',
             url,
-            ...(body && method !== 'GET' && method !== 'HEAD' ? { payload: body.payload, headers: { 'content-type': body.type } } : {}),
+            headers: { ...auth, ...(body && method !== 'GET' && method !== 'HEAD' ? { 'content-type': body.type } : {}) },
+            ...(body && method !== 'GET' && method !== 'HEAD' ? { payload: body.payload } : {}),
           });
           statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
           const where = `${method} ${url.slice(0, 200)} -> ${res.statusCode} ${res.body.slice(0, 300)}`;
@@ -152,5 +162,8 @@ describe('HTTP API: malformed params, query and body on every route', () => {
     // Invalid input was actually refused, not only passed through.
     expect(statuses.get(400) ?? 0).toBeGreaterThan(0);
     expect(statuses.get(404) ?? 0).toBeGreaterThan(0);
+    // And requests without a key were refused, those with one answered.
+    expect(statuses.get(401) ?? 0).toBeGreaterThan(0);
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(0);
   }, 300_000);
 });

@@ -98,8 +98,8 @@ describe('security headers', () => {
 
 describe('per-address request limit', () => {
   it('answers 429 API_RATE_LIMITED with Retry-After after API_RATE_LIMIT_REQUESTS, per address, never on /health', async () => {
-    const { app } = await server({ API_RATE_LIMIT_REQUESTS: 5, API_RATE_LIMIT_WINDOW_MS: 60_000 }, { console: false });
-    const from = (remoteAddress: string, url = '/api/v1/meters') => app.inject({ url, remoteAddress });
+    const { app, admin } = await server({ API_RATE_LIMIT_REQUESTS: 5, API_RATE_LIMIT_WINDOW_MS: 60_000 }, { console: false });
+    const from = (remoteAddress: string, url = '/api/v1/meters') => app.inject({ url, remoteAddress, headers: { authorization: `Bearer ${admin}` } });
     for (let i = 0; i < 5; i++) {
       const ok = await from('192.0.2.10');
       expect(ok.statusCode).toBe(200);
@@ -124,8 +124,8 @@ describe('per-address request limit', () => {
   });
 
   it('is off with API_RATE_LIMIT_REQUESTS=0', async () => {
-    const { app } = await server({ API_RATE_LIMIT_REQUESTS: 0 }, { console: false });
-    for (let i = 0; i < 30; i++) expect((await app.inject({ url: '/api/v1/meters', remoteAddress: '192.0.2.20' })).statusCode).toBe(200);
+    const { app, admin } = await server({ API_RATE_LIMIT_REQUESTS: 0 }, { console: false });
+    for (let i = 0; i < 30; i++) expect((await app.inject({ url: '/api/v1/meters', remoteAddress: '192.0.2.20', headers: { authorization: `Bearer ${admin}` } })).statusCode).toBe(200);
   });
 });
 
@@ -148,8 +148,11 @@ describe('failed-authentication limit', () => {
     expect(withKey.statusCode).toBe(429);
     // …while another address with the right key, and open routes from the blocked one, still work.
     expect((await app.inject({ url: AUDIT, remoteAddress: '198.51.100.8', headers: { authorization: `Bearer ${admin}` } })).statusCode).toBe(200);
-    expect((await app.inject({ url: '/api/v1/meters', remoteAddress: attacker })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/api/v1/meters', remoteAddress: '198.51.100.8', headers: { authorization: `Bearer ${admin}` } })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/docs/json', remoteAddress: attacker })).statusCode).toBe(200);
     expect((await app.inject({ url: '/health', remoteAddress: attacker })).statusCode).not.toBe(429);
+    // Every data route needs a key now, so the blocked address gets none of them.
+    expect((await app.inject({ url: '/api/v1/meters', remoteAddress: attacker, headers: { authorization: `Bearer ${admin}` } })).statusCode).toBe(429);
 
     clock.now += 60_000;
     const later = await guess(4);

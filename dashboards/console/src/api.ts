@@ -1,5 +1,10 @@
-/** The API as the console reads it: response types, a JSON fetch with the API's error codes, a loading hook. */
-import { useCallback, useEffect, useState } from 'preact/hooks';
+/**
+ * The API as the console reads it: response types, a JSON fetch with the API's error codes, a
+ * loading hook. Every API route needs an API key (docs/access.md): the signed-in key (auth.tsx)
+ * is provided through ApiKeyContext and sent as `Authorization: Bearer` with every request.
+ */
+import { createContext } from 'preact';
+import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
 
 /** What the server put into the page (see dashboards/src/console/plugin.ts). */
 export interface Settings {
@@ -189,9 +194,19 @@ export async function apiFailure(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message);
 }
 
-/** GET a JSON resource; rejects with ApiError carrying the API's code. */
-export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
+/** The signed-in API key (null before sign-in: pages that read data are not rendered then). */
+export const ApiKeyContext = createContext<string | null>(null);
+/** The signed-in API key. */
+export const useApiKey = (): string | null => useContext(ApiKeyContext);
+
+/** The request headers that carry `key`. */
+export function keyHeaders(key: string | null): Record<string, string> {
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+/** GET a JSON resource with the API key; rejects with ApiError carrying the API's code. */
+export async function getJson<T>(path: string, key: string | null, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { headers: { accept: 'application/json', ...keyHeaders(key) }, ...(signal ? { signal } : {}) });
   if (!res.ok) throw await apiFailure(res);
   return (await res.json()) as T;
 }
@@ -205,8 +220,9 @@ export interface Resource<T> {
   reload(): void;
 }
 
-/** Loads `path` (null = nothing) and reloads when it changes; aborts what is in flight. */
+/** Loads `path` (null = nothing) with the signed-in key and reloads when either changes; aborts what is in flight. */
 export function useResource<T>(path: string | null): Resource<T> {
+  const key = useApiKey();
   const [state, setState] = useState<{ path: string | null; data?: T; error?: Error; loading: boolean }>({ path, loading: path !== null });
   const [nonce, setNonce] = useState(0);
   useEffect(() => {
@@ -216,7 +232,7 @@ export function useResource<T>(path: string | null): Resource<T> {
     }
     const ctl = new AbortController();
     setState((s) => ({ path, loading: true, ...(s.path === path && s.data !== undefined ? { data: s.data } : {}) }));
-    getJson<T>(path, ctl.signal).then(
+    getJson<T>(path, key, ctl.signal).then(
       (data) => setState({ path, data, loading: false }),
       (error: unknown) => {
         if (ctl.signal.aborted) return;
@@ -224,7 +240,7 @@ export function useResource<T>(path: string | null): Resource<T> {
       },
     );
     return () => ctl.abort();
-  }, [path, nonce]);
+  }, [path, key, nonce]);
   const reload = useCallback(() => setNonce((n) => n + 1), []);
   return { data: state.path === path ? state.data : undefined, error: state.path === path ? state.error : undefined, loading: state.loading || state.path !== path, reload };
 }

@@ -1,9 +1,14 @@
-/** The console's frame: skip link, header with navigation and language switch, the routed page, footer. */
+/**
+ * The console's frame: skip link, header with navigation, account and language switch, the routed
+ * page, footer. Every page reads the API, which needs a key: until one is signed in the page is
+ * replaced by the sign-in prompt and nothing is requested.
+ */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { getJson, readSettings, type Alert } from './api.js';
+import { getJson, readSettings, useApiKey, type Alert } from './api.js';
 import { I18nProvider, useI18n } from './i18n.js';
 import { useLive } from './live.js';
-import { AccountControl, AuthProvider } from './finance/auth.js';
+import { Loading } from './components/status.js';
+import { AccountControl, AuthProvider, SignInPrompt, useAuth } from './auth.js';
 import { AlertsPage } from './pages/alerts.js';
 import { InsurerPage } from './pages/insurer.js';
 import { LenderPage } from './pages/lender.js';
@@ -16,12 +21,13 @@ const settings = readSettings();
 
 /** Alerts of the alert service, kept current from the stream; rendered only when the service exists. */
 function AlertFeed(props: { onAlerts: (alerts: Alert[] | null) => void }) {
+  const key = useApiKey();
   useEffect(() => {
-    getJson<{ alerts: Alert[] }>('/api/v1/alerts').then(
+    getJson<{ alerts: Alert[] }>('/api/v1/alerts', key).then(
       (r) => props.onAlerts(r.alerts),
       () => props.onAlerts(null),
     );
-  }, []);
+  }, [key]);
   useLive({}, { onAlerts: (a) => a && props.onAlerts(a) });
   return null;
 }
@@ -47,6 +53,8 @@ function titleOf(route: Route, t: ReturnType<typeof useI18n>['t']): string {
 
 function Shell() {
   const i18n = useI18n();
+  const auth = useAuth();
+  const signedIn = auth.identity !== null && auth.key !== null;
   const route = useRoute();
   const main = useRef<HTMLElement>(null);
   const [alerts, setAlerts] = useState<Alert[] | null>(null);
@@ -81,7 +89,7 @@ function Shell() {
 
   return (
     <>
-      {settings.alerts && <AlertFeed onAlerts={setAlerts} />}
+      {settings.alerts && signedIn && <AlertFeed key={auth.key} onAlerts={setAlerts} />}
       <a
         class="skip-link"
         href="#main"
@@ -115,33 +123,50 @@ function Shell() {
               ))}
             </ul>
           </nav>
-          {settings.finance && <AccountControl />}
+          <AccountControl />
           <button type="button" class="lang-switch" lang={other} aria-label={i18n.t('lang.switchLabel')} onClick={() => i18n.setLang(other)} data-lang-switch>
             {i18n.t('lang.switch')}
           </button>
         </div>
       </header>
       <main id="main" ref={main} tabIndex={-1}>
-        {route.page === 'portfolio' && <PortfolioPage alerts={settings.alerts ? alerts : null} />}
-        {route.page === 'building' && <BuildingPage key={`${route.site}/${route.building}`} site={route.site} building={route.building} alerts={settings.alerts ? alerts : null} />}
-        {route.page === 'quality' && <QualityPage site={route.site} building={route.building} />}
-        {route.page === 'alerts' && <AlertsPage available={settings.alerts} state={route.state} live={alerts} />}
-        {route.page === 'lender' && (settings.finance ? <LenderPage packs={settings.packs} /> : <FinanceOff />)}
-        {route.page === 'insurer' && (settings.finance ? <InsurerPage packs={settings.packs} /> : <FinanceOff />)}
-        {route.page === 'notFound' && (
+        {!signedIn && (
           <>
-            <h1>{i18n.t('notFound.title')}</h1>
-            <p>
-              <a href={href({ page: 'portfolio' })}>{i18n.t('notFound.back')}</a>
-            </p>
+            <h1>{titleOf(route, i18n.t)}</h1>
+            {auth.checking ? <Loading /> : <SignInPrompt what={titleOf(route, i18n.t)} />}
           </>
         )}
+        {signedIn && <Pages key={auth.identity?.keyId} route={route} alerts={alerts} />}
       </main>
       <footer class="bottom">
         <p>
           <a href="/docs">{i18n.t('footer.docs')}</a> · <a href="/api">{i18n.t('footer.api')}</a> · {i18n.t('footer.license')}
         </p>
       </footer>
+    </>
+  );
+}
+
+/** The routed page (signed in). Keyed by the key id: another key starts from a clean slate. */
+function Pages(props: { route: Route; alerts: Alert[] | null }) {
+  const i18n = useI18n();
+  const { route, alerts } = props;
+  return (
+    <>
+      {route.page === 'portfolio' && <PortfolioPage alerts={settings.alerts ? alerts : null} />}
+      {route.page === 'building' && <BuildingPage key={`${route.site}/${route.building}`} site={route.site} building={route.building} alerts={settings.alerts ? alerts : null} />}
+      {route.page === 'quality' && <QualityPage site={route.site} building={route.building} />}
+      {route.page === 'alerts' && <AlertsPage available={settings.alerts} state={route.state} live={alerts} />}
+      {route.page === 'lender' && (settings.finance ? <LenderPage packs={settings.packs} /> : <FinanceOff />)}
+      {route.page === 'insurer' && (settings.finance ? <InsurerPage packs={settings.packs} /> : <FinanceOff />)}
+      {route.page === 'notFound' && (
+        <>
+          <h1>{i18n.t('notFound.title')}</h1>
+          <p>
+            <a href={href({ page: 'portfolio' })}>{i18n.t('notFound.back')}</a>
+          </p>
+        </>
+      )}
     </>
   );
 }

@@ -1,10 +1,13 @@
 /**
- * Live updates from GET /api/v1/stream (server-sent events). One EventSource per filter, shared
- * by the components that listen to it and closed with the last of them; the browser reconnects
- * by itself when the connection drops.
+ * Live updates from GET /api/v1/stream (server-sent events) with the signed-in API key in the
+ * Authorization header — read with fetch (sse.ts), since EventSource cannot send headers and a
+ * key in the URL would end up in logs. One connection per key and filter, shared by the components
+ * that listen to it and closed with the last of them; it reconnects when the connection drops,
+ * and stops (status `lost`) when the key is refused.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Alert, Reading } from './api.js';
+import { keyHeaders, useApiKey, type Alert, type Reading } from './api.js';
+import { openEventStream } from './sse.js';
 
 export type LiveStatus = 'connecting' | 'open' | 'lost';
 
@@ -16,7 +19,7 @@ export interface LiveListener {
 }
 
 interface Channel {
-  readonly source: EventSource;
+  source: { close(): void };
   readonly listeners: Set<LiveListener>;
   readonly statusListeners: Set<(s: LiveStatus) => void>;
   status: LiveStatus;
@@ -34,44 +37,48 @@ function streamUrl(filter: { site?: string | undefined; building?: string | unde
   return `/api/v1/stream${q ? `?${q}` : ''}`;
 }
 
-function open(url: string): Channel {
-  const existing = channels.get(url);
+function open(id: string, url: string, key: string | null): Channel {
+  const existing = channels.get(id);
   if (existing) return existing;
-  const source = new EventSource(url);
-  const ch: Channel = { source, listeners: new Set(), statusListeners: new Set(), status: 'connecting', latest: new Map(), alerts: undefined };
+  const ch: Channel = { source: { close: () => undefined }, listeners: new Set(), statusListeners: new Set(), status: 'connecting', latest: new Map(), alerts: undefined };
   const setStatus = (s: LiveStatus) => {
     ch.status = s;
     for (const l of ch.statusListeners) l(s);
   };
-  source.addEventListener('open', () => setStatus('open'));
-  source.addEventListener('error', () => setStatus(source.readyState === EventSource.CLOSED ? 'lost' : 'connecting'));
-  source.addEventListener('snapshot', (e) => {
-    const data = JSON.parse((e as MessageEvent<string>).data) as { readings: Reading[]; alerts: Alert[] | null };
-    for (const r of data.readings) ch.latest.set(seriesKey(r), r);
-    ch.alerts = data.alerts;
-    for (const l of ch.listeners) {
-      l.onReadings?.(data.readings, true);
-      l.onAlerts?.(data.alerts);
-    }
+  const handlers: Record<string, (data: string) => void> = {
+    snapshot: (text) => {
+      const data = JSON.parse(text) as { readings: Reading[]; alerts: Alert[] | null };
+      for (const r of data.readings) ch.latest.set(seriesKey(r), r);
+      ch.alerts = data.alerts;
+      for (const l of ch.listeners) {
+        l.onReadings?.(data.readings, true);
+        l.onAlerts?.(data.alerts);
+      }
+    },
+    readings: (text) => {
+      const data = JSON.parse(text) as { readings: Reading[] };
+      for (const r of data.readings) ch.latest.set(seriesKey(r), r);
+      for (const l of ch.listeners) l.onReadings?.(data.readings, false);
+    },
+    alerts: (text) => {
+      const data = JSON.parse(text) as { alerts: Alert[] };
+      ch.alerts = data.alerts;
+      for (const l of ch.listeners) l.onAlerts?.(data.alerts);
+    },
+  };
+  ch.source = openEventStream(url, keyHeaders(key), {
+    onOpen: () => setStatus('open'),
+    onEvent: (e) => handlers[e.event]?.(e.data),
+    onError: (_err, fatal) => setStatus(fatal ? 'lost' : 'connecting'),
   });
-  source.addEventListener('readings', (e) => {
-    const data = JSON.parse((e as MessageEvent<string>).data) as { readings: Reading[] };
-    for (const r of data.readings) ch.latest.set(seriesKey(r), r);
-    for (const l of ch.listeners) l.onReadings?.(data.readings, false);
-  });
-  source.addEventListener('alerts', (e) => {
-    const data = JSON.parse((e as MessageEvent<string>).data) as { alerts: Alert[] };
-    ch.alerts = data.alerts;
-    for (const l of ch.listeners) l.onAlerts?.(data.alerts);
-  });
-  channels.set(url, ch);
+  channels.set(id, ch);
   return ch;
 }
 
-function release(url: string, ch: Channel): void {
+function release(id: string, ch: Channel): void {
   if (ch.listeners.size === 0 && ch.statusListeners.size === 0) {
     ch.source.close();
-    channels.delete(url);
+    channels.delete(id);
   }
 }
 
@@ -79,10 +86,13 @@ function release(url: string, ch: Channel): void {
 export function useLive(filter: { site?: string | undefined; building?: string | undefined }, listener: LiveListener): LiveStatus {
   const ref = useRef(listener);
   ref.current = listener;
+  const key = useApiKey();
   const url = streamUrl(filter);
+  // A channel per key: signing in with another key must not inherit what the first one saw.
+  const id = `${key ?? ''}\n${url}`;
   const [status, setStatus] = useState<LiveStatus>('connecting');
   useEffect(() => {
-    const ch = open(url);
+    const ch = open(id, url, key);
     const proxy: LiveListener = {
       onReadings: (r, s) => ref.current.onReadings?.(r, s),
       onAlerts: (a) => ref.current.onAlerts?.(a),
@@ -95,16 +105,16 @@ export function useLive(filter: { site?: string | undefined; building?: string |
     return () => {
       ch.listeners.delete(proxy);
       ch.statusListeners.delete(setStatus);
-      release(url, ch);
+      release(id, ch);
     };
-  }, [url]);
+  }, [id]);
   return status;
 }
 
 /** Closes every stream before the page goes away, so no reconnect attempt races the unload. */
 addEventListener('pagehide', () => {
-  for (const [url, ch] of channels) {
+  for (const [id, ch] of channels) {
     ch.source.close();
-    channels.delete(url);
+    channels.delete(id);
   }
 });

@@ -1,11 +1,19 @@
 /**
  * Operator alert routes: list alerts (filter by site, building, meter, state, rule), one alert
  * with its recorded events and webhook attempts, and an evaluation run now.
+ *
+ * Access (docs/access.md): an alert about a building (or one of its meters) is visible to the keys
+ * that may read the building; a site-wide alert (a dead-letter surge, whose evidence names topics
+ * of every building of the site) to admins only; evaluating the rules (which also sends the
+ * webhooks) is an admin action.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALERT_RULES, ALERT_SEVERITIES, ALERT_STATES, alertError, type AlertEngine } from '@wattproof/analytics';
+import { buildingScopeOf } from '../auth/scope.js';
+import type { RouteAccess } from '../auth/types.js';
+import { buildingListRead, opsWrite } from './access.js';
 import { errorBody, id } from './schemas.js';
 
 export const alertOut = z.object({
@@ -62,16 +70,32 @@ const deliveryOut = z.object({
   retryAtMs: z.number().optional(),
 });
 
+/** The building an alert is about; undefined for a site-wide alert. */
+export const alertBuilding = (a: { site: string; building?: string | undefined }) => (a.building !== undefined ? { site: a.site, building: a.building } : undefined);
+
 export async function alertsPlugin(fastify: FastifyInstance, deps: { alerts: AlertEngine }): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const errors = { 400: errorBody, 404: errorBody, 500: errorBody, 503: errorBody };
+  const alertAccess: RouteAccess = {
+    action: 'read',
+    finance: false,
+    resource: async (req) => {
+      const alertId = (req.params as { id: string }).id;
+      const alert = await deps.alerts.get(alertId);
+      // A site-wide alert is admins' only; for anyone else it answers like one that does not exist.
+      if (!alert || (alert.building === undefined && req.identity?.role !== 'admin')) throw alertError('ALERT_NOT_FOUND', `no alert ${alertId}`);
+      return alert.building !== undefined ? { kind: 'building', site: alert.site, building: alert.building } : { kind: 'ops' };
+    },
+  };
 
   app.get(
     '/api/v1/alerts',
     {
+      config: { access: buildingListRead },
       schema: {
         tags: ['alerts'],
         summary: 'Operator alerts (silent meters, use above baseline, EUI above quota, low coverage, dead-letter surges): active first, then critical first, newest first',
+        description: 'Only the alerts of buildings this key may read; site-wide alerts (dead-letter surges) for admin keys only.',
         querystring: z.object({
           site: id.optional(),
           building: id.optional(),
@@ -85,13 +109,16 @@ export async function alertsPlugin(fastify: FastifyInstance, deps: { alerts: Ale
     async (req) => {
       const q = req.query;
       return {
-        alerts: await deps.alerts.list({
+        alerts: await buildingScopeOf(req).filter(
+          await deps.alerts.list({
           ...(q.site ? { site: q.site } : {}),
           ...(q.building ? { building: q.building } : {}),
           ...(q.meter ? { meter: q.meter } : {}),
           ...(q.state ? { state: q.state } : {}),
           ...(q.rule ? { rule: q.rule } : {}),
-        }),
+          }),
+          alertBuilding,
+        ),
       };
     },
   );
@@ -99,6 +126,7 @@ export async function alertsPlugin(fastify: FastifyInstance, deps: { alerts: Ale
   app.get(
     '/api/v1/alerts/:id',
     {
+      config: { access: alertAccess },
       schema: {
         tags: ['alerts'],
         summary: 'One alert with its evidence, its recorded events (raised, severity changes, resolved) and its webhook delivery attempts, newest first',
@@ -117,6 +145,7 @@ export async function alertsPlugin(fastify: FastifyInstance, deps: { alerts: Ale
   app.post(
     '/api/v1/alerts/evaluate',
     {
+      config: { access: opsWrite },
       schema: {
         tags: ['alerts'],
         summary: 'Evaluate every alert rule now; returns what was raised and resolved and what each rule judged',

@@ -1,13 +1,19 @@
 /**
  * The HTTP API as a fastify plugin: portfolio (sites, buildings, meters), readings raw and
  * aggregated, latest values, dead letters, register events, health and metrics. It opens no
- * socket; `createApiServer` (server.ts) mounts it with OpenAPI docs at /docs.
+ * socket; `createApiServer` (server.ts) mounts it with OpenAPI docs at /docs, after the auth
+ * plugin: every route but /health and /ready declares its access (access.ts) — a building's data
+ * for the keys that may read that building, lists filtered to them, metrics and the ingest
+ * diagnostics of every site for admins.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { meterKey, WattproofError, type ReadingStore, type RegistryStore } from '@wattproof/core';
+import { buildingScopeOf } from '../auth/scope.js';
+import type { ProtectedResource, RouteAccess } from '../auth/types.js';
+import { buildingListRead, buildingRead, opsRead } from './access.js';
 import {
   aggregateOut,
   buildingOut,
@@ -47,6 +53,23 @@ function notFound(what: string): WattproofError {
   return new WattproofError('API_NOT_FOUND', `${what} not found`, { statusCode: 404 });
 }
 
+/** The topic prefix of one building's messages (contract topic grammar `wattproof/v1/<site>/<building>/...`). */
+const buildingTopicPrefix = (site: string, building: string) => `wattproof/v1/${site}/${building}/`;
+
+/**
+ * Ingest diagnostics (dead letters, register events): of one building for whoever may read it
+ * (`site` and `building` in the query), of a site or of every site for admins only — a dead
+ * letter's topic and payload may name any building.
+ */
+const diagnosticsAccess: RouteAccess = {
+  action: 'read',
+  finance: false,
+  resource: (req): ProtectedResource => {
+    const q = req.query as { site?: string; building?: string };
+    return q.site && q.building ? { kind: 'building', site: q.site, building: q.building } : { kind: 'ops' };
+  },
+};
+
 export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const clock = deps.clock ?? Date.now;
@@ -82,49 +105,63 @@ export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promis
     },
   });
 
-  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (text format)', hide: false } }, async (_req, reply) => {
+  app.get('/metrics', { config: { access: opsRead }, schema: { tags: ['ops'], summary: 'Prometheus metrics (text format); admin key only', hide: false } }, async (_req, reply) => {
     reply.header('content-type', deps.metrics.contentType);
     return deps.metrics.metrics();
   });
 
-  app.get('/api/v1/sites', { schema: { tags: ['portfolio'], summary: 'Sites', response: { 200: z.object({ sites: z.array(siteOut) }), ...errors } } }, async () => ({
-    sites: await deps.registry.listSites(),
-  }));
+  app.get(
+    '/api/v1/sites',
+    { config: { access: buildingListRead }, schema: { tags: ['portfolio'], summary: 'Sites (with at least one building this key may read)', response: { 200: z.object({ sites: z.array(siteOut) }), ...errors } } },
+    async (req) => {
+      const scope = buildingScopeOf(req);
+      const sites = await deps.registry.listSites();
+      if (scope.all) return { sites };
+      const visible = new Set((await scope.filter(await deps.registry.listBuildings(), (b) => ({ site: b.site, building: b.id }))).map((b) => b.site));
+      return { sites: sites.filter((s) => visible.has(s.id)) };
+    },
+  );
 
   app.get(
     '/api/v1/buildings',
-    { schema: { tags: ['portfolio'], summary: 'Buildings, optionally of one site', querystring: z.object({ site: id.optional() }), response: { 200: z.object({ buildings: z.array(buildingOut) }), ...errors } } },
-    async (req) => ({ buildings: await deps.registry.listBuildings(req.query.site) }),
+    { config: { access: buildingListRead }, schema: { tags: ['portfolio'], summary: 'Buildings this key may read, optionally of one site', querystring: z.object({ site: id.optional() }), response: { 200: z.object({ buildings: z.array(buildingOut) }), ...errors } } },
+    async (req) => ({ buildings: await buildingScopeOf(req).filter(await deps.registry.listBuildings(req.query.site), (b) => ({ site: b.site, building: b.id })) }),
   );
 
   app.get(
     '/api/v1/sites/:site/buildings',
-    { schema: { tags: ['portfolio'], summary: 'Buildings of a site', params: z.object({ site: id }), response: { 200: z.object({ buildings: z.array(buildingOut) }), ...errors } } },
+    { config: { access: buildingListRead }, schema: { tags: ['portfolio'], summary: 'Buildings of a site this key may read', params: z.object({ site: id }), response: { 200: z.object({ buildings: z.array(buildingOut) }), ...errors } } },
     async (req) => {
+      const scope = buildingScopeOf(req);
       const sites = await deps.registry.listSites();
       if (!sites.some((s) => s.id === req.params.site)) throw notFound(`site ${req.params.site}`);
-      return { buildings: await deps.registry.listBuildings(req.params.site) };
+      const buildings = await scope.filter(await deps.registry.listBuildings(req.params.site), (b) => ({ site: b.site, building: b.id }));
+      // A site none of whose buildings the key may read answers like a site that does not exist.
+      if (!scope.all && buildings.length === 0) throw notFound(`site ${req.params.site}`);
+      return { buildings };
     },
   );
 
   app.get(
     '/api/v1/meters',
     {
+      config: { access: buildingListRead },
       schema: {
         tags: ['portfolio'],
-        summary: 'Meters, optionally of one site or building',
+        summary: 'Meters of the buildings this key may read, optionally of one site or building',
         querystring: z.object({ site: id.optional(), building: id.optional() }),
         response: { 200: z.object({ meters: z.array(meterOut) }), ...errors },
       },
     },
     async (req) => ({
-      meters: await deps.registry.listMeters({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) }),
+      meters: await buildingScopeOf(req).filter(await deps.registry.listMeters({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) }), (m) => m),
     }),
   );
 
   app.get(
     '/api/v1/meters/:site/:building/:meter',
     {
+      config: { access: buildingRead },
       schema: {
         tags: ['portfolio'],
         summary: 'A meter with its series and latest readings',
@@ -143,6 +180,7 @@ export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promis
   app.get(
     '/api/v1/meters/:site/:building/:meter/readings',
     {
+      config: { access: buildingRead },
       schema: {
         tags: ['readings'],
         summary: 'Readings of a meter in [from, to): raw, or aggregated with coverage when `bucket` is set',
@@ -196,40 +234,45 @@ export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promis
   app.get(
     '/api/v1/latest',
     {
+      config: { access: buildingListRead },
       schema: {
         tags: ['readings'],
-        summary: 'Latest reading of every series',
+        summary: 'Latest reading of every series of the buildings this key may read',
         querystring: z.object({ site: id.optional(), building: id.optional() }),
         response: { 200: z.object({ readings: z.array(readingOut) }), ...errors },
       },
     },
     async (req) => {
-      const latest = await deps.readings.latest({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) });
+      const latest = await buildingScopeOf(req).filter(await deps.readings.latest({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) }), (r) => r);
       return { readings: latest.map((r) => ({ ...r, time: iso(r.ts) })) };
     },
   );
 
   app.get(
     '/api/v1/series',
-    { schema: { tags: ['readings'], summary: 'Every series with readings', querystring: z.object({ site: id.optional(), building: id.optional() }), response: { 200: z.object({ series: z.array(seriesOut) }), ...errors } } },
+    { config: { access: buildingListRead }, schema: { tags: ['readings'], summary: 'Every series with readings of the buildings this key may read', querystring: z.object({ site: id.optional(), building: id.optional() }), response: { 200: z.object({ series: z.array(seriesOut) }), ...errors } } },
     async (req) => ({
-      series: await deps.readings.listSeries({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) }),
+      series: await buildingScopeOf(req).filter(await deps.readings.listSeries({ ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) }), (x) => x),
     }),
   );
 
   app.get(
     '/api/v1/dead-letters',
     {
+      config: { access: diagnosticsAccess },
       schema: {
         tags: ['data quality'],
         summary: 'Rejected messages with their reasons, newest first',
+        description: 'With `site` and `building`: the messages whose topic is under that building (`wattproof/v1/<site>/<building>/`), for any key that may read the building. Without them (every site, or one site): admin keys only, since a rejected message may carry any topic and payload.',
         querystring: deadLettersQuery,
         response: { 200: z.object({ total: z.number(), deadLetters: z.array(deadLetterOut), next: z.string().optional() }), ...errors },
       },
     },
     async (req) => {
       const q = req.query;
-      const filter = { ...(q.code ? { code: q.code } : {}), ...(q.source ? { source: q.source } : {}), ...(q.site ? { topicPrefix: `wattproof/v1/${q.site}/` } : {}) };
+      if (q.building && !q.site) throw new WattproofError('API_REQUEST_INVALID', 'give site with building', { statusCode: 400, details: { issues: [{ path: 'site', message: 'required with building' }] } });
+      const topicPrefix = q.site ? (q.building ? buildingTopicPrefix(q.site, q.building) : `wattproof/v1/${q.site}/`) : undefined;
+      const filter = { ...(q.code ? { code: q.code } : {}), ...(q.source ? { source: q.source } : {}), ...(topicPrefix ? { topicPrefix } : {}) };
       const [letters, total] = await Promise.all([
         // One more than asked: a next page exists only if it comes back.
         deps.registry.listDeadLetters({ ...filter, limit: q.limit + 1, ...(q.before ? { before: q.before } : {}) }),
@@ -248,9 +291,11 @@ export async function apiPlugin(fastify: FastifyInstance, deps: ApiDeps): Promis
   app.get(
     '/api/v1/register-events',
     {
+      config: { access: diagnosticsAccess },
       schema: {
         tags: ['data quality'],
         summary: 'Register rollovers, resets and meter replacements detected by the ingest',
+        description: 'With `site` and `building`: that building\'s events, for any key that may read it. Without them: admin keys only.',
         querystring: z.object({ site: id.optional(), building: id.optional(), meter: id.optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
         response: { 200: z.object({ events: z.array(registerEventOut) }), ...errors },
       },

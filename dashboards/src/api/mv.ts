@@ -2,12 +2,20 @@
  * M&V routes: run an analysis on live data, read a meter's latest baseline, fit, monthly
  * savings with uncertainty, carbon and EUI, list past results, re-derive one from its stored
  * inputs, and keep the append-only non-routine adjustment register.
+ *
+ * Access (docs/access.md): reading a building's M&V, and re-deriving one of its stored results
+ * (a pure re-computation that stores nothing), follow the building's row of the matrix. Running an
+ * analysis, storing a definition and appending an adjustment are admin writes: the stored result
+ * becomes the evidence covenant tests and settlements rest on, and its definition (baseline,
+ * model, override) and the adjustments are judgements no single party to a contract makes alone.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { meterKey, WattproofError, type RegistryStore } from '@wattproof/core';
-import { adjustmentInputSchema, analysisDefinitionSchema, type MvJobs } from '@wattproof/analytics';
+import { adjustmentInputSchema, analysisDefinitionSchema, RECORD_KINDS, type MvJobs, type ResultRecordBody } from '@wattproof/analytics';
+import type { RouteAccess } from '../auth/types.js';
+import { buildingRead, buildingWrite, opsWrite } from './access.js';
 import { errorBody, id, meterParams } from './schemas.js';
 
 const recordOut = z.object({ id: z.string(), kind: z.string(), key: z.string(), recordedAtMs: z.number(), body: z.unknown() });
@@ -25,9 +33,29 @@ function zodIssues(err: z.ZodError) {
   return err.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
 }
 
+function noResult(resultId: string): WattproofError {
+  return new WattproofError('API_NOT_FOUND', `no M&V result ${resultId}`, { statusCode: 404 });
+}
+
 export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; registry: RegistryStore }): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const errors = { 400: errorBody, 404: errorBody, 500: errorBody, 503: errorBody };
+  /** A stored result is about the building of its meter; an unknown id is a 404 (for non-admins the same as a refusal). */
+  const resultAccess: RouteAccess = {
+    action: 'read',
+    finance: false,
+    resource: async (req) => {
+      const resultId = (req.params as { id: string }).id;
+      const record = await deps.registry.getRecord(resultId).catch((err: unknown) => {
+        // A malformed id is no id of the store.
+        if ((err as { code?: unknown })?.code === 'REGISTRY_INPUT_INVALID') return undefined;
+        throw err;
+      });
+      if (!record || record.kind !== RECORD_KINDS.result) throw noResult(resultId);
+      const { meter } = (record.body as ResultRecordBody).definition;
+      return { kind: 'building', site: meter.site, building: meter.building };
+    },
+  };
   const parse = <T>(schema: z.ZodType<T>, body: unknown): T => {
     const r = schema.safeParse(body);
     if (!r.success) {
@@ -40,6 +68,7 @@ export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; r
   app.post(
     '/api/v1/mv/analyses',
     {
+      config: { access: opsWrite },
       schema: {
         tags: ['m&v'],
         summary: 'Run a CalTRACK analysis on a meter\'s stored data now and persist the result with its lineage',
@@ -60,13 +89,14 @@ export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; r
 
   app.post(
     '/api/v1/mv/definitions',
-    { schema: { tags: ['m&v'], summary: 'Store an analysis definition; the scheduler re-runs the newest one of each meter', body: z.unknown(), response: { 201: recordOut, ...errors } } },
+    { config: { access: opsWrite }, schema: { tags: ['m&v'], summary: 'Store an analysis definition; the scheduler re-runs the newest one of each meter', body: z.unknown(), response: { 201: recordOut, ...errors } } },
     async (req, reply) => reply.code(201).send(await deps.jobs.define(parse(analysisDefinitionSchema, req.body))),
   );
 
   app.get(
     '/api/v1/meters/:site/:building/:meter/mv',
     {
+      config: { access: buildingRead },
       schema: {
         tags: ['m&v'],
         summary: 'The meter\'s latest M&V result: baseline model, fit, savings per month with uncertainty, carbon, EUI, lineage',
@@ -84,6 +114,7 @@ export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; r
   app.get(
     '/api/v1/buildings/:site/:building/mv',
     {
+      config: { access: buildingRead },
       schema: {
         tags: ['m&v'],
         summary: 'The building\'s M&V: the latest result of each of its meters (baseline, fit, monthly savings with uncertainty, carbon, EUI)',
@@ -101,7 +132,7 @@ export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; r
 
   app.get(
     '/api/v1/meters/:site/:building/:meter/mv/results',
-    { schema: { tags: ['m&v'], summary: 'Past M&V results of the meter, newest first', params: meterParams, response: { 200: z.object({ results: z.array(resultSummary) }), ...errors } } },
+    { config: { access: buildingRead }, schema: { tags: ['m&v'], summary: 'Past M&V results of the meter, newest first', params: meterParams, response: { 200: z.object({ results: z.array(resultSummary) }), ...errors } } },
     async (req) => {
       const records = await deps.jobs.list(req.params);
       return {
@@ -116,6 +147,7 @@ export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; r
   app.post(
     '/api/v1/mv/results/:id/rederive',
     {
+      config: { access: resultAccess },
       schema: {
         tags: ['m&v'],
         summary: 'Re-run a stored result on its stored inputs and compare every number',
@@ -125,20 +157,21 @@ export async function mvPlugin(fastify: FastifyInstance, deps: { jobs: MvJobs; r
     },
     async (req) => {
       const r = await deps.jobs.rederive(req.params.id);
-      if (!r) throw new WattproofError('API_NOT_FOUND', `no M&V result ${req.params.id}`, { statusCode: 404 });
+      if (!r) throw noResult(req.params.id);
       return { identical: r.identical, lineageDigest: r.rederived.lineage.digest };
     },
   );
 
   app.get(
     '/api/v1/meters/:site/:building/:meter/mv/adjustments',
-    { schema: { tags: ['m&v'], summary: 'The meter\'s non-routine adjustment register (append-only)', params: meterParams, response: { 200: z.object({ adjustments: z.array(z.unknown()) }), ...errors } } },
+    { config: { access: buildingRead }, schema: { tags: ['m&v'], summary: 'The meter\'s non-routine adjustment register (append-only)', params: meterParams, response: { 200: z.object({ adjustments: z.array(z.unknown()) }), ...errors } } },
     async (req) => ({ adjustments: await deps.jobs.adjustments(req.params) }),
   );
 
   app.post(
     '/api/v1/meters/:site/:building/:meter/mv/adjustments',
     {
+      config: { access: buildingWrite },
       schema: {
         tags: ['m&v'],
         summary: 'Append a non-routine adjustment (event, dates, amount or method, evidence, approver); corrections supersede, never overwrite',

@@ -115,6 +115,7 @@ export const deadLettersQuery = z.object({
   code: z.string().max(100).optional(),
   source: z.enum(['gateway', 'ingest', 'api']).optional(),
   site: id.optional(),
+  building: id.optional().describe('only the messages of this building of `site` (topics under `wattproof/v1/<site>/<building>/`)'),
 });
 export const registerEventOut = z.object({
   site: z.string(),

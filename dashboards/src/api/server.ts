@@ -34,9 +34,15 @@ export interface ApiServerOptions {
 
 type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown; validation?: unknown };
 
+/** OpenAPI security schemes: how a guarded route takes its API key (docs/access.md). */
+export const API_SECURITY_SCHEMES = {
+  bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key `wp_<keyId>_<secret>` as `Authorization: Bearer <key>` (docs/access.md)' },
+  apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'The same API key in `X-Api-Key`' },
+} as const;
+
 /**
- * `deps.access` guards the routes that declare `config.access` (API keys, roles, audit log;
- * docs/access.md); default: an access control over `deps.registry` with the default config.
+ * `deps.access` checks the API key every route but the open ones needs (API keys, roles, audit
+ * log; docs/access.md); default: an access control over `deps.registry` with the default config.
  */
 export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; readonly alerts?: AlertEngine; readonly access?: AccessControl; readonly packSigner?: PackSigner; readonly finance?: FinanceService }, options: ApiServerOptions = {}): Promise<FastifyInstance> {
   const security = apiSecurityConfigSchema.parse(options.security ?? {});
@@ -95,9 +101,18 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; 
         version: options.version ?? '0.1.0',
       },
       tags: [{ name: 'portfolio' }, { name: 'readings' }, { name: 'data quality' }, { name: 'm&v' }, { name: 'ops' }],
+      components: { securitySchemes: API_SECURITY_SCHEMES },
     },
-    transform: jsonSchemaTransform,
+    // Routes that take a key say so, so Swagger UI's "Authorize" sends it.
+    transform: (args) => {
+      const out = jsonSchemaTransform(args);
+      const guarded = Boolean((args.route as { config?: { access?: unknown } }).config?.access);
+      return guarded ? { ...out, schema: { ...out.schema, security: [{ bearerAuth: [] }, { apiKeyHeader: [] }] } } : out;
+    },
   });
+  // After swagger (which documents the audit route it adds) and before Swagger UI and every other
+  // route: it refuses any later route that declares no access and is not an open one.
+  await app.register(authPlugin, { access: deps.access ?? createAccessControl({ registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}) }) });
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     // Swagger UI gets its own policy instead of the console's: it applies inline styles from its
@@ -105,7 +120,6 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; 
     staticCSP: SWAGGER_UI_CSP,
     uiConfig: { validatorUrl: null },
   });
-  await app.register(authPlugin, { access: deps.access ?? createAccessControl({ registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}) }) });
   await app.register(apiPlugin, deps);
   if (deps.jobs) await app.register(mvPlugin, { jobs: deps.jobs, registry: deps.registry });
   await app.register(reportPlugin, { readings: deps.readings, registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.alerts ? { alerts: deps.alerts } : {}), ...(options.report ? { reportConfig: options.report } : {}) });

@@ -29,13 +29,13 @@ export const AUTH_ERRORS = {
   AUTH_FORBIDDEN: {
     statusCode: 403,
     retriable: false,
-    meaning: 'The key is valid but its role may not do this at all (e.g. a write without the admin role, pricing without the insurer role). The refusal is written to the audit log.',
+    meaning: 'The key is valid but its role may not do this at all (e.g. a write without the admin role, pricing without the insurer role, metrics or the dead letters of every site without the admin role). A refusal on a finance route is written to the audit log.',
     fix: 'Use a key of a role that may (docs/access.md lists the matrix), or ask an admin.',
   },
   AUTH_NOT_FOUND: {
     statusCode: 404,
     retriable: false,
-    meaning: 'Nothing visible to this key at that address: the loan, policy, building or portfolio does not exist, or it exists but the key was not granted it (the answer is the same, so a key cannot probe for other parties’ contracts). The refusal is written to the audit log.',
+    meaning: 'Nothing visible to this key at that address: the loan, policy, building (its readings, M&V, reports, alerts) or portfolio does not exist, or it exists but the key was not granted it (the answer is the same, so a key cannot probe for other parties’ contracts or buildings). A refusal on a finance route is written to the audit log.',
     fix: 'Check the id; ask an admin for a grant (`wattproof apikey add --grant loan:<id>`) if the key should see it.',
   },
   AUTH_KEY_SPEC_INVALID: {
@@ -53,8 +53,8 @@ export const AUTH_ERRORS = {
   AUTH_ROUTE_UNGUARDED: {
     statusCode: 500,
     retriable: false,
-    meaning: 'A route under /api/v1/finance/ was registered without `config.access`; the server refuses to start rather than serve finance data to anyone.',
-    fix: 'Declare `config: { access: { action, finance: true, resource } }` on the route (dashboards/src/auth/types.ts).',
+    meaning: 'A route was registered without `config.access` and is not one of the open routes (`/health`, `/ready`, `/api`, `/docs…`, the console page and bundle); the server refuses to start rather than serve it to anyone.',
+    fix: 'Declare `config: { access: { action, finance, resource } }` on the route (dashboards/src/auth/types.ts; docs/access.md, "For route authors").',
   },
   AUTH_AUDIT_UNAVAILABLE: {
     statusCode: 503,

@@ -7,4 +7,5 @@ export * from './policy.js';
 export * from './audit.js';
 export * from './access-control.js';
 export * from './plugin.js';
+export * from './scope.js';
 export * from './local-key.js';

@@ -1,8 +1,10 @@
 /**
  * The local admin key of `wattproof start`: kept in a file readable by its owner only (mode
- * 0600) in the data directory, created on the first start and reused while it is valid, so the
- * console user finds it there instead of in the terminal scroll-back. A key that was revoked,
- * expired or expires within LOCAL_ADMIN_KEY_RENEW_DAYS is replaced by a new one.
+ * 0600) in the data directory, created on the first start and reused while it is valid. A key
+ * that was revoked, expired or expires within LOCAL_ADMIN_KEY_RENEW_DAYS is replaced by a new one.
+ * `wattproof start` (and `wattproof api`, when the file holds a valid admin key) prints the
+ * console's address with the key in the URL fragment (consoleSignInUrl): browsers never send a
+ * fragment to the server, and the console removes it from the address bar once read.
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -16,6 +18,8 @@ export const LOCAL_ADMIN_KEY_LABEL = 'local admin key of wattproof start';
 export interface LocalAdminKey {
   readonly path: string;
   readonly keyId: string;
+  /** The whole key (`wp_…`), for the console sign-in address; never logged. */
+  readonly key: string;
   /** True when this call created the key (and wrote the file). */
   readonly created: boolean;
   /** Epoch ms. */
@@ -30,7 +34,7 @@ export async function ensureLocalAdminKey(access: AccessControl, path: string): 
     const renewAt = access.clock() + LOCAL_ADMIN_KEY_RENEW_DAYS * 86_400_000;
     if (r.ok && r.identity.role === 'admin' && (r.identity.expiresAtMs === undefined || r.identity.expiresAtMs > renewAt)) {
       await chmod(path, 0o600);
-      return { path, keyId: r.identity.keyId, created: false, ...(r.identity.expiresAtMs !== undefined ? { expiresAtMs: r.identity.expiresAtMs } : {}) };
+      return { path, keyId: r.identity.keyId, key: existing, created: false, ...(r.identity.expiresAtMs !== undefined ? { expiresAtMs: r.identity.expiresAtMs } : {}) };
     }
   }
   const { key, info } = await access.createKey({ role: 'admin', label: LOCAL_ADMIN_KEY_LABEL, createdBy: 'wattproof start' });
@@ -40,5 +44,27 @@ export async function ensureLocalAdminKey(access: AccessControl, path: string): 
   await writeFile(tmp, `${key}\n`, { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, path);
-  return { path, keyId: info.keyId, created: true, ...(info.expiresAtMs !== undefined ? { expiresAtMs: info.expiresAtMs } : {}) };
+  return { path, keyId: info.keyId, key, created: true, ...(info.expiresAtMs !== undefined ? { expiresAtMs: info.expiresAtMs } : {}) };
+}
+
+/**
+ * The admin key in `path` when the file holds one that is valid now (not revoked, not expired);
+ * undefined otherwise. Creates nothing (for `wattproof api`, which leaves key creation to
+ * `wattproof apikey add`).
+ */
+export async function readLocalAdminKey(access: AccessControl, path: string): Promise<LocalAdminKey | undefined> {
+  const key = await readFile(path, 'utf8').then((t) => t.trim(), () => undefined);
+  if (!key) return undefined;
+  const r = await access.checkKey(key);
+  if (!r.ok || r.identity.role !== 'admin') return undefined;
+  return { path, keyId: r.identity.keyId, key, created: false, ...(r.identity.expiresAtMs !== undefined ? { expiresAtMs: r.identity.expiresAtMs } : {}) };
+}
+
+/**
+ * The console's address that signs in with `key`: `<base>/#key=<key>`. The key rides in the
+ * fragment, which browsers never send (so it stays out of server and proxy logs); the console
+ * moves it to sessionStorage and removes it from the address bar. Treat the address like the key.
+ */
+export function consoleSignInUrl(base: string, key: string): string {
+  return `${base.replace(/\/+$/, '')}/#key=${encodeURIComponent(key)}`;
 }

@@ -1,24 +1,27 @@
 /**
- * The auth plugin: guards every route that declares `config.access` (types.ts) and serves the
- * audit log at `GET /api/v1/audit`. It is registered on the root instance (it breaks fastify's
- * encapsulation with `Symbol.for('skip-override')`, as fastify-plugin does), before the route
- * plugins, so its hooks apply to every route registered after it.
+ * The auth plugin: every route needs an API key (docs/access.md). It guards each route that
+ * declares `config.access` (types.ts), refuses to register a route that declares none unless it
+ * is on the open list (OPEN_ROUTES: probes, the API docs, the console's static shell — deny by
+ * default, AUTH_ROUTE_UNGUARDED), and serves the audit log at `GET /api/v1/audit`. It is
+ * registered on the root instance (it breaks fastify's encapsulation with
+ * `Symbol.for('skip-override')`, as fastify-plugin does), after the security plugin (whose limits
+ * run first) and before every route, so its hooks see every route registered after it.
  *
  * Per guarded request:
  * 1. `onRequest`: the key is checked (401 AUTH_REQUIRED / AUTH_INVALID / AUTH_EXPIRED /
- *    AUTH_REVOKED with `WWW-Authenticate: Bearer`, RFC 6750 §3) and `request.identity` set; a
- *    write by a non-admin is refused here (403 AUTH_FORBIDDEN), before its body is even parsed.
+ *    AUTH_REVOKED with `WWW-Authenticate: Bearer`, RFC 6750 §3), `request.identity` and
+ *    `request.buildingScope` (scope.ts) set; a write by a non-admin is refused here (403
+ *    AUTH_FORBIDDEN), before its body is even parsed.
  * 2. `preHandler` (after validation): the route's resource is resolved and the access matrix
  *    applied. A non-admin refused a thing addressed by id (loan, policy, building, portfolio) gets
  *    the same 404 AUTH_NOT_FOUND as for an id that does not exist, so a key cannot probe for other
- *    parties' contracts; a refusal that depends on the role alone (pricing, administration) is
- *    403 AUTH_FORBIDDEN.
+ *    parties' contracts or buildings; a refusal that depends on the role alone (pricing,
+ *    administration, operations data) is 403 AUTH_FORBIDDEN. Lists (`buildings`) pass and filter
+ *    their answer with `request.buildingScope`.
  * 3. `onSend`: every request to a finance route (allowed or refused, any status) is written to
  *    the audit log before the response leaves; if that write fails the response is replaced by
- *    503 AUTH_AUDIT_UNAVAILABLE — finance data is never served unaudited.
- *
- * Routes under FINANCE_ROUTE_PREFIX without `config.access` make registration fail
- * (AUTH_ROUTE_UNGUARDED): deny by default.
+ *    503 AUTH_AUDIT_UNAVAILABLE — finance data is never served unaudited. Operator data
+ *    (readings, M&V, alerts, reports) is not audited: a console page makes dozens of such reads.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -28,10 +31,22 @@ import { ADDRESSED_RESOURCE_KINDS, resourceKey } from './policy.js';
 import { API_KEY_ID_PATTERN } from './keys.js';
 import type { AccessControl } from './access-control.js';
 import type { AuditDecision } from './audit.js';
+import { createBuildingScope } from './scope.js';
 import type { ApiIdentity, ProtectedResource, RouteAccess } from './types.js';
 
-/** Routes under this path must declare `config.access`. */
-export const FINANCE_ROUTE_PREFIX = '/api/v1/finance';
+/**
+ * The routes that answer without an API key; every other route must declare `config.access`.
+ * Probes (`/health`, `/ready`), the link list `/api`, the OpenAPI document and Swagger UI
+ * (`/docs…`), and the console's static page and bundle (`/`, `/console/:file`): none holds data —
+ * the console asks for a key before it reads any. A pattern ending in `/*` covers the path and
+ * everything under it; others match the registered route pattern exactly.
+ */
+export const OPEN_ROUTES: readonly string[] = Object.freeze(['/health', '/ready', '/api', '/docs/*', '/', '/console/:file']);
+
+/** Is a route pattern on an open list? */
+export function isOpenRoute(url: string, open: readonly string[] = OPEN_ROUTES): boolean {
+  return open.some((p) => (p.endsWith('/*') ? url === p.slice(0, -2) || url.startsWith(p.slice(0, -1)) : url === p));
+}
 /** The audit log route. */
 export const AUDIT_ROUTE = '/api/v1/audit';
 /** `realm` of the WWW-Authenticate challenge. */
@@ -39,8 +54,8 @@ export const AUTH_REALM = 'wattproof';
 
 export interface AuthPluginOptions {
   readonly access: AccessControl;
-  /** Routes under this prefix must declare `config.access` (default FINANCE_ROUTE_PREFIX). */
-  readonly financePrefix?: string;
+  /** Route patterns that need no key (default OPEN_ROUTES); any other route without `config.access` fails to register. */
+  readonly openRoutes?: readonly string[];
 }
 
 /** A route the plugin guards, as registered. */
@@ -50,12 +65,27 @@ export interface GuardedRoute {
   readonly access: RouteAccess;
 }
 
+/** A route that answers without a key (on the open list). */
+export interface OpenRoute {
+  readonly method: string;
+  readonly url: string;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Every route declaring `config.access` registered after the auth plugin (tests enumerate them). */
     guardedRoutes: GuardedRoute[];
+    /** Every open route registered after the auth plugin: with `guardedRoutes`, every route it saw. */
+    openRoutes: OpenRoute[];
   }
 }
+
+/** What a role-only refusal says the key may not touch. */
+const REFUSED_WHAT: Partial<Record<ProtectedResource['kind'], string>> = {
+  admin: 'registry administration',
+  ops: 'operations data of the whole deployment (admins only)',
+  pricing: 'pricing (insurers only)',
+};
 
 interface RequestState {
   claimedKeyId?: string;
@@ -95,12 +125,16 @@ const errorOut = z.object({ error: z.object({ code: z.string(), message: z.strin
 
 const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (fastify: FastifyInstance, opts: AuthPluginOptions) => {
   const ac = opts.access;
-  const prefix = opts.financePrefix ?? FINANCE_ROUTE_PREFIX;
+  const openList = opts.openRoutes ?? OPEN_ROUTES;
   const states = new WeakMap<FastifyRequest, RequestState>();
   const guarded: GuardedRoute[] = [];
+  const open: OpenRoute[] = [];
   fastify.decorate('guardedRoutes', guarded);
+  fastify.decorate('openRoutes', open);
   fastify.decorateRequest('identity', undefined);
+  fastify.decorateRequest('buildingScope', undefined);
 
+  // Deny by default: a route is guarded, or open by name, or it does not register.
   fastify.addHook('onRoute', (route) => {
     const access = route.config?.access;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -108,9 +142,11 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (fastify: Fa
       for (const method of methods) guarded.push({ method, url: route.url, access });
       return;
     }
-    if (route.url === prefix || route.url.startsWith(`${prefix}/`)) {
-      throw authError('AUTH_ROUTE_UNGUARDED', `${methods.join(',')} ${route.url} is a finance route without config.access`);
+    if (isOpenRoute(route.url, openList)) {
+      for (const method of methods) open.push({ method, url: route.url });
+      return;
     }
+    throw authError('AUTH_ROUTE_UNGUARDED', `${methods.join(',')} ${route.url} declares no config.access and is not an open route (${openList.join(', ')})`);
   });
 
   const refuse = (reply: FastifyReply, state: RequestState, code: AuthErrorCode, message: string) => {
@@ -136,9 +172,18 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (fastify: Fa
       if (r.keyId !== undefined) state.claimedKeyId = r.keyId;
       return refuse(reply, state, r.code, r.message);
     }
-    request.identity = r.identity;
-    if (access.action !== 'read' && r.identity.role !== 'admin') {
-      return refuse(reply, state, 'AUTH_FORBIDDEN', `a ${r.identity.role} key may only read; ${request.method} ${request.routeOptions.url} needs an admin key`);
+    const identity = r.identity;
+    request.identity = identity;
+    request.buildingScope = createBuildingScope({
+      all: identity.role === 'admin',
+      mayRead: (ref) => ac.authorize(identity, { kind: 'building', site: ref.site, building: ref.building }, 'read'),
+      recheck: async () => {
+        const again = await ac.check(request);
+        return again.ok && again.identity.keyId === identity.keyId;
+      },
+    });
+    if (access.action !== 'read' && identity.role !== 'admin') {
+      return refuse(reply, state, 'AUTH_FORBIDDEN', `a ${identity.role} key may only read; ${request.method} ${request.routeOptions.url} needs an admin key`);
     }
   });
 
@@ -158,7 +203,7 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (fastify: Fa
     state.resource = resource;
     if (!(await ac.authorize(identity, resource, access.action))) {
       if (ADDRESSED_RESOURCE_KINDS.has(resource.kind)) return refuse(reply, state, 'AUTH_NOT_FOUND', notFound(request));
-      return refuse(reply, state, 'AUTH_FORBIDDEN', `a ${identity.role} key may not ${access.action} ${resource.kind === 'admin' ? 'registry administration' : resource.kind}`);
+      return refuse(reply, state, 'AUTH_FORBIDDEN', `a ${identity.role} key may not ${access.action} ${REFUSED_WHAT[resource.kind] ?? resource.kind}`);
     }
     state.decision = 'allowed';
   });

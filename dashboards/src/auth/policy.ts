@@ -15,7 +15,7 @@ export function shanghaiDate(ms: number): string {
   return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
 }
 
-/** `loan/L1`, `policy/P1`, `building/<site>/<building>`, `lender-portfolio/<bank>`, `insurer-portfolio/<insurer>`, `pricing`, `admin`, `audit`. */
+/** `loan/L1`, `policy/P1`, `building/<site>/<building>`, `lender-portfolio/<bank>`, `insurer-portfolio/<insurer>`, `pricing`, `admin`, `audit`, `buildings`, `ops`. */
 export function resourceKey(r: ProtectedResource): string {
   switch (r.kind) {
     case 'loan':
@@ -103,13 +103,16 @@ async function insuredBy(ref: BuildingRef, insurers: ReadonlySet<string>, polici
  *   party's loans (as lender or borrower), policies (as insurer or insured), buildings (as owner or
  *   operator) and portfolios;
  * - operator: buildings it owns or operates (building profile) or is granted.
- * Everyone authenticated may read the audit log (filtered to what it may see, audit.ts).
+ * Everyone authenticated may read the audit log (filtered to what it may see, audit.ts) and ask
+ * for building lists (filtered to the buildings it may read, scope.ts); operations data of the
+ * whole deployment (`ops`) and registry administration are admins' only.
  */
 export async function isAllowed(identity: ApiIdentity, resource: ProtectedResource, action: AccessAction, ctx: PolicyContext): Promise<boolean> {
   if (identity.role === 'admin') return true;
   if (action !== 'read') return false;
-  if (resource.kind === 'audit') return true;
-  if (resource.kind === 'admin') return false;
+  // The audit log and building lists answer every key, each with what it may see (audit.ts, scope.ts).
+  if (resource.kind === 'audit' || resource.kind === 'buildings') return true;
+  if (resource.kind === 'admin' || resource.kind === 'ops') return false;
   const g = grantsOf(identity);
   const ownsBuilding = async (ref: BuildingRef) => (await buildingParties(ref, ctx)).some((p) => g.actsFor.has(p));
   try {

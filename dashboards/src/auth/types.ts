@@ -1,13 +1,15 @@
 /**
- * Who may read what: the identities behind API keys and the resources finance routes protect.
+ * Who may read what: the identities behind API keys and the resources the routes protect.
  *
- * A route opts in by declaring `config: { access: RouteAccess }`. The auth plugin (plugin.ts)
- * authenticates the request (API key), resolves the route's resource from the request and
- * refuses with 401/403 unless the identity's role and grants cover it; every allowed or refused
- * read of finance data is written to the audit log. Routes without `access` are not guarded by
- * this plugin (the operator data of the foundation; issue 7 puts an identity on every route).
+ * Every route declares `config: { access: RouteAccess }`, except the few open ones of
+ * plugin.ts's OPEN_ROUTES (probes, API docs, the console's static shell); the auth plugin refuses
+ * to register any other route. Per request it authenticates the API key, resolves the route's
+ * resource and refuses with 401/403/404 unless the identity's role and grants cover it; every
+ * allowed or refused read of finance data is written to the audit log. docs/access.md has the
+ * endpoint × role matrix.
  */
 import type { FastifyRequest } from 'fastify';
+import type { BuildingScope } from './scope.js';
 
 /** Roles of API users (DOMAIN.md: operators, banks, insurers and the verifiers they hire). */
 export const API_ROLES = ['operator', 'lender', 'insurer', 'verifier', 'admin'] as const;
@@ -47,7 +49,14 @@ export type ProtectedResource =
   /** Registry administration: admins only. */
   | { readonly kind: 'admin' }
   /** The audit log: every identity may ask; it sees the entries about its own party's things (audit.ts). */
-  | { readonly kind: 'audit' };
+  | { readonly kind: 'audit' }
+  /**
+   * A list over buildings (sites, meters, latest readings, alerts, coverage, the live stream):
+   * every identity may ask; the route keeps only the buildings it may read (`request.buildingScope`).
+   */
+  | { readonly kind: 'buildings' }
+  /** Operations data and actions of the whole deployment (metrics, ingest diagnostics of every site, alert evaluation, M&V runs): admins only. */
+  | { readonly kind: 'ops' };
 
 export type AccessAction = 'read' | 'write';
 
@@ -69,5 +78,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth plugin on routes that declare `config.access`. */
     identity?: ApiIdentity;
+    /** Set with `identity`: which buildings the identity may read (scope.ts); lists filter with it. */
+    buildingScope?: BuildingScope;
   }
 }

@@ -5,7 +5,7 @@
  * coverage per meter with its gaps. Aggregation happens in the reading store (bucketed), so a
  * year of hourly data leaves the server as a few arrays of numbers.
  */
-import { meterKey, WattproofError, type AggregateRow, type Bucket, type Building, type Meter, type ReadingStore, type RegistryStore, type SeriesInfo, type Site, type StoredReading } from '@wattproof/core';
+import { meterKey, WattproofError, type AggregateRow, type Bucket, type Building, type BuildingRef, type Meter, type ReadingStore, type RegistryStore, type SeriesInfo, type Site, type StoredReading } from '@wattproof/core';
 import { createZone, eui, referenceData, type MvJobs, type ResultRecordBody } from '@wattproof/analytics';
 import { CONSOLE_ERRORS } from './errors.js';
 
@@ -21,6 +21,18 @@ export const MAX_CONSOLE_SERIES = 300;
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 /** A bucket below this coverage counts as part of a gap. */
 export const GAP_COVERAGE_BELOW = 0.5;
+
+/**
+ * Which buildings a list may show (the auth plugin's `request.buildingScope` fits): `filter` keeps
+ * the items of readable buildings; `all` is true when every building is.
+ */
+export interface BuildingFilter {
+  readonly all: boolean;
+  filter<T>(items: readonly T[], refOf: (item: T) => BuildingRef | undefined): Promise<T[]>;
+}
+
+/** Every building (callers without an identity: scripts, tests of the data alone). */
+export const ALL_BUILDINGS: BuildingFilter = Object.freeze({ all: true, filter: async <T>(items: readonly T[]) => [...items] });
 
 /** What a meter is for, as far as the console groups it. */
 export type MeterRole = 'main' | 'sub' | 'generation' | 'weather' | 'other';
@@ -294,18 +306,25 @@ export function createConsoleData(deps: ConsoleDataDeps) {
   }
 
   return {
-    /** Every site (or one) with its buildings' live kW, today's kWh, coverage and EUI against the quota. */
-    async portfolio(filter: { site?: string } = {}): Promise<{ generatedAt: number; sites: SiteSummary[] }> {
-      const [sites, buildings, meters, series, latest] = await Promise.all([
+    /**
+     * Every site (or one) with its buildings' live kW, today's kWh, coverage and EUI against the
+     * quota; only the buildings `visible` keeps, and only sites with one of them unless all are.
+     * @throws API_NOT_FOUND for an unknown site, or one with no visible building.
+     */
+    async portfolio(filter: { site?: string } = {}, visible: BuildingFilter = ALL_BUILDINGS): Promise<{ generatedAt: number; sites: SiteSummary[] }> {
+      const [sites, allBuildings, meters, series, latest] = await Promise.all([
         deps.registry.listSites(),
         deps.registry.listBuildings(filter.site),
         deps.registry.listMeters(filter.site ? { site: filter.site } : {}),
         deps.readings.listSeries(filter.site ? { site: filter.site } : {}),
         deps.readings.latest(filter.site ? { site: filter.site } : {}),
       ]);
-      if (filter.site && !sites.some((s) => s.id === filter.site)) throw notFound(`site ${filter.site}`);
+      const buildings = await visible.filter(allBuildings, (b) => ({ site: b.site, building: b.id }));
+      // A site without a building the caller may read answers like a site that does not exist.
+      const shown = (id: string) => visible.all || buildings.some((b) => b.site === id);
+      if (filter.site && !sites.some((s) => s.id === filter.site && shown(s.id))) throw notFound(`site ${filter.site}`);
       const out: SiteSummary[] = [];
-      for (const s of sites.filter((x) => !filter.site || x.id === filter.site)) {
+      for (const s of sites.filter((x) => (!filter.site || x.id === filter.site) && shown(x.id))) {
         const own = buildings.filter((b) => b.site === s.id).sort((a, b) => a.id.localeCompare(b.id));
         const summaries = await Promise.all(
           own.map((b) =>
@@ -428,19 +447,21 @@ export function createConsoleData(deps: ConsoleDataDeps) {
 
     /**
      * Coverage of every series (of a site or building) per local day or month, with the gaps:
-     * runs of buckets below {@link GAP_COVERAGE_BELOW} after the series' first reading.
-     * @throws API_NOT_FOUND, API_RANGE_TOO_LARGE, CONSOLE_TOO_MANY_SERIES.
+     * runs of buckets below {@link GAP_COVERAGE_BELOW} after the series' first reading. Only the
+     * series of the buildings `visible` keeps.
+     * @throws API_NOT_FOUND (a site or building unknown or not visible), API_RANGE_TOO_LARGE, CONSOLE_TOO_MANY_SERIES.
      */
-    async coverage(q: { site?: string; building?: string; bucket: '1d' | '1mo'; from?: number; to?: number; tz?: string }): Promise<CoverageResult> {
+    async coverage(q: { site?: string; building?: string; bucket: '1d' | '1mo'; from?: number; to?: number; tz?: string }, visible: BuildingFilter = ALL_BUILDINGS): Promise<CoverageResult> {
       const to = q.to ?? clock();
       const from = q.from ?? (q.bucket === '1d' ? to - 90 * DAY_MS : to - 365 * DAY_MS);
       if (from >= to) throw new WattproofError('API_REQUEST_INVALID', '`from` must be before `to`', { statusCode: 400, details: { issues: [{ path: 'from', message: 'must be before to' }] } });
       if ((to - from) / BUCKET_MS[q.bucket] > 3_700) throw new WattproofError('API_RANGE_TOO_LARGE', `at most ten years of ${q.bucket} buckets per request`, { statusCode: 400 });
       const sites = await deps.registry.listSites();
-      if (q.site && !sites.some((s) => s.id === q.site)) throw notFound(`site ${q.site}`);
+      const siteShown = async (id: string) => visible.all || (await visible.filter(await deps.registry.listBuildings(id), (b) => ({ site: b.site, building: b.id }))).length > 0;
+      if (q.site && (!sites.some((s) => s.id === q.site) || !(await siteShown(q.site)))) throw notFound(`site ${q.site}`);
       const filter = { ...(q.site ? { site: q.site } : {}), ...(q.building ? { building: q.building } : {}) };
-      const [series, latest] = await Promise.all([deps.readings.listSeries(filter), deps.readings.latest(filter)]);
-      if (q.building && !series.length && !(await deps.registry.listMeters(filter)).length) throw notFound(`building ${q.site ?? '*'}/${q.building}`);
+      const [series, latest] = await Promise.all([deps.readings.listSeries(filter).then((x) => visible.filter(x, (r) => r)), deps.readings.latest(filter).then((x) => visible.filter(x, (r) => r))]);
+      if (q.building && !series.length && !(await visible.filter(await deps.registry.listMeters(filter), (m) => m)).length) throw notFound(`building ${q.site ?? '*'}/${q.building}`);
       const chosen = visibleSeries(series).sort((a, b) => `${meterKey(a)}|${a.quantity}|${a.kind}`.localeCompare(`${meterKey(b)}|${b.quantity}|${b.kind}`));
       if (chosen.length > MAX_CONSOLE_SERIES) throw new WattproofError('CONSOLE_TOO_MANY_SERIES', `${chosen.length} series; at most ${MAX_CONSOLE_SERIES} per request: choose a site or building`, { statusCode: 400 });
       const tz = q.tz ?? sites.find((s) => s.id === (q.site ?? chosen[0]?.site))?.timezone ?? DEFAULT_TIME_ZONE;

@@ -4,21 +4,30 @@
  * read (`/api/v1/portfolio/summary`, `/api/v1/buildings/:site/:building/{overview,timeseries,savings}`,
  * `/api/v1/quality/coverage`, each also as CSV with `format=csv`) and the live stream
  * `/api/v1/stream` (server-sent events).
+ *
+ * The page and its bundle are open routes: they hold no data, and the console asks for an API key
+ * before its first data request. Every data endpoint needs a key (docs/access.md): a building's
+ * data the keys that may read the building, the portfolio, coverage and the stream only the
+ * buildings the key may read. The stream filters each event for its client, and checks the key
+ * again every heartbeat: a revoked key's stream ends within one heartbeat.
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger, ReadingStore, RegistryStore } from '@wattproof/core';
-import type { MvJobs } from '@wattproof/analytics';
+import type { AlertEngine, MvJobs } from '@wattproof/analytics';
+import { buildingListRead, buildingRead } from '../api/access.js';
+import { alertBuilding } from '../api/alerts.js';
 import { errorBody } from '../api/schemas.js';
+import { buildingScopeOf } from '../auth/scope.js';
 import { consoleBundle, type ConsoleBundle } from './bundle.js';
 import { DEFAULT_CONSOLE_CONFIG, type ConsoleConfig } from './config.js';
 import { isoOrNull, toCsv } from './csv.js';
 import { createConsoleData } from './data.js';
 import { CONSOLE_ERRORS } from './errors.js';
 import { buildingParams, coverageOut, coverageQuery, overviewOut, overviewQuery, portfolioOut, portfolioQuery, savingsOut, savingsQuery, streamQuery, timeseriesOut, timeseriesQuery } from './schemas.js';
-import { createLiveStream, type StreamEvent, type StreamFilter } from './stream.js';
+import { createLiveStream, type StreamEvent, type StreamFilter, type StreamReading } from './stream.js';
 import { whoamiRoute } from './whoami.js';
 
 export interface ConsoleDeps {
@@ -29,6 +38,8 @@ export interface ConsoleDeps {
   readonly jobs?: MvJobs;
   /** Where the stream logs failed polls; fastify's logger by default. */
   readonly logger?: Logger;
+  /** The alert engine, when this process runs one: the live stream pushes its alerts. */
+  readonly alerts?: Pick<AlertEngine, 'list'>;
 }
 
 export interface ConsolePluginOptions extends ConsoleDeps {
@@ -89,18 +100,13 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
   const bundle = () => consoleBundle({ minify: config.minify, sourcemap: config.sourcemap });
   bundle().catch((err: unknown) => logger.error({ err }, 'console: bundling the front end failed'));
 
+  const alertEngine = options.alerts;
   const stream = createLiveStream(
     {
       readings: options.readings,
       logger,
-      alerts: async (filter) => {
-        if (!hasAlerts()) return undefined;
-        const qs = new URLSearchParams({ ...(filter.site ? { site: filter.site } : {}), ...(filter.building ? { building: filter.building } : {}) }).toString();
-        const res = await fastify.inject({ method: 'GET', url: `${ALERTS_ROUTE}${qs ? `?${qs}` : ''}` });
-        if (res.statusCode !== 200) return undefined;
-        const body = res.json() as { alerts?: unknown[] };
-        return Array.isArray(body.alerts) ? body.alerts : undefined;
-      },
+      // Every alert of the filter; each client gets the ones it may see (below).
+      ...(alertEngine ? { alerts: (filter: StreamFilter) => alertEngine.list({ ...(filter.site ? { site: filter.site } : {}), ...(filter.building ? { building: filter.building } : {}) }) } : {}),
     },
     { pollIntervalMs: config.streamPollIntervalMs, maxClients: config.streamMaxClients },
   );
@@ -139,9 +145,9 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
 
   app.get(
     '/api/v1/portfolio/summary',
-    { schema: { tags: ['portfolio'], summary: "Sites and buildings with live kW, today's kWh, 30-day coverage and rolling 12-month EUI against the GB/T 51161 quota", querystring: portfolioQuery, response: { 200: portfolioOut, ...errors } } },
+    { config: { access: buildingListRead }, schema: { tags: ['portfolio'], summary: "Sites and buildings this key may read, with live kW, today's kWh, 30-day coverage and rolling 12-month EUI against the GB/T 51161 quota", querystring: portfolioQuery, response: { 200: portfolioOut, ...errors } } },
     async (req, reply) => {
-      const p = await data.portfolio(req.query.site ? { site: req.query.site } : {});
+      const p = await data.portfolio(req.query.site ? { site: req.query.site } : {}, buildingScopeOf(req));
       if (req.query.format !== 'csv') return p;
       const rows = p.sites.flatMap((s) =>
         s.buildings.map((b) => [s.id, b.id, b.name, b.type, b.floorAreaM2, b.meters, b.liveKw, isoOrNull(b.liveAt), b.todayKwh, b.coverage30d, b.eui?.value ?? null, b.eui?.windowDays ?? null, b.eui?.quota?.constraint ?? null, b.eui?.quota?.guide ?? null]),
@@ -156,7 +162,7 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
 
   app.get(
     '/api/v1/buildings/:site/:building/overview',
-    { schema: { tags: ['portfolio'], summary: 'A building: summary, meters by role (main, sub-meters by end use, generation, weather) with their latest readings', params: buildingParams, querystring: overviewQuery, response: { 200: overviewOut, ...errors } } },
+    { config: { access: buildingRead }, schema: { tags: ['portfolio'], summary: 'A building: summary, meters by role (main, sub-meters by end use, generation, weather) with their latest readings', params: buildingParams, querystring: overviewQuery, response: { 200: overviewOut, ...errors } } },
     async (req, reply) => {
       const o = await data.overview(req.params.site, req.params.building);
       if (req.query.format !== 'csv') return o;
@@ -168,6 +174,7 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
   app.get(
     '/api/v1/buildings/:site/:building/timeseries',
     {
+      config: { access: buildingRead },
       schema: {
         tags: ['readings'],
         summary: "A building's series bucketed (15m, 1h, local 1d or 1mo) in columnar form: one time axis, one array of values per series",
@@ -190,6 +197,7 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
   app.get(
     '/api/v1/buildings/:site/:building/savings',
     {
+      config: { access: buildingRead },
       schema: {
         tags: ['m&v'],
         summary: "The latest M&V result of each of the building's meters in compact form: status, fit, findings, monthly baseline vs observed with the 90 % uncertainty, cumulative savings",
@@ -218,16 +226,17 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
   app.get(
     '/api/v1/quality/coverage',
     {
+      config: { access: buildingListRead },
       schema: {
         tags: ['data quality'],
-        summary: 'Coverage of every series per local day or month, readings per bucket, latest reading and the gaps (runs of buckets under 50 % coverage)',
+        summary: 'Coverage of every series (of the buildings this key may read) per local day or month, readings per bucket, latest reading and the gaps (runs of buckets under 50 % coverage)',
         querystring: coverageQuery,
         response: { 200: coverageOut, ...errors },
       },
     },
     async (req, reply) => {
       const q = req.query;
-      const c = await data.coverage({ bucket: q.bucket, ...(q.site ? { site: q.site } : {}), ...(q.building ? { building: q.building } : {}), ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}), ...(q.tz ? { tz: q.tz } : {}) });
+      const c = await data.coverage({ bucket: q.bucket, ...(q.site ? { site: q.site } : {}), ...(q.building ? { building: q.building } : {}), ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}), ...(q.tz ? { tz: q.tz } : {}) }, buildingScopeOf(req));
       if (q.format !== 'csv') return c;
       const rows = c.series.flatMap((s) => c.time.map((t, i) => [s.site, s.building, s.meter, s.quantity, s.kind, new Date(t).toISOString(), s.coverage[i], s.count[i]]));
       return sendCsv(reply, `coverage-${c.bucket}.csv`, toCsv(['site', 'building', 'meter', 'quantity', 'kind', 'bucket_start', 'coverage (ratio)', 'readings (count)'], rows));
@@ -237,20 +246,52 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
   app.get(
     '/api/v1/stream',
     {
+      config: { access: buildingListRead },
       schema: {
         tags: ['readings'],
         summary: 'Live updates as server-sent events: `snapshot` (latest reading of every series, and alerts when an alert service runs), then `readings` with the series whose latest reading changed, and `alerts` when they change',
-        description: `The server polls the reading store every ${config.streamPollIntervalMs} ms per filter (one poller shared by all clients of a filter) and sends a comment line as heartbeat every ${config.streamHeartbeatIntervalMs} ms. At most ${config.streamMaxClients} clients at once; more get 503 CONSOLE_STREAM_FULL.`,
+        description: `Only the buildings this key may read (site-wide alerts for admin keys only). The key goes in the Authorization header, so browsers read the stream with fetch, not EventSource. The server polls the reading store every ${config.streamPollIntervalMs} ms per filter (one poller shared by all clients of a filter) and sends a comment line as heartbeat every ${config.streamHeartbeatIntervalMs} ms, after checking the key again: the stream of a revoked or expired key ends then. At most ${config.streamMaxClients} clients at once; more get 503 CONSOLE_STREAM_FULL.`,
         querystring: streamQuery,
         response: { 503: errorBody, 400: errorBody },
       },
     },
     async (req, reply) => {
       const filter: StreamFilter = { ...(req.query.site ? { site: req.query.site } : {}), ...(req.query.building ? { building: req.query.building } : {}) };
+      const scope = buildingScopeOf(req);
       const res = reply.raw;
+      // One queue per client: filtering is asynchronous (the access matrix may ask the registry),
+      // and events must still leave in the order the poller found them.
+      let queue: Promise<void> = Promise.resolve();
+      const enqueue = (step: () => Promise<void>) => {
+        queue = queue.then(step).catch((err: unknown) => {
+          logger.warn({ err }, 'live stream: filtering an event for its client failed; the stream ends');
+          res.end();
+        });
+      };
+      const send = (event: string, data: unknown) => {
+        if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      let lastAlerts = '';
+      const visibleAlerts = async (alerts: unknown[]) => {
+        const mine = await scope.filter(alerts as Array<{ site: string; building?: string }>, alertBuilding);
+        const digest = JSON.stringify(mine);
+        const changed = digest !== lastAlerts;
+        lastAlerts = digest;
+        return { mine, changed };
+      };
       let ready = false;
       const write = (e: StreamEvent) => {
-        if (ready && !res.writableEnded) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+        if (!ready) return;
+        enqueue(async () => {
+          if (e.event === 'readings') {
+            const readings = await scope.filter((e.data as { readings: StreamReading[] }).readings, (r) => r);
+            if (readings.length) send('readings', { readings });
+          } else {
+            // Only a change this client can see is news to it.
+            const { mine, changed } = await visibleAlerts((e.data as { alerts: unknown[] }).alerts);
+            if (changed) send('alerts', { alerts: mine });
+          }
+        });
       };
       const sub = await stream.subscribe(filter, write);
       if (!sub) {
@@ -265,11 +306,23 @@ export async function consolePlugin(fastify: FastifyInstance, options: ConsolePl
       }
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write(`retry: ${Math.max(1000, config.streamPollIntervalMs)}\n\n`);
-      res.write(`event: snapshot\ndata: ${JSON.stringify({ readings: sub.snapshot, alerts: sub.alerts ?? null })}\n\n`);
+      // The snapshot goes first in the queue: every change found after it follows it in order.
+      const { snapshot, alerts } = sub;
       ready = true;
+      enqueue(async () => {
+        const readings = await scope.filter(snapshot, (r) => r);
+        send('snapshot', { readings, alerts: alerts ? (await visibleAlerts(alerts)).mine : null });
+      });
       open.add(res);
       const heartbeat = setInterval(() => {
-        if (!res.writableEnded) res.write(`: heartbeat ${new Date().toISOString()}\n\n`);
+        enqueue(async () => {
+          // The key may have been revoked or expired since the stream opened; ownership may have changed.
+          if (!(await scope.revalidate())) {
+            res.end();
+            return;
+          }
+          if (!res.writableEnded) res.write(`: heartbeat ${new Date().toISOString()}\n\n`);
+        });
       }, config.streamHeartbeatIntervalMs);
       heartbeat.unref();
       const cleanup = () => {

@@ -7,7 +7,9 @@
  *
  * Running a covenant test, a settlement or a pricing is declared as a `read` of its loan, policy
  * or `pricing`: it derives figures from the registry and stores them as append-only evidence, it
- * does not change the registry's facts (parties, loans, policies stay admin writes).
+ * does not change the registry's facts (parties, loans, policies stay admin writes). A pricing
+ * rests on a meter's M&V result, i.e. on its building's data: besides the insurer role, the key
+ * must be able to read that building (its policies cover it, or it was granted).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -568,7 +570,20 @@ export async function financePlugin(fastify: FastifyInstance, deps: FinancePlugi
   app.post(
     `${P}/pricing`,
     {
-      config: { access: { action: 'read', finance: true, resource: () => ({ kind: 'pricing' }) } },
+      config: {
+        access: {
+          action: 'read',
+          finance: true,
+          resource: async (req): Promise<ProtectedResource> => {
+            // The role decides first (403 for a non-insurer); then the building priced must be one the key may read (else 404, as for any building).
+            const identity = req.identity;
+            if (identity && identity.role !== 'admin' && identity.role !== 'insurer') return { kind: 'pricing' };
+            const { site, building } = req.body as { site: string; building: string };
+            if (req.buildingScope && !(await req.buildingScope.has({ site, building }))) throw notFound(`no building ${site}/${building} for this key`);
+            return { kind: 'pricing' };
+          },
+        },
+      },
       schema: {
         tags: [TAG],
         summary: 'Price an energy-savings guarantee on a meter: distribution of verified savings (P50/P90), probability of shortfall, expected loss, indicative premium',

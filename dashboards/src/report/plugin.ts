@@ -3,11 +3,13 @@
  * `GET /api/v1/buildings/:site/:building/reports/monthly?month=YYYY-MM&lang=zh-CN|en&format=html|pdf|json`.
  * HTML and JSON need only the stores; PDF prints the HTML with the shared headless Chromium,
  * answering 503 REPORT_CHROMIUM_UNAVAILABLE (with how to install it) when there is none.
+ * The report is about one building: the keys that may read the building may read it (docs/access.md).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hasCode, WattproofError, type ReadingStore, type RegistryStore } from '@wattproof/core';
+import { buildingRead } from '../api/access.js';
 import { errorBody, id } from '../api/schemas.js';
 import type { ReportConfig } from './config.js';
 import { renderMonthlyReportHtml } from './html.js';
@@ -48,6 +50,7 @@ export async function reportPlugin(fastify: FastifyInstance, opts: ReportPluginO
   app.get(
     '/api/v1/buildings/:site/:building/reports/monthly',
     {
+      config: { access: buildingRead },
       schema: {
         tags: ['reports'],
         summary: 'Monthly operator report of a building: energy by meter and end use, peak demand, EUI vs GB/T 51161, verified savings, carbon, data quality',

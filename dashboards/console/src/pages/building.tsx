@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { enc, readingKw, useResource, type Alert, type MvSummary, type Overview, type Timeseries } from '../api.js';
+import { enc, getJson, readingKw, useApiKey, useResource, type Alert, type MvSummary, type Overview, type Timeseries } from '../api.js';
 import { iso } from '../csv.js';
 import { Figure } from '../components/figure.js';
 import { Matrix, ScaleLegend, viridis } from '../components/matrix.js';
@@ -61,13 +61,12 @@ function LivePower(props: { site: string; building: string; meter: string; tz: s
   const i18n = useI18n();
   const [points, setPoints] = useState<{ t: number[]; kw: number[] } | null>(null);
   const [error, setError] = useState<Error | null>(null);
+  const key = useApiKey();
   useEffect(() => {
     const ctl = new AbortController();
     const from = Date.now() - LIVE_WINDOW_MS;
-    fetch(`/api/v1/meters/${enc(props.site)}/${enc(props.building)}/${enc(props.meter)}/readings?quantity=electricity&kind=interval&from=${from}`, { signal: ctl.signal })
-      .then(async (res) => {
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const body = (await res.json()) as { readings: Array<{ ts: number; value: number; intervalS?: number; quantity: string; kind: string; unit: string }> };
+    getJson<{ readings: Array<{ ts: number; value: number; intervalS?: number; quantity: string; kind: string; unit: string }> }>(`/api/v1/meters/${enc(props.site)}/${enc(props.building)}/${enc(props.meter)}/readings?quantity=electricity&kind=interval&from=${from}`, key, ctl.signal)
+      .then((body) => {
         const rows = body.readings.map((r) => [r.ts, readingKw(r)] as const).filter((r): r is readonly [number, number] => r[1] !== null);
         setPoints((prev) => merge({ t: rows.map((r) => r[0]), kw: rows.map((r) => r[1]) }, prev));
       })
@@ -75,7 +74,7 @@ function LivePower(props: { site: string; building: string; meter: string; tz: s
         if (!ctl.signal.aborted) setError(err instanceof Error ? err : new Error(String(err)));
       });
     return () => ctl.abort();
-  }, [props.site, props.building, props.meter]);
+  }, [props.site, props.building, props.meter, key]);
   useLive(
     { site: props.site, building: props.building },
     {

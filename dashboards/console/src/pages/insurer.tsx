@@ -12,7 +12,7 @@ import { Loading, LoadError } from '../components/status.js';
 import { UPlot, valueAxis } from '../components/uplot.js';
 import { useI18n, type I18n, type MessageKey } from '../i18n.js';
 import { authJson, useAuthResource, type InsurerPeriodRow, type InsurerPortfolio, type MeterRef, type Policy, type PricingQuote, type Settlement, type Version, type Whoami } from '../finance/api.js';
-import { SignInPrompt, useAuth } from '../finance/auth.js';
+import { SignInPrompt, useAuth } from '../auth.js';
 import { ActionStatus, cny, errorText, Figures, Findings, PackButtons, StatusBadge, type ActionMessage } from '../finance/common.js';
 
 const kwh = (i18n: I18n, v: number | null | undefined) => (v === null || v === undefined ? i18n.t('none') : `${i18n.num(v, 0)} kWh`);

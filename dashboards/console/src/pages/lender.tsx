@@ -11,7 +11,7 @@ import { Loading, LoadError } from '../components/status.js';
 import { timeAxis, tzDate, UPlot, valueAxis } from '../components/uplot.js';
 import { useI18n, type I18n } from '../i18n.js';
 import { authFetch, authJson, downloadResponse, useAuthResource, type Covenant, type CovenantTest, type LenderPortfolio, type Loan, type LoanBalance, type Version, type Whoami } from '../finance/api.js';
-import { SignInPrompt, useAuth } from '../finance/auth.js';
+import { SignInPrompt, useAuth } from '../auth.js';
 import { ActionStatus, bp, cnyLarge, errorText, Figures, Findings, isFraction, kpiValue, operatorText, PackButtons, StatusBadge, type ActionMessage } from '../finance/common.js';
 
 const TZ = 'Asia/Shanghai';

@@ -6,6 +6,7 @@ import { Figure } from '../components/figure.js';
 import { Matrix } from '../components/matrix.js';
 import { LoadError, Loading } from '../components/status.js';
 import { useI18n } from '../i18n.js';
+import { useAuth } from '../auth.js';
 import { href } from '../router.js';
 
 const DEAD_LETTERS_PAGE = 20;
@@ -20,6 +21,7 @@ function coverageColor(c: number, count: number): string {
 
 export function QualityPage(props: { site?: string | undefined; building?: string | undefined }) {
   const i18n = useI18n();
+  const admin = useAuth().identity?.role === 'admin';
   const [bucket, setBucket] = useState<'1d' | '1mo'>('1d');
   const portfolio = useResource<Portfolio>('/api/v1/portfolio/summary');
   const sites = portfolio.data?.sites ?? [];
@@ -67,8 +69,17 @@ export function QualityPage(props: { site?: string | undefined; building?: strin
         {coverage.data && <CoverageMatrix c={coverage.data} />}
       </section>
       {coverage.data && <Gaps c={coverage.data} />}
-      <RegisterEvents site={site} building={props.building} />
-      <DeadLetters site={site} />
+      {/* Ingest diagnostics of a whole site or of every site are an admin's; other keys see one building's (docs/access.md). */}
+      {admin || (site && props.building) ? (
+        <>
+          <RegisterEvents site={site} building={props.building} />
+          <DeadLetters site={site} building={props.building} />
+        </>
+      ) : (
+        <p class="notice" data-pick-building>
+          {i18n.t('quality.pickBuilding')}
+        </p>
+      )}
     </>
   );
 }
@@ -197,12 +208,12 @@ function RegisterEvents(props: { site?: string | undefined; building?: string | 
   );
 }
 
-function DeadLetters(props: { site?: string | undefined }) {
+function DeadLetters(props: { site?: string | undefined; building?: string | undefined }) {
   const i18n = useI18n();
   const [cursors, setCursors] = useState<string[]>([]);
   const [code, setCode] = useState('');
   const before = cursors[cursors.length - 1];
-  const q = new URLSearchParams({ limit: String(DEAD_LETTERS_PAGE), ...(props.site ? { site: props.site } : {}), ...(code ? { code } : {}), ...(before ? { before } : {}) }).toString();
+  const q = new URLSearchParams({ limit: String(DEAD_LETTERS_PAGE), ...(props.site ? { site: props.site } : {}), ...(props.site && props.building ? { building: props.building } : {}), ...(code ? { code } : {}), ...(before ? { before } : {}) }).toString();
   const res = useResource<{ total: number; deadLetters: DeadLetter[]; next?: string }>(`/api/v1/dead-letters?${q}`);
   const tz = 'Asia/Shanghai';
   return (

@@ -1,18 +1,47 @@
 /**
- * Signing in to the finance views with an API key: the key is kept in sessionStorage (this tab
- * only) or, with "remember on this device", in localStorage; `GET /api/v1/auth/whoami` says whose
- * it is (role, party). Operator pages never send it; finance, audit and pack requests do.
+ * Signing in to the console with an API key: every API route needs one (docs/access.md), so no
+ * page shows data before sign-in. The key is kept in sessionStorage (this tab only) or, with
+ * "remember on this device", in localStorage; `GET /api/v1/auth/whoami` says whose it is (role,
+ * party); ApiKeyContext hands it to every request of the console.
+ *
+ * `wattproof start` prints the console's address with the local admin key in the URL fragment
+ * (`/#key=wp_…`): fragments never reach the server or its logs. The console takes the key from
+ * there before anything else runs (takeKeyFromFragment), keeps it for the tab and removes it from
+ * the address bar and the history entry.
  */
 import { createContext } from 'preact';
 import type { ComponentChildren } from 'preact';
 import { useContext, useEffect, useId, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../api.js';
-import { useI18n } from '../i18n.js';
-import { authJson, type Whoami } from './api.js';
+import { ApiError, ApiKeyContext } from './api.js';
+import { useI18n } from './i18n.js';
+import { authJson, type Whoami } from './finance/api.js';
 
 const STORAGE_KEY = 'wattproof.apiKey';
 /** `wp_<16-character key id>_<43-character secret>` (docs/access.md). */
 export const API_KEY_PATTERN = /^wp_[A-Za-z0-9]{16}_[A-Za-z0-9_-]{43}$/;
+/** The fragment `wattproof start` puts the key in: `#key=wp_…`. */
+const FRAGMENT_KEY = /^#key=([^&]*)$/;
+
+/**
+ * Moves a key given in the URL fragment (`#key=wp_…`) into sessionStorage and removes the
+ * fragment from the address bar without a new history entry. Call once, before the app renders
+ * (the router would read the fragment as a page). True when a well-formed key was taken.
+ */
+export function takeKeyFromFragment(): boolean {
+  const m = FRAGMENT_KEY.exec(location.hash);
+  if (!m) return false;
+  // The secret leaves the address bar (and the history entry) whatever it is.
+  history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+  let key = '';
+  try {
+    key = decodeURIComponent(m[1] ?? '');
+  } catch {
+    return false;
+  }
+  if (!API_KEY_PATTERN.test(key)) return false;
+  store(key, false);
+  return true;
+}
 
 function storedKey(): string | null {
   try {
@@ -56,15 +85,25 @@ export function AuthProvider(props: { children: ComponentChildren }) {
   const [open, setOpen] = useState(false);
 
   useEffect(() => {
-    const key = storedKey();
-    if (!key) return;
-    authJson<Whoami>(key, '/api/v1/auth/whoami').then(
-      (identity) => setState({ key, identity, checking: false, dropped: null }),
-      (err: unknown) => {
-        if (err instanceof ApiError && err.status === 401) store(null, false);
-        setState({ key: null, identity: null, checking: false, dropped: err instanceof ApiError ? err.code : String(err) });
-      },
-    );
+    const check = () => {
+      const key = storedKey();
+      if (!key) return;
+      setState((s) => ({ ...s, checking: true }));
+      authJson<Whoami>(key, '/api/v1/auth/whoami').then(
+        (identity) => setState({ key, identity, checking: false, dropped: null }),
+        (err: unknown) => {
+          if (err instanceof ApiError && err.status === 401) store(null, false);
+          setState({ key: null, identity: null, checking: false, dropped: err instanceof ApiError ? err.code : String(err) });
+        },
+      );
+    };
+    check();
+    // A sign-in address opened in a tab that already shows the console changes only the fragment.
+    const onHash = () => {
+      if (takeKeyFromFragment()) check();
+    };
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
   }, []);
 
   const auth: Auth = {
@@ -82,8 +121,10 @@ export function AuthProvider(props: { children: ComponentChildren }) {
   };
   return (
     <AuthContext.Provider value={auth}>
-      {props.children}
-      {open && <SignInDialog onClose={() => setOpen(false)} />}
+      <ApiKeyContext.Provider value={state.key}>
+        {props.children}
+        {open && <SignInDialog onClose={() => setOpen(false)} />}
+      </ApiKeyContext.Provider>
     </AuthContext.Provider>
   );
 }
@@ -206,7 +247,7 @@ function SignInDialog(props: { onClose: () => void }) {
   );
 }
 
-/** Shown on a finance page without a key: what it needs and a button to sign in. */
+/** Shown instead of a page without a key: what it needs and a button to sign in. */
 export function SignInPrompt(props: { what: string }) {
   const i18n = useI18n();
   const auth = useAuth();
