@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configWith, generateSecret, loadConfig } from '@wattproof/core';
-import { apiSecurityConfigSchema, authConfigSchema, createAccessControl, createApiServer, ensureLocalAdminKey, loadSigner, LOCAL_ADMIN_KEY_FILE, packConfigSchema, PRIVATE_KEY_FILE, reportConfigSchema, writeKeyPair } from '@wattproof/dashboards';
+import { apiSecurityConfigSchema, authConfigSchema, consoleSignInUrl, createAccessControl, createApiServer, ensureLocalAdminKey, loadSigner, LOCAL_ADMIN_KEY_FILE, packConfigSchema, PRIVATE_KEY_FILE, reportConfigSchema, writeKeyPair } from '@wattproof/dashboards';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService } from '@wattproof/gateway';
 import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
@@ -19,7 +19,8 @@ weather station: it backfills their hourly history (resuming where the last run 
 verifies the hotel's savings (CalTRACK daily, stored with lineage; the true savings are in
 ./data/ground-truth/) and then publishes every 15 minutes. With --buildings N it runs the
 minimal simulator instead. With no configuration it uses the embedded stores under
-./data (DuckDB for readings, append-only files for the registry); set INFLUX_URL and/or
+./data (DuckDB for readings, append-only files for the registry, LevelDB for the MQTT
+gateway's sessions and what it queued for the ingest); set INFLUX_URL and/or
 REGISTRY_POSTGRES_URL to use servers instead ('wattproof config' lists every key).
 
 Options:
@@ -58,7 +59,10 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   // The all-in-one run logs warnings only unless LOG_LEVEL says otherwise; it prints its own status.
   const rt = loadConfig(runtimeConfigSchema, { LOG_LEVEL: 'warn', ...env });
   const logger = createLogger(rt.LOG_LEVEL, 'wattproof');
-  const gatewayConfig = loadConfig(gatewayConfigSchema, env);
+  // Durable gateway sessions by default: what the gateway acknowledged survives a restart
+  // (GATEWAY_PERSISTENCE_DIR= keeps them in memory; cluster mode keeps them in Redis).
+  const sessionsDir = env.GATEWAY_REDIS_URL ? {} : { GATEWAY_PERSISTENCE_DIR: join(resolve(env.WATTPROOF_DATA_DIR ?? './data'), 'gateway-sessions') };
+  const gatewayConfig = loadConfig(gatewayConfigSchema, { ...sessionsDir, ...env });
   const alertsConfig = loadConfig(alertsConfigSchema, env);
   const stores = await openStores(env);
   const metrics = createMetricsRegistry();
@@ -80,7 +84,8 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   const finance = isFinanceRegistry(stores.registry) ? createFinanceService({ readings: stores.readings, registry: stores.registry, jobs, logger: logger.child({ service: 'finance' }) }) : undefined;
   const alerts = createAlertEngine({ ...stores, logger: logger.child({ service: 'alerts' }) }, alertsConfig);
   await alerts.start();
-  // The local admin key lives in a 0600 file of the data directory, never on the terminal.
+  // The local admin key lives in a 0600 file of the data directory; the terminal shows it only in
+  // the console's sign-in address (URL fragment: never sent to the server, removed by the console).
   const authConfig = loadConfig(authConfigSchema, env);
   const security = loadConfig(apiSecurityConfigSchema, env);
   const access = createAccessControl({ registry: stores.registry, logger: logger.child({ service: 'auth' }) }, authConfig);
@@ -98,7 +103,8 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
     alerts,
     ...(finance ? { finance } : {}),
     components: () => ({
-      gateway: { ok: true, ...gateway.stats() },
+      // Not ok while a subscriber session is at GATEWAY_MAX_QUEUED_MESSAGES (device publishes are refused).
+      gateway: { ok: gateway.ready().ready, reasons: gateway.ready().reasons, ...gateway.stats() },
       ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() },
     }),
   }, { report: loadConfig(reportConfigSchema, env), security });
@@ -132,9 +138,10 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
       'Wattproof is running.',
       `  MQTT gateway   ${mqttUrl}${addresses.mqtts ? `  mqtts://${addresses.mqtts.host}:${addresses.mqtts.port}` : ''}${addresses.ws ? `  ws://${addresses.ws.host}:${addresses.ws.port}/mqtt` : ''}`,
       `  Ingest         -> ${stores.describe}${stores.readings.name.includes('duckdb') || stores.registry.name.includes('jsonl') ? ` (data in ${dataDir})` : ''}`,
-      `  Web console    ${http}/`,
+      `  Web console    ${consoleSignInUrl(http, adminKey.key)}`,
+      `                 (signs the browser in with the local admin key: keep this address private)`,
       `  HTTP API       ${http}/api   OpenAPI docs ${http}/docs`,
-      `  Health         ${http}/health   metrics ${http}/metrics`,
+      `  Health         ${http}/health   metrics ${http}/metrics (admin key)`,
       `  API admin key  ${adminKey.path} (${adminKey.created ? 'new' : 'kept'}, mode 0600): curl -H "Authorization: Bearer $(cat ${adminKey.path})" ${http}/api/v1/audit`,
       `  Report packs   signed with ${signingKeyFile} (fingerprint ${packSigner.fingerprint}); verify with: node bin/wattproof.js verify <pack.json>`,
       demo
@@ -143,10 +150,10 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
           ? `  Simulator      ${buildings} buildings x 3 meters on site ${DEFAULT_SIMULATOR_CONFIG.site}: ${backfillHours} h backfill, then a reading every ${intervalS} s`
           : '  Simulator      off',
       '',
-      `Try:  curl ${http}/api/v1/latest`,
+      `Try:  curl -H "Authorization: Bearer $(cat ${adminKey.path})" ${http}/api/v1/latest`,
       demo
-        ? `      curl '${http}/api/v1/meters/${DEMO_RETROFIT_METER.site}/${DEMO_RETROFIT_METER.building}/${DEMO_RETROFIT_METER.meter}/readings?bucket=1d&from=${demo.timeline.baselineFrom}T00:00:00%2B08:00'`
-        : `      curl '${http}/api/v1/meters/${DEFAULT_SIMULATOR_CONFIG.site}/b01/elec-main/readings?bucket=1h'`,
+        ? `      curl -H "Authorization: Bearer $(cat ${adminKey.path})" '${http}/api/v1/meters/${DEMO_RETROFIT_METER.site}/${DEMO_RETROFIT_METER.building}/${DEMO_RETROFIT_METER.meter}/readings?bucket=1d&from=${demo.timeline.baselineFrom}T00:00:00%2B08:00'`
+        : `      curl -H "Authorization: Bearer $(cat ${adminKey.path})" '${http}/api/v1/meters/${DEFAULT_SIMULATOR_CONFIG.site}/b01/elec-main/readings?bucket=1h'`,
       `Add a real meter:  node bin/wattproof.js device add <site>/<building>/<meter>`,
       'Stop with Ctrl+C.',
       '',
