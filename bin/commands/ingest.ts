@@ -14,6 +14,9 @@ Needs INGEST_MQTT_PASSWORD (from 'wattproof device add-service wattproof-ingest'
 Health, readiness and metrics on INGEST_HTTP_PORT (/health, /ready, /metrics).
 On SIGTERM it stops, waits up to INGEST_CLOSE_TIMEOUT_MS for pending messages to become
 durable and acknowledges them, then disconnects and exits 0.
+With INGEST_STREAM_REDIS_URL it runs as one of several workers instead: it leases shards of
+the gateways' readings streams (Redis) and acknowledges each entry once it is durable; on
+SIGTERM it hands its shards back to the other workers (docs/SCALING.md).
 `;
 
 export async function runIngest(argv: string[], env: Env): Promise<number> {
@@ -35,7 +38,11 @@ export async function runIngest(argv: string[], env: Env): Promise<number> {
     const ok = r && g && ingest.connected();
     return reply.code(ok ? 200 : 503).send({
       status: ok ? 'ok' : 'degraded',
-      components: { readingStore: { ok: r, adapter: stores.readings.name }, registry: { ok: g, adapter: stores.registry.name }, ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending() } },
+      components: {
+        readingStore: { ok: r, adapter: stores.readings.name },
+        registry: { ok: g, adapter: stores.registry.name },
+        ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending(), ...(ingest.stream ? { stream: ingest.stream.stats() } : {}) },
+      },
     });
   });
   // Readiness for orchestrators: broker connected, store answering, pending window not nearly full.
@@ -45,7 +52,8 @@ export async function runIngest(argv: string[], env: Env): Promise<number> {
   });
   http.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()));
   await http.listen({ host: rt.API_HOST, port: rt.INGEST_HTTP_PORT });
-  process.stdout.write(`Wattproof ingest: ${config.INGEST_MQTT_URL} -> ${stores.describe}; health http://${rt.API_HOST}:${rt.INGEST_HTTP_PORT}/health\n`);
+  const source = ingest.stream ? `readings streams (worker ${ingest.stream.workerId})` : config.INGEST_MQTT_URL;
+  process.stdout.write(`Wattproof ingest: ${source} -> ${stores.describe}; health http://${rt.API_HOST}:${rt.INGEST_HTTP_PORT}/health\n`);
   await untilSignal(async () => {
     await http.close();
     await ingest.close();

@@ -1,6 +1,18 @@
 /** Gateway configuration: keys are environment variable names, units in the names. */
 import { z } from 'zod';
-import { CONTRACT_LIMITS, envBool, envInt, envOptionalString, envPort } from '@wattproof/core';
+import { CONTRACT_LIMITS, MAX_READINGS_STREAM_SHARDS, envBool, envInt, envOptionalString, envPort } from '@wattproof/core';
+
+/** Messages a persistent subscriber session may have queued at the gateway by default: ~12 h of 10,000 meters at 4 messages/h. */
+export const DEFAULT_MAX_QUEUED_MESSAGES = 500_000;
+
+/** Shards of the readings streams by default: up to 16 ingest workers share the load. */
+export const DEFAULT_STREAM_SHARDS = 16;
+
+/** Entries one readings stream shard may hold by default: with 16 shards ~4M messages, ~10 h of 100,000 meters at 4 messages/h (docs/SCALING.md). */
+export const DEFAULT_STREAM_MAX_ENTRIES_PER_SHARD = 250_000;
+
+/** Whether the session-store writes a PUBACK depends on are fsynced by default (see GATEWAY_PERSISTENCE_SYNC). */
+export const DEFAULT_PERSISTENCE_SYNC = true;
 
 export const gatewayConfigSchema = z.object({
   GATEWAY_MQTT_HOST: z.string().default('127.0.0.1').describe('Address the MQTT listeners bind to'),
@@ -22,6 +34,30 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_AUTH_FAILURE_WINDOW_S: envInt(300, 1, 86_400).describe('Window of the failed-CONNECT limits: an exhausted bucket gets one attempt back every window/limit seconds'),
   GATEWAY_CONNECT_TIMEOUT_MS: envInt(30_000, 1000, 600_000).describe('Time a new connection has to send CONNECT'),
   GATEWAY_MAX_CONNECTIONS: envInt(10_000, 1, 1_000_000).describe('Connections accepted at once; more are refused with CONNACK return code 3 (server unavailable)'),
+  GATEWAY_PERSISTENCE_DIR: envOptionalString().describe(
+    'Directory of the on-disk session store (LevelDB, aedes-persistence-level): persistent sessions, their subscriptions and the messages queued for them survive a restart or crash of the gateway, and a QoS 1 PUBACK to a device is sent only once the message is written there for every persistent subscriber session. Unset = in memory, lost on restart (`wattproof start` defaults it to `<WATTPROOF_DATA_DIR>/gateway-sessions`; set it empty there to keep sessions in memory)',
+  ),
+  GATEWAY_PERSISTENCE_SYNC: envBool(DEFAULT_PERSISTENCE_SYNC).describe(
+    'With GATEWAY_PERSISTENCE_DIR: fsync the session-store writes a PUBACK or SUBACK depends on (a message queued for a session, a subscription, a retained message) before sending it, so an acknowledged message also survives a power loss or kernel crash; costs about 1-3 ms per PUBACK (concurrent publishes share an fsync). Off: the write is in the OS page cache when the PUBACK goes out, which survives a crash or SIGKILL of the gateway process but not of the machine',
+  ),
+  GATEWAY_MAX_QUEUED_MESSAGES: envInt(DEFAULT_MAX_QUEUED_MESSAGES, 1, 100_000_000).describe(
+    'Messages one persistent subscriber session (the ingest) may have queued at the gateway (enqueued, not yet acknowledged by it, in-flight ones included). At the bound a QoS 1/2 PUBLISH that would be queued for that session is refused without PUBACK (the device is disconnected and resends it later); /ready answers 503 until the session is below the bound. Keep it well above INGEST_MAX_PENDING_MESSAGES',
+  ),
+  GATEWAY_REDIS_URL: envOptionalString().describe(
+    'Cluster mode (docs/SCALING.md): Redis URL (redis://[:password@]host:port[/db]) through which several gateway nodes behind a TCP load balancer share subscriptions, persistent sessions, retained messages and wills (mqemitter-redis + aedes-persistence-redis) and the owner of each client id. Excludes GATEWAY_PERSISTENCE_DIR. Unset = a stand-alone gateway',
+  ),
+  GATEWAY_STREAM_REDIS_URL: envOptionalString().describe(
+    'Durable hand-off to scaled-out ingest workers (docs/SCALING.md): Redis URL of the readings streams. Every accepted readings PUBLISH is appended (XADD) to the stream shard of its meter before the PUBACK; if Redis does not confirm, the publish is refused without PUBACK and the device resends it. May be the same Redis as GATEWAY_REDIS_URL; run it with appendonly yes. Unset = no streams (the ingest subscribes over MQTT)',
+  ),
+  GATEWAY_STREAM_SHARDS: envInt(DEFAULT_STREAM_SHARDS, 1, MAX_READINGS_STREAM_SHARDS).describe(
+    'Shards (streams) readings are spread over by meter; the unit of work the ingest workers lease, so the most workers that can share the load. Recorded in Redis by the first gateway; a gateway configured with another count refuses to start (GATEWAY_STREAM_SHARDS_MISMATCH)',
+  ),
+  GATEWAY_STREAM_MAX_ENTRIES_PER_SHARD: envInt(DEFAULT_STREAM_MAX_ENTRIES_PER_SHARD, 1000, 1_000_000_000).describe(
+    'Bound of one shard stream (entries not yet acknowledged by the ingest workers and trimmed): at the bound, readings publishes of its meters are refused without PUBACK (the device keeps them and resends). Checked against the length read at most a second ago, so it can be exceeded by one second of traffic',
+  ),
+  GATEWAY_STREAM_TIMEOUT_MS: envInt(5000, 100, 600_000).describe(
+    'Longest wait for Redis to confirm an append; after it the publish is refused without PUBACK (the device resends it; an append that Redis performed late is stored once, writes are idempotent)',
+  ),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

@@ -5,3 +5,8 @@ export * from './errors.js';
 export * from './gateway.js';
 export * from './metrics.js';
 export * from './auth-limiter.js';
+export * from './backlog.js';
+export * from './hand-off.js';
+export * from './session-store.js';
+export * from './cluster.js';
+export * from './stream-sink.js';

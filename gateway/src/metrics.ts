@@ -1,7 +1,17 @@
 /** Prometheus metrics of the gateway, registered on the registry the caller passes. */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export function createGatewayMetrics(registry: Registry, connectedClients: () => number) {
+/** What the backlog gauges read when scraped. */
+export interface BacklogGauges {
+  /** Messages queued for all persistent subscriber sessions. */
+  total(): number;
+  /** Messages queued for the session that has the most. */
+  largest(): number;
+  /** GATEWAY_MAX_QUEUED_MESSAGES. */
+  limit(): number;
+}
+
+export function createGatewayMetrics(registry: Registry, connectedClients: () => number, backlog?: BacklogGauges) {
   return {
     connections: new Counter({
       name: 'wattproof_gateway_connections_total',
@@ -33,6 +43,41 @@ export function createGatewayMetrics(registry: Registry, connectedClients: () =>
       name: 'wattproof_gateway_auth_rate_limited_total',
       help: 'CONNECTs refused by the failed-login limits (auth-limiter.ts), by the bucket that was empty',
       labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    queuedMessages: new Gauge({
+      name: 'wattproof_gateway_queued_messages',
+      help: 'Messages queued in the session store for persistent subscriber sessions (the ingest): enqueued for a QoS 1/2 subscription and not yet acknowledged by the subscriber, in-flight ones included; all sessions together',
+      registers: [registry],
+      collect() {
+        this.set(backlog?.total() ?? 0);
+      },
+    }),
+    largestSessionQueue: new Gauge({
+      name: 'wattproof_gateway_largest_session_queue_messages',
+      help: 'Messages queued for the persistent subscriber session that has the most; publishes to it are refused at wattproof_gateway_queued_messages_limit',
+      registers: [registry],
+      collect() {
+        this.set(backlog?.largest() ?? 0);
+      },
+    }),
+    queueLimit: new Gauge({
+      name: 'wattproof_gateway_queued_messages_limit',
+      help: 'GATEWAY_MAX_QUEUED_MESSAGES: messages one persistent subscriber session may have queued',
+      registers: [registry],
+      collect() {
+        this.set(backlog?.limit() ?? 0);
+      },
+    }),
+    backlogRefusals: new Counter({
+      name: 'wattproof_gateway_backlog_refused_publishes_total',
+      help: 'QoS 1/2 PUBLISH packets refused without acknowledgement because a session they would be queued for was at GATEWAY_MAX_QUEUED_MESSAGES (the client is disconnected and resends them)',
+      registers: [registry],
+    }),
+    handOffSeconds: new Histogram({
+      name: 'wattproof_gateway_publish_handoff_seconds',
+      help: 'Time from an accepted QoS 1 PUBLISH to its hand-off (queued in the session store for every persistent subscriber session and written to connected subscribers), after which the PUBACK is sent',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
     receivedBytes: new Counter({

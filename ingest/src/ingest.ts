@@ -1,8 +1,14 @@
-/** The ingest service: MQTT consumer + pipeline, created from its dependencies and config. */
+/**
+ * The ingest service: MQTT consumer + pipeline, created from its dependencies and config, plus
+ * the periodic sealing of stored readings (INGEST_SEAL_INTERVAL_S, docs/integrity.md).
+ */
 import type { Registry } from 'prom-client';
-import { silentLogger, type Logger, type ReadingStore, type RegistryStore } from '@wattproof/core';
+import { childLogger, silentLogger, type Logger, type ReadingStore, type RegistryStore } from '@wattproof/core';
 import type { IngestConfig } from './config.js';
+import { createSealIndex } from './integrity/seal-index.js';
+import { createReadingSealer } from './integrity/sealer.js';
 import { createMqttConsumer } from './mqtt-consumer.js';
+import { createStreamSource } from './stream-source.js';
 import { createIngestPipeline } from './pipeline.js';
 
 export interface IngestDeps {
@@ -18,8 +24,27 @@ export const READY_MAX_PENDING_RATIO = 0.9;
 
 export function createIngest(deps: IngestDeps, config: IngestConfig) {
   const logger = deps.logger ?? silentLogger;
-  const pipeline = createIngestPipeline(deps, config);
-  const consumer = createMqttConsumer(
+  const seals = createSealIndex(deps.registry);
+  const pipeline = createIngestPipeline({ ...deps, seals }, config);
+  // Each series is sealed in the pipeline's write slot: no reading lands between query and seal.
+  const sealer = createReadingSealer(
+    { readings: deps.readings, registry: deps.registry, logger: childLogger(logger, { component: 'sealer' }), index: seals, exclusive: pipeline.exclusive, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.metrics ? { metrics: deps.metrics } : {}) },
+    config,
+  );
+  // Scaled out (docs/SCALING.md): one of several workers on the gateways' readings streams instead of the MQTT subscription.
+  const stream = config.INGEST_STREAM_REDIS_URL
+    ? createStreamSource(
+        { accept: pipeline.accept, forgetRegisters: pipeline.forgetRegisters, logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
+        {
+          url: config.INGEST_STREAM_REDIS_URL,
+          ...(config.INGEST_STREAM_WORKER_ID ? { workerId: config.INGEST_STREAM_WORKER_ID } : {}),
+          leaseMs: config.INGEST_STREAM_LEASE_MS,
+          readEntries: config.INGEST_STREAM_READ_ENTRIES,
+          maxPending: config.INGEST_MAX_PENDING_MESSAGES,
+        },
+      )
+    : undefined;
+  const consumer = stream ?? createMqttConsumer(
     { accept: pipeline.accept, pending: pipeline.pending, logger, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
     {
       url: config.INGEST_MQTT_URL,
@@ -31,9 +56,15 @@ export function createIngest(deps: IngestDeps, config: IngestConfig) {
   );
   return {
     pipeline,
+    /** The stream worker, when INGEST_STREAM_REDIS_URL is set. */
+    stream,
+    sealer,
     async start(): Promise<void> {
       await consumer.start();
-      logger.info({ url: config.INGEST_MQTT_URL, store: deps.readings.name }, 'ingest consuming');
+      // Several stream workers would each extend the same seal chains: they only record
+      // amendments, and one `wattproof seal` (a timer) seals for all (docs/integrity.md).
+      if (!stream) sealer.start();
+      logger.info({ source: stream ? `readings streams (worker ${stream.workerId})` : config.INGEST_MQTT_URL, store: deps.readings.name }, 'ingest consuming');
     },
     connected: () => consumer.connected(),
     /**
@@ -43,7 +74,7 @@ export function createIngest(deps: IngestDeps, config: IngestConfig) {
      */
     async ready(): Promise<{ ready: boolean; reasons: string[]; pending: number }> {
       const reasons: string[] = [];
-      if (!consumer.connected()) reasons.push('not connected to the broker');
+      if (!consumer.connected()) reasons.push(stream ? 'not connected to the readings streams\' Redis' : 'not connected to the broker');
       if (!(await deps.readings.ping().catch(() => false))) reasons.push('reading store unreachable');
       const pending = pipeline.pending();
       if (pending >= config.INGEST_MAX_PENDING_MESSAGES * READY_MAX_PENDING_RATIO) reasons.push(`${pending} messages pending (limit ${config.INGEST_MAX_PENDING_MESSAGES})`);
@@ -57,6 +88,7 @@ export function createIngest(deps: IngestDeps, config: IngestConfig) {
      * the pipeline stops retrying (so a store that is down does not keep the process alive).
      */
     async close(): Promise<void> {
+      sealer.stop();
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         pipeline.close().then(() => true),
@@ -67,9 +99,11 @@ export function createIngest(deps: IngestDeps, config: IngestConfig) {
       await consumer.close(!drained);
       // Without this the retries of a store that is down would go on and keep the process alive.
       if (!drained) pipeline.abort();
+      await sealer.close();
     },
     /** Drops the broker connection at once without acknowledging anything pending (as a crash would). */
     async abort(): Promise<void> {
+      sealer.stop();
       await consumer.close(true);
     },
   };

@@ -162,6 +162,22 @@ export function createNormalizer(deps: NormalizerDeps, config: NormalizerConfig)
       out.push(...derived.values());
       return { readings: out, events };
     },
+    /**
+     * Drops the in-memory register history of the meters `match` selects (by `site/building/meter`);
+     * their next register reading loads it from the store again. For a meter whose readings
+     * another process may have written meanwhile (a shard that moved between ingest workers):
+     * stale history would give a wrong interval. Returns the series dropped.
+     */
+    forget(match: (meterKey: string) => boolean): number {
+      let dropped = 0;
+      for (const key of registers.keys()) {
+        if (match(key.slice(0, key.lastIndexOf('|')))) {
+          registers.delete(key);
+          dropped++;
+        }
+      }
+      return dropped;
+    },
     /** Series whose register history is in memory (for metrics). */
     registerSeries(): number {
       return registers.size;

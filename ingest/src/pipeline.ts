@@ -8,6 +8,10 @@
  * a failed write is retried with back-off for as long as it takes (the broker keeps the
  * unacknowledged messages meanwhile); a batch the store refuses for good is split per message
  * and only the refused messages are dead-lettered.
+ *
+ * Integrity (docs/integrity.md): a reading older than INGEST_SEAL_AFTER_S may fall into a sealed
+ * day; once its write is confirmed, it is recorded as a `reading-amendment` when its day is sealed,
+ * before the message is acknowledged. Younger readings cost one comparison.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
@@ -24,6 +28,8 @@ import {
   type StoredReading,
 } from '@wattproof/core';
 import type { IngestConfig } from './config.js';
+import { createAmendmentRecorder, type LateWrite } from './integrity/amendments.js';
+import { createSealIndex, type SealIndex } from './integrity/seal-index.js';
 import { createNormalizer } from './normalize.js';
 
 export interface PipelineDeps {
@@ -34,6 +40,8 @@ export interface PipelineDeps {
   readonly metrics?: Registry;
   /** Sleep used between retries (tests may shorten it). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Seal chain heads, shared with the sealer of the same process (created when absent). */
+  readonly seals?: SealIndex;
 }
 
 export interface IncomingMessage {
@@ -50,6 +58,8 @@ interface PendingItem {
   readonly deadLetter?: NewDeadLetter;
   readonly message?: IncomingMessage;
   readonly keys: string[];
+  /** Readings older than INGEST_SEAL_AFTER_S: their day may be sealed. */
+  readonly late?: LateWrite[];
   resolve(outcome: AcceptOutcome): void;
   reject(err: unknown): void;
 }
@@ -68,6 +78,7 @@ function createPipelineMetrics(registry: Registry) {
     duplicates: new Counter({ name: 'wattproof_ingest_duplicates_total', help: 'Exact duplicate readings (same series, timestamp, value) dropped', registers: [registry] }),
     corrections: new Counter({ name: 'wattproof_ingest_corrections_total', help: 'Readings that replaced an earlier value of the same series and timestamp', registers: [registry] }),
     late: new Counter({ name: 'wattproof_ingest_late_readings_total', help: 'Readings older than INGEST_LATE_AFTER_S when received', registers: [registry] }),
+    amendments: new Counter({ name: 'wattproof_ingest_amendments_total', help: 'Readings written into an already sealed day, recorded as amendments', registers: [registry] }),
     registerEvents: new Counter({ name: 'wattproof_ingest_register_events_total', help: 'Register rollovers, resets and replacements detected', labelNames: ['type'] as const, registers: [registry] }),
     writeFailures: new Counter({ name: 'wattproof_ingest_store_write_failures_total', help: 'Failed store writes (retried)', registers: [registry] }),
     pending: new Gauge({ name: 'wattproof_ingest_pending_messages', help: 'Messages accepted but not yet durable', registers: [registry] }),
@@ -97,6 +108,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   let onAbort: () => void = () => {};
   const abortedSignal = new Promise<void>((r) => (onAbort = r));
   const metrics = createPipelineMetrics(deps.metrics ?? new Registry());
+  const amendments = createAmendmentRecorder({ registry: deps.registry, index: deps.seals ?? createSealIndex(deps.registry), clock });
   const normalizer = createNormalizer(
     {
       clock,
@@ -206,6 +218,12 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   async function writeBatch(batch: PendingItem[]): Promise<void> {
     if (!batch.length) return;
     const refused = new Set(await writeReadings(batch));
+    const late = batch.flatMap((i) => (i.late && !refused.has(i) ? i.late : []));
+    if (late.length) {
+      // After the write, before any acknowledgement: if this fails for good, nothing of the
+      // batch is acknowledged and the broker redelivers it (written again, amended again).
+      metrics.amendments.inc(await withRetry('amendment write', () => amendments.record(late)));
+    }
     const letters: NewDeadLetter[] = [];
     for (const item of batch) {
       if (item.deadLetter) letters.push(item.deadLetter);
@@ -305,8 +323,12 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     const readings: StoredReading[] = [];
     const keys: string[] = [];
     const lateBefore = nowMs - config.INGEST_LATE_AFTER_S * 1000;
+    // No day ending after this instant is sealed yet: only older readings can amend a sealed day.
+    const sealBefore = nowMs - config.INGEST_SEAL_AFTER_S * 1000;
+    let late: LateWrite[] | undefined;
     for (const r of normalized.readings) {
       const k = readingKey(r);
+      const previous = r.ts < sealBefore ? seenBefore(k)?.value : undefined;
       const seen = remember(k, r.value);
       if (seen === 'duplicate_durable') {
         metrics.duplicates.inc();
@@ -315,11 +337,20 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       if (seen === 'duplicate_pending') metrics.duplicates.inc();
       if (seen === 'correction') metrics.corrections.inc();
       if (r.ts < lateBefore) metrics.late.inc();
+      if (r.ts < sealBefore) {
+        (late ??= []).push({
+          reading: r,
+          ...(seen === 'correction' && previous !== undefined ? { previousValue: previous } : {}),
+          topic: msg.topic,
+          ...(msg.clientId ? { clientId: msg.clientId } : {}),
+          receivedAtMs: nowMs,
+        });
+      }
       readings.push(r);
       keys.push(k);
     }
     for (const e of normalized.events) metrics.registerEvents.inc({ type: e.type });
-    return { readings, events: normalized.events, keys, message: msg };
+    return { readings, events: normalized.events, keys, message: msg, ...(late ? { late } : {}) };
   }
 
   return {
@@ -353,6 +384,29 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
           return enqueue({ readings: [], events: [], keys: [], message: msg, deadLetter: letter });
         },
       );
+    },
+    /**
+     * Runs `fn` in the write slot: after the batch being written, before the next one. The
+     * sealer seals each series in it, so no reading is written between its query and its seal.
+     */
+    exclusive<T>(fn: () => Promise<T>): Promise<T> {
+      const run = writing.then(fn);
+      writing = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
+    },
+    /**
+     * Drops the register history of the meters `match` selects (normalize.ts `forget`), in turn
+     * with the messages accepted so far: those are normalized with the history they had. For
+     * meters whose readings another ingest worker may have written (stream-source.ts, on taking
+     * a shard). Resolves with the series dropped.
+     */
+    forgetRegisters(match: (meterKey: string) => boolean): Promise<number> {
+      const forgotten = normalizing.then(() => normalizer.forget(match));
+      normalizing = forgotten.catch(() => undefined);
+      return forgotten;
     },
     /** Messages accepted and not yet durable. */
     pending(): number {

@@ -957,6 +957,9 @@ export function createSimulationRun(deps: SimulationDeps, config: SimulationConf
     },
 
     faultReport: (): FaultReport => faults.report(),
+
+    /** Keys `site/building/meter|quantity|kind|ts` of every valid reading sent; only with `exactAccounting`. */
+    validKeys: (): ReadonlySet<string> | undefined => distinct,
   };
 }
 

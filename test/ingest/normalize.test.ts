@@ -89,6 +89,20 @@ describe('cumulative registers to intervals', () => {
     expect(intervals(out)).toEqual([[0, 4, 3600]]);
   });
 
+  it('reloads the history of forgotten meters from the store (a shard that moved between workers)', async () => {
+    const stored = [{ ts: T0, value: 100 }];
+    const n = normalizer(stored);
+    await n.normalize(ref, { seq: 1, readings: [reg(0, 100)] });
+    // Another worker stored hours 1 and 2 meanwhile; stale history would derive 0→3 = 30 at hour 0.
+    stored.push({ ts: T0 + H, value: 110 }, { ts: T0 + 2 * H, value: 120 });
+    const other = { ...ref, meter: 'm2' };
+    await n.normalize(other, { seq: 1, readings: [reg(0, 5)] });
+    expect(n.forget((key) => key === 'yz/b01/m1')).toBe(1);
+    expect(n.registerSeries()).toBe(1);
+    const out = await n.normalize(ref, { seq: 4, readings: [reg(3, 130)] });
+    expect(intervals(out)).toEqual([[2, 10, 3600]]);
+  });
+
   it('is deterministic for a repeated message (redelivery)', async () => {
     const n = normalizer();
     const msg = { seq: 1, readings: [reg(0, 100), reg(1, 104)] };

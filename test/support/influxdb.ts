@@ -28,6 +28,8 @@ export interface TestInfluxDb {
   pause(): void;
   /** Undoes `pause()` (SIGCONT). */
   resume(): void;
+  /** Process id of the running server (for memory sampling); undefined after `kill()`/`stop()`. */
+  pid(): number | undefined;
 }
 
 const START_TIMEOUT_MS = 30_000;
@@ -184,5 +186,6 @@ bind-address = "127.0.0.1:${rpcPort}"
     },
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
+    pid: () => (exited ? undefined : child.pid),
   };
 }
