@@ -6,9 +6,14 @@
 //
 // Exit 0 when GET URL answers 2xx within the timeout, 1 otherwise. URL defaults to
 // $WATTPROOF_HEALTH_URL, else http://127.0.0.1:$API_PORT/health (API_PORT defaults to 8080).
-// With --fresh-s S the answer must also be a readings list (`{"readings":[{"ts":...}]}`, as
-// /api/v1/latest returns) whose newest `ts` is at most S seconds old: how the simulator, which
-// has no HTTP port of its own, shows that what it publishes arrives.
+// It sends no credentials: point it at an open route (/health, /ready; docs/access.md), a
+// guarded one answers 401 and counts as unhealthy.
+//
+// With --fresh-s S the answer must also show a reading at most S seconds old, in one of two shapes:
+// - the ingest's /health (`{"components":{"ingest":{"newestStoredReadingTsMs":...}}}`): the newest
+//   reading in a store write the ingest confirmed. This is how the simulator, which has no HTTP
+//   port of its own, shows that what it publishes is stored (docker-compose.yml);
+// - a readings list (`{"readings":[{"ts":...}]}`, as the API's /api/v1/latest returns).
 import { parseArgs } from 'node:util';
 
 const TIMEOUT_MS = Number(process.env.WATTPROOF_HEALTH_TIMEOUT_MS ?? 4000);
@@ -22,6 +27,20 @@ function fail(message) {
   process.exit(1);
 }
 
+/** The newest reading timestamp (epoch ms) the body shows, or undefined when it shows none. */
+function newestTs(body) {
+  const ingest = body?.components?.ingest;
+  if (ingest && typeof ingest === 'object' && 'newestStoredReadingTsMs' in ingest) {
+    return typeof ingest.newestStoredReadingTsMs === 'number' ? ingest.newestStoredReadingTsMs : undefined;
+  }
+  if (Array.isArray(body?.readings)) {
+    let newest;
+    for (const r of body.readings) if (typeof r?.ts === 'number' && (newest === undefined || r.ts > newest)) newest = r.ts;
+    return newest;
+  }
+  fail(`GET ${url}: neither a readings list nor an ingest health answer (components.ingest.newestStoredReadingTsMs)`);
+}
+
 if (freshS !== undefined && !(freshS > 0)) fail(`--fresh-s must be a positive number of seconds, got ${values['fresh-s']}`);
 
 let res;
@@ -30,16 +49,17 @@ try {
 } catch (err) {
   fail(`GET ${url}: ${err?.cause?.code ?? err?.name ?? 'error'}`);
 }
-const body = await res.text();
-if (!res.ok) fail(`GET ${url}: HTTP ${res.status} ${body.slice(0, 300)}`);
+const text = await res.text();
+if (!res.ok) fail(`GET ${url}: HTTP ${res.status} ${text.slice(0, 300)}`);
 if (freshS !== undefined) {
-  let newest = -Infinity;
+  let body;
   try {
-    for (const r of JSON.parse(body).readings ?? []) if (typeof r.ts === 'number' && r.ts > newest) newest = r.ts;
+    body = JSON.parse(text);
   } catch {
     fail(`GET ${url}: not JSON`);
   }
-  if (newest === -Infinity) fail(`GET ${url}: no readings yet`);
+  const newest = newestTs(body);
+  if (newest === undefined) fail(`GET ${url}: no readings yet`);
   const ageS = (Date.now() - newest) / 1000;
   if (ageS > freshS) fail(`GET ${url}: newest reading is ${Math.round(ageS)} s old (more than ${freshS} s)`);
 }

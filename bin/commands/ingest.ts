@@ -11,7 +11,8 @@ validates each message against contract v1, normalizes units and registers, writ
 batches to the reading store and acknowledges each message only once it is durable.
 Rejected messages go to the dead letters with their reason.
 Needs INGEST_MQTT_PASSWORD (from 'wattproof device add-service wattproof-ingest').
-Health, readiness and metrics on INGEST_HTTP_PORT (/health, /ready, /metrics).
+Health, readiness and metrics on INGEST_HTTP_PORT (/health, /ready, /metrics); /health also
+reports the newest stored reading's timestamp and the time of the last store write.
 On SIGTERM it stops, waits up to INGEST_CLOSE_TIMEOUT_MS for pending messages to become
 durable and acknowledges them, then disconnects and exits 0.
 With INGEST_STREAM_REDIS_URL it runs as one of several workers instead: it leases shards of
@@ -41,7 +42,9 @@ export async function runIngest(argv: string[], env: Env): Promise<number> {
       components: {
         readingStore: { ok: r, adapter: stores.readings.name },
         registry: { ok: g, adapter: stores.registry.name },
-        ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending(), ...(ingest.stream ? { stream: ingest.stream.stats() } : {}) },
+        // Freshness (newestStoredReadingTsMs, lastStoredAtMs): what the compose simulator's health
+        // check reads (deploy/healthcheck.mjs --fresh-s), without needing an API key.
+        ingest: { ok: ingest.connected(), pending: ingest.pipeline.pending(), ...ingest.pipeline.freshness(), ...(ingest.stream ? { stream: ingest.stream.stats() } : {}) },
       },
     });
   });

@@ -13,7 +13,7 @@
 import { connect, type IClientOptions, type MqttClient, type IPublishPacket, type Packet } from 'mqtt';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ALL_READINGS_FILTER, silentLogger, type Logger } from '@wattproof/core';
-import type { AcceptOutcome, IncomingMessage } from './pipeline.js';
+import { messageLogFields, type AcceptOutcome, type IncomingMessage } from './pipeline.js';
 
 export interface ConsumerDeps {
   /** Handles one message; resolves when it is durable. */
@@ -38,9 +38,15 @@ export interface ConsumerConfig {
 
 interface HeldAck {
   readonly generation: number;
+  /** The PUBLISH's topic and packet id (for logs). */
+  readonly topic: string;
+  readonly messageId: number;
   done: boolean;
   send?: () => void;
 }
+
+/** Messages named in the "connection closed" log line at most (all are counted). */
+const REDELIVERED_LOG_MAX_MESSAGES = 50;
 
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
 
@@ -105,12 +111,17 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
         originalSend(packet, cb, cbStorePut, noStore);
       };
       c.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
-        const msg: IncomingMessage = { topic: packet.topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), clientId: config.clientId };
+        const msg: IncomingMessage = {
+          topic: packet.topic,
+          payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+          clientId: config.clientId,
+          ...(packet.messageId !== undefined ? { messageId: String(packet.messageId) } : {}),
+        };
         if (packet.qos === 0 || packet.messageId === undefined) {
-          void deps.accept(msg).catch((err: unknown) => logger.error({ err }, 'QoS 0 message failed'));
+          void deps.accept(msg).catch((err: unknown) => logger.error({ ...messageLogFields(msg), err }, 'QoS 0 message failed; lost'));
           return callback();
         }
-        const held: HeldAck = { generation, done: false };
+        const held: HeldAck = { generation, topic: packet.topic, messageId: packet.messageId, done: false };
         order.push(held);
         metrics.unacked.set(order.length);
         byMessageId.set(packet.messageId, held);
@@ -122,7 +133,7 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
           },
           (err: unknown) => {
             // Not durable: never acknowledge; the broker redelivers after a reconnect.
-            logger.error({ err }, 'message not durable; it will be redelivered');
+            logger.error({ ...messageLogFields(msg), err }, 'message not durable; it will be redelivered');
             byMessageId.forEach((v, k) => v === held && byMessageId.delete(k));
             const i = order.indexOf(held);
             if (i >= 0) order.splice(i, 1);
@@ -135,11 +146,15 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
       };
       c.on('close', () => {
         // Acks still held belong to the old connection: its messages come again.
-        metrics.redeliveries.inc(order.filter((h) => h.generation === generation).length);
+        const held = order.filter((h) => h.generation === generation);
+        metrics.redeliveries.inc(held.length);
         generation++;
         byMessageId.clear();
         metrics.connected.set(0);
-        if (!closing) logger.warn('broker connection closed; reconnecting');
+        if (!closing) {
+          const messages = held.slice(0, REDELIVERED_LOG_MAX_MESSAGES).map((h) => ({ topic: h.topic, messageId: String(h.messageId) }));
+          logger.warn({ redelivered: held.length, ...(messages.length ? { messages } : {}) }, 'broker connection closed; unacknowledged messages will be redelivered; reconnecting');
+        }
       });
       c.on('error', (err) => logger.warn({ err: err.message }, 'mqtt error'));
       c.on('connect', (connack) => {

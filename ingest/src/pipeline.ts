@@ -48,6 +48,34 @@ export interface IncomingMessage {
   readonly topic: string;
   readonly payload: Buffer;
   readonly clientId?: string;
+  /**
+   * Where the message came from, for logs: the MQTT packet id (QoS 1; reused once acknowledged)
+   * or the readings-stream entry id (`<ms>-<seq>`). Absent for QoS 0.
+   */
+  readonly messageId?: string;
+}
+
+/**
+ * What identifies `msg` in a log line: topic, the device (`site/building/meter`, from the topic),
+ * client id and message id when known. Never the payload (it may be large, and is in the dead
+ * letter when it matters).
+ */
+export function messageLogFields(msg: IncomingMessage): Record<string, string> {
+  const topic = parseTopic(msg.topic);
+  return {
+    topic: msg.topic.slice(0, 300),
+    ...(topic ? { device: meterKey(topic) } : {}),
+    ...(msg.clientId ? { clientId: msg.clientId } : {}),
+    ...(msg.messageId !== undefined ? { messageId: msg.messageId } : {}),
+  };
+}
+
+/** Freshness of the store writes, for health checks (`pipeline.freshness()`). */
+export interface IngestFreshness {
+  /** Largest reading timestamp (epoch ms) in any store write confirmed since start; null before the first. */
+  readonly newestStoredReadingTsMs: number | null;
+  /** Clock time (epoch ms) of the last confirmed store write; null before the first. */
+  readonly lastStoredAtMs: number | null;
 }
 
 export type AcceptOutcome = 'stored' | 'dead_lettered' | 'ignored';
@@ -87,6 +115,9 @@ function createPipelineMetrics(registry: Registry) {
 }
 
 export type IngestPipeline = ReturnType<typeof createIngestPipeline>;
+
+/** Messages named in one amendment log line at most (the rest are counted). */
+const AMENDMENT_LOG_MAX_MESSAGES = 20;
 
 export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   const logger = deps.logger ?? silentLogger;
@@ -135,6 +166,8 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   let normalizing: Promise<unknown> = Promise.resolve();
   let closed = false;
   const idleWaiters: Array<() => void> = [];
+  let newestStoredTsMs: number | null = null;
+  let lastStoredAtMs: number | null = null;
 
   function remember(key: string, value: number): 'new' | 'duplicate_durable' | 'duplicate_pending' | 'correction' {
     if (config.INGEST_DEDUPE_CACHE_SIZE === 0) return 'new';
@@ -169,7 +202,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         .then(() => writeBatch(batch))
         .catch((err: unknown) => {
           // Nothing of this batch is acknowledged: the broker redelivers it. The chain goes on.
-          logger.error({ err }, 'batch not durable; its messages will be redelivered');
+          logger.error({ err, messages: batch.length }, 'batch not durable; its messages will be redelivered');
           for (const item of batch) item.reject(err);
           settle(batch.length);
         });
@@ -200,12 +233,16 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     try {
       await withRetry('store write', () => deps.readings.write(readings));
       end();
+      let newest = newestStoredTsMs ?? -Infinity;
+      for (const r of readings) if (r.ts > newest) newest = r.ts;
+      newestStoredTsMs = newest;
+      lastStoredAtMs = clock();
       return [];
     } catch (err) {
       // Given up because the ingest is stopping, not refused by the store: nothing to dead-letter.
       if (aborted) throw err;
       if (items.length === 1) {
-        logger.error({ err: (err as Error).message }, 'store refused a message');
+        logger.error({ ...(items[0]!.message ? messageLogFields(items[0]!.message) : {}), err: (err as Error).message }, 'store refused a message');
         return items;
       }
       // The store refused the batch for good: find the messages it refuses, one by one.
@@ -222,7 +259,12 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     if (late.length) {
       // After the write, before any acknowledgement: if this fails for good, nothing of the
       // batch is acknowledged and the broker redelivers it (written again, amended again).
-      metrics.amendments.inc(await withRetry('amendment write', () => amendments.record(late)));
+      const n = await withRetry('amendment write', () => amendments.record(late));
+      metrics.amendments.inc(n);
+      if (n > 0) {
+        const from = batch.filter((i) => i.late && !refused.has(i) && i.message).map((i) => messageLogFields(i.message!));
+        logger.info({ amendments: n, messages: from.slice(0, AMENDMENT_LOG_MAX_MESSAGES), ...(from.length > AMENDMENT_LOG_MAX_MESSAGES ? { moreMessages: from.length - AMENDMENT_LOG_MAX_MESSAGES } : {}) }, 'readings written into sealed days; amendments recorded');
+      }
     }
     const letters: NewDeadLetter[] = [];
     for (const item of batch) {
@@ -275,7 +317,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         try {
           await withRetry('dead-letter write', () => deps.registry.addDeadLetters([letter]));
         } catch (err) {
-          logger.warn({ err, code: letter.code }, 'dead letter refused by the registry; storing it in plain form');
+          logger.warn({ err, topic: letter.topic.slice(0, 300), ...(letter.clientId ? { clientId: letter.clientId } : {}), code: letter.code }, 'dead letter refused by the registry; storing it in plain form');
           const plain: NewDeadLetter = {
             ...letter,
             reason: JSON.stringify(letter.reason).slice(1, -1).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
@@ -368,7 +410,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         (item) => {
           if (item.deadLetter) {
             metrics.rejections.inc({ code: item.deadLetter.code });
-            logger.warn({ topic: msg.topic, code: item.deadLetter.code, reason: item.deadLetter.reason }, 'message rejected');
+            logger.warn({ ...messageLogFields(msg), code: item.deadLetter.code, reason: item.deadLetter.reason }, 'message rejected; dead-lettered');
           }
           return enqueue(item).then((outcome) => {
             if (!item.deadLetter) metrics.messages.inc({ outcome });
@@ -378,7 +420,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         (err: unknown) => {
           // Not bad input but a failure of ours (e.g. the store unreachable while loading register history):
           // dead-letter with the reason rather than lose the message or stall the stream.
-          logger.error({ err, topic: msg.topic }, 'message processing failed');
+          logger.error({ ...messageLogFields(msg), err }, 'message processing failed; dead-lettered');
           const letter = deadLetterFor(msg, 'INGEST_STORE_REJECTED', `processing failed: ${(err as Error).message}`, undefined);
           metrics.rejections.inc({ code: letter.code });
           return enqueue({ readings: [], events: [], keys: [], message: msg, deadLetter: letter });
@@ -411,6 +453,10 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     /** Messages accepted and not yet durable. */
     pending(): number {
       return pendingCount;
+    },
+    /** Newest reading timestamp and time of the last confirmed store write (for `/health`). */
+    freshness(): IngestFreshness {
+      return { newestStoredReadingTsMs: newestStoredTsMs, lastStoredAtMs };
     },
     /** Resolves when nothing is pending. */
     async drain(): Promise<void> {

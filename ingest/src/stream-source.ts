@@ -26,7 +26,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { READINGS_STREAM_FIELDS as F, READINGS_STREAM_GROUP, READINGS_STREAM_META_KEY, readingsShardOf, readingsStreamKey, silentLogger, type Logger } from '@wattproof/core';
-import type { AcceptOutcome, IncomingMessage } from './pipeline.js';
+import { messageLogFields, type AcceptOutcome, type IncomingMessage } from './pipeline.js';
 import { connectRedis, redactRedisUrl } from './redis.js';
 import { createShardLeases, type ShardLeases } from './shard-leases.js';
 
@@ -116,12 +116,12 @@ function rows(reply: unknown): Array<Record<string, unknown>> {
   });
 }
 
-function messageOf(fields: Buffer[]): IncomingMessage {
+function messageOf(id: string, fields: Buffer[]): IncomingMessage {
   const map = new Map<string, Buffer>();
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i]!.toString(), fields[i + 1]!);
   const client = map.get(F.client)?.toString();
   // A malformed entry still goes through accept(): it is dead-lettered with its reason, never dropped.
-  return { topic: map.get(F.topic)?.toString() ?? '', payload: map.get(F.payload) ?? Buffer.alloc(0), ...(client ? { clientId: client } : {}) };
+  return { topic: map.get(F.topic)?.toString() ?? '', payload: map.get(F.payload) ?? Buffer.alloc(0), ...(client ? { clientId: client } : {}), messageId: id };
 }
 
 // Drops consumers of dead workers that hold nothing (atomically: none can be handed entries in between).
@@ -226,7 +226,8 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
     state.inflight.push(item);
     state.ids.add(id);
     inFlight++;
-    deps.accept(messageOf(fields)).then(
+    const msg = messageOf(id, fields);
+    deps.accept(msg).then(
       () => {
         item.done = true;
         inFlight--;
@@ -237,7 +238,7 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
         // Not durable (the ingest is closing): never acknowledged; it stays pending for the next owner.
         // A pipeline that is closing refuses everything: stop reading entries only to leave them pending.
         if ((err as { code?: unknown }).code === 'INGEST_NOT_STARTED') pipelineClosed = true;
-        else if (!closing) logger.error({ err, shard: state.shard, id }, 'entry not durable; it stays pending and is processed again');
+        else if (!closing) logger.error({ ...messageLogFields(msg), shard: state.shard, err }, 'entry not durable; it stays pending and is processed again');
         const i = state.inflight.indexOf(item);
         if (i >= 0) state.inflight.splice(i, 1);
         state.ids.delete(id);

@@ -28,6 +28,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@wattproof/core';
 import { CONFIG_SECTIONS } from '../../bin/commands/config.js';
 import { USAGE } from '../../bin/cli.js';
+import { createServer, type Server } from 'node:http';
+import { keyedFetch } from '../support/api-keys.js';
 import { startInfluxDb, type TestInfluxDb } from '../support/influxdb.js';
 import { freePort } from '../support/net.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -192,8 +194,14 @@ describe('docker-compose.yml structure', () => {
       for (const k of ['interval', 'timeout', 'start_period'] as const) expect(s.healthcheck?.[k], `${name}.healthcheck.${k}`).toMatch(/^\d+s$/);
       expect(s.healthcheck?.retries, name).toBeGreaterThan(0);
       // No curl in the Wattproof image: its probes are node scripts.
-      if (s.image === IMAGE) expect(s.healthcheck?.test?.slice(0, 3), name).toEqual(['CMD', 'node', 'deploy/healthcheck.mjs']);
+      if (s.image === IMAGE) {
+        expect(s.healthcheck?.test?.slice(0, 3), name).toEqual(['CMD', 'node', 'deploy/healthcheck.mjs']);
+        // The probes send no API key: only the open routes answer them (docs/access.md).
+        expect(new URL(s.healthcheck!.test![3]!).pathname, name).toMatch(/^\/(health|ready)$/);
+      }
     }
+    // The simulator has no HTTP port: it is healthy while the ingest stores fresh readings.
+    expect(service('simulator').healthcheck?.test?.slice(3)).toEqual(['http://ingest:9102/health', '--fresh-s', '600']);
   });
 
   it('starts a service only once what it needs is healthy (or, for the one-shot, completed)', () => {
@@ -471,6 +479,8 @@ describe('the stack from docker-compose.yml, run in-process', () => {
   /** Local port of each service's container port. */
   const localPorts = new Map<string, number>();
   const running: Service[] = [];
+  /** An admin API key made the way the README says (`docker compose run --rm provision apikey add ...`). */
+  let apiKey: string;
 
   /**
    * Replaces compose addresses by the local ones: `gateway:1883` (after `//`, `@` or at the
@@ -619,10 +629,19 @@ describe('the stack from docker-compose.yml, run in-process', () => {
     };
     for (const wave of waves) await Promise.all(wave.filter((n) => wattproofServices.includes(n)).map(up));
 
+    // Every API route but the open ones needs a key: one made in the stack's PostgreSQL registry
+    // with the provision service's image and environment, as README's `docker compose run` does.
+    const made = await runCli(['apikey', 'add', '--role', 'admin', '--label', 'compose-test'], localEnv('provision'), STARTUP_TIMEOUT_MS);
+    expect(made.code, made.stdout + made.stderr).toBe(0);
+    apiKey = /^\s+key:\s+(wp_\S+)$/m.exec(made.stdout)?.[1] ?? '';
+    expect(apiKey, made.stdout).toMatch(/^wp_/);
+    const keyed = keyedFetch(apiKey);
+
     // Every meter of the simulator (5 buildings x 3) reaches the API, with the whole backfill.
     const api = `http://127.0.0.1:${localPorts.get('api:8080')}`;
+    expect((await fetch(`${api}/api/v1/latest?site=yuzhong`)).status, 'no key, no readings').toBe(401);
     await poll('15 meters in /api/v1/latest', 90_000, async () => {
-      const body = (await (await fetch(`${api}/api/v1/latest?site=yuzhong`)).json()) as { readings: Array<{ building: string; meter: string }> };
+      const body = (await (await keyed(`${api}/api/v1/latest?site=yuzhong`)).json()) as { readings: Array<{ building: string; meter: string }> };
       return new Set(body.readings.map((r) => `${r.building}/${r.meter}`)).size === 15 ? true : undefined;
     });
     const minute = 60_000;
@@ -630,7 +649,7 @@ describe('the stack from docker-compose.yml, run in-process', () => {
     const from = end - 48 * 3_600_000;
     for (const b of ['b01', 'b02', 'b03', 'b04', 'b05']) {
       const n = await poll(`the 48 h backfill of ${b}/elec-main`, 90_000, async () => {
-        const body = (await (await fetch(`${api}/api/v1/meters/yuzhong/${b}/elec-main/readings?from=${from}&to=${end}`)).json()) as { readings: unknown[] };
+        const body = (await (await keyed(`${api}/api/v1/meters/yuzhong/${b}/elec-main/readings?from=${from}&to=${end}`)).json()) as { readings: unknown[] };
         return body.readings.length >= 48 * 60 - 1 ? body.readings.length : undefined;
       });
       // 2,880 one-minute intervals; one fewer when the simulator's clock passed a minute boundary first.
@@ -642,8 +661,16 @@ describe('the stack from docker-compose.yml, run in-process', () => {
     const q = await (await fetch(`${influx.url}/query?db=${db}&q=${encodeURIComponent(`SELECT count("value") FROM "reading" WHERE "site" = 'yuzhong' AND "meter" = 'elec-main'`)}`)).json();
     expect((q as { results: Array<{ series?: Array<{ values: number[][] }> }> }).results[0]!.series![0]!.values[0]![1]).toBeGreaterThanOrEqual(5 * (48 * 60 - 1));
 
-    // The simulator's own check passed above: its readings are fresh at the API.
-    expect((await healthcheck('simulator')).code).toBe(0);
+    // The simulator's own check passed above: the ingest reports its readings stored, and fresh.
+    const sim = await healthcheck('simulator');
+    expect(sim.code, sim.stderr).toBe(0);
+    expect(sim.stdout).toContain(`http://127.0.0.1:${localPorts.get('ingest:9102')}/health`);
+    const health = (await (await fetch(`http://127.0.0.1:${localPorts.get('ingest:9102')}/health`)).json()) as { components: { ingest: { newestStoredReadingTsMs: number; lastStoredAtMs: number } } };
+    const { newestStoredReadingTsMs, lastStoredAtMs } = health.components.ingest;
+    expect(newestStoredReadingTsMs).toBeGreaterThanOrEqual(end - minute);
+    expect(newestStoredReadingTsMs).toBeLessThanOrEqual(Date.now());
+    expect(lastStoredAtMs).toBeGreaterThanOrEqual(simulatorStart);
+    expect(lastStoredAtMs).toBeLessThanOrEqual(Date.now());
 
     // The image's HEALTHCHECK (no URL: the API's /health on API_PORT) against the API.
     const [file, ...args] = execForm(runtimeStage.instructions.find((i) => i.op === 'HEALTHCHECK')!.args);
@@ -656,18 +683,25 @@ describe('the stack from docker-compose.yml, run in-process', () => {
     expect(readdirSync(dataDir)).toEqual([]);
   }, 8 * STARTUP_TIMEOUT_MS);
 
-  it('the health checks fail when the service is down or the readings are stale', async () => {
+  it('the health checks fail when the service is down, the readings are stale or the route needs a key', async () => {
     const closed = await freePort();
     const down = await run(process.execPath, ['deploy/healthcheck.mjs', `http://127.0.0.1:${closed}/health`], { PATH: process.env.PATH });
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^unhealthy: GET http:\/\/127\.0\.0\.1:\d+\/health: ECONNREFUSED/);
     const api = `http://127.0.0.1:${localPorts.get('api:8080')}`;
-    const none = await run(process.execPath, ['deploy/healthcheck.mjs', `${api}/api/v1/latest?site=nosuchsite`, '--fresh-s', '600'], { PATH: process.env.PATH });
-    expect(none.code).toBe(1);
-    expect(none.stderr).toContain('no readings yet');
-    const stale = await run(process.execPath, ['deploy/healthcheck.mjs', `${api}/api/v1/latest?site=yuzhong`, '--fresh-s', '1'], { PATH: process.env.PATH });
-    expect(stale.code).toBe(1);
-    expect(stale.stderr).toMatch(/newest reading is \d+ s old/);
+    // The probe sends no key: a guarded route is unhealthy, whatever it would hold.
+    const guarded = await run(process.execPath, ['deploy/healthcheck.mjs', `${api}/api/v1/latest?site=yuzhong`, '--fresh-s', '600'], { PATH: process.env.PATH });
+    expect(guarded.code).toBe(1);
+    expect(guarded.stderr).toContain('HTTP 401');
+    expect(guarded.stderr).toContain('AUTH_REQUIRED');
+    // Stale against the ingest's health: the newest stored reading is older than 1 s. Readings are
+    // on the minute, so it can be younger right after one is stored: then, once more a moment later.
+    const ingestHealth = `http://127.0.0.1:${localPorts.get('ingest:9102')}/health`;
+    const stale = await poll('a stale verdict with --fresh-s 1', 10_000, async () => {
+      const r = await run(process.execPath, ['deploy/healthcheck.mjs', ingestHealth, '--fresh-s', '1'], { PATH: process.env.PATH });
+      return r.code === 1 ? r : undefined;
+    });
+    expect(stale.stderr).toMatch(/^unhealthy: GET http:\/\/127\.0\.0\.1:\d+\/health: newest reading is \d+ s old \(more than 1 s\)/);
     const notFound = await run(process.execPath, ['deploy/healthcheck.mjs', `${api}/no-such-path`], { PATH: process.env.PATH });
     expect(notFound.code).toBe(1);
     expect(notFound.stderr).toContain('HTTP 404');
@@ -698,5 +732,63 @@ describe('the stack from docker-compose.yml, run in-process', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('deploy/healthcheck.mjs --fresh-s', () => {
+  // A stand-in for the probed service: answers every GET with the body the test sets.
+  let server: Server;
+  let url: string;
+  let body: unknown;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/health`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const probe = (b: unknown, freshS = '600') => {
+    body = b;
+    return run(process.execPath, ['deploy/healthcheck.mjs', url, '--fresh-s', freshS], { PATH: process.env.PATH });
+  };
+  const ingestHealth = (newestStoredReadingTsMs: number | null) => ({ status: 'ok', components: { ingest: { ok: true, pending: 0, newestStoredReadingTsMs, lastStoredAtMs: newestStoredReadingTsMs } } });
+
+  it("reads the ingest's health: the newest stored reading", async () => {
+    const fresh = await probe(ingestHealth(Date.now() - 30_000));
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toBe(`healthy: ${url}\n`);
+    const stale = await probe(ingestHealth(Date.now() - 700_000));
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/newest reading is 70\d s old \(more than 600 s\)/);
+    const nothing = await probe(ingestHealth(null));
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toContain('no readings yet');
+  });
+
+  it('reads a readings list: the newest `ts` of any reading', async () => {
+    const now = Date.now();
+    const fresh = await probe({ readings: [{ ts: now - 900_000 }, { ts: now - 20_000 }, { ts: 'x' }] });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    const stale = await probe({ readings: [{ ts: now - 900_000 }, { ts: now - 800_000 }] });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/newest reading is 80\d s old/);
+    const none = await probe({ readings: [] });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no readings yet');
+  });
+
+  it('is unhealthy on any other answer', async () => {
+    const other = await probe({ status: 'ok' });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('neither a readings list nor an ingest health answer');
+    const text = await probe('ok');
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain('not JSON');
+    // Without --fresh-s the same answers are healthy: any 2xx is.
+    body = { status: 'ok' };
+    expect((await run(process.execPath, ['deploy/healthcheck.mjs', url], { PATH: process.env.PATH })).code).toBe(0);
   });
 });

@@ -1,9 +1,15 @@
 /**
  * The API server: fastify with zod validation, OpenAPI at /docs, errors as
  * `{ error: { code, message, details? } }` with stable codes; 5xx bodies hide internals.
+ *
+ * Logs: every line fastify writes for a request carries its id (`reqId`), taken from a safe
+ * `X-Request-Id` header or generated, and echoed in the `X-Request-Id` response header. Requests
+ * are logged without their headers (the API key rides in `Authorization` / `X-Api-Key`).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -28,9 +34,39 @@ export interface ApiServerOptions {
   readonly console?: false | Partial<ConsoleConfig>;
   /** Monthly report settings (Chromium path for PDFs, concurrency, timeout). */
   readonly report?: Partial<ReportConfig>;
-  /** Security headers, rate limits and TLS (dashboards/src/security; docs/security.md); schema defaults for what is not given. */
+  /** Security headers, rate limits and TLS (dashboards/src/security; docs/SECURITY.md); schema defaults for what is not given. */
   readonly security?: Partial<ApiSecurityConfig>;
 }
+
+/** The header a request id comes in and goes back out in. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/**
+ * Incoming `X-Request-Id` values taken as the request id: short, no spaces, nothing a log or a
+ * response header could be confused by. Anything else gets a fresh UUID.
+ */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers[REQUEST_ID_HEADER];
+  // A header sent twice arrives joined with ", ": not an id.
+  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+}
+
+/**
+ * How requests and replies appear in log lines: no headers, so no API key (`Authorization`,
+ * `X-Api-Key`) and no cookie; keys are never in URLs (docs/access.md), so the URL stays.
+ */
+const LOG_SERIALIZERS = {
+  req: (req: FastifyRequest) => ({ method: req.method, url: req.url, remoteAddress: req.ip, remotePort: req.socket?.remotePort }),
+  res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+};
+
+/** Second line of defence: credentials anything logs by mistake (an error carrying request headers) are censored. */
+const LOG_REDACT = {
+  paths: ['authorization', '"x-api-key"', 'headers.authorization', 'headers["x-api-key"]', '*.headers.authorization', '*.headers["x-api-key"]', '*.authorization', '*["x-api-key"]'],
+  censor: '[redacted]',
+};
 
 type ErrorLike = { code?: unknown; statusCode?: unknown; message?: unknown; details?: unknown; validation?: unknown };
 
@@ -48,18 +84,28 @@ export async function createApiServer(deps: ApiDeps & { readonly jobs?: MvJobs; 
   const security = apiSecurityConfigSchema.parse(options.security ?? {});
   const tls = security.API_TLS_CERT_FILE && security.API_TLS_KEY_FILE ? { cert: readFileSync(security.API_TLS_CERT_FILE), key: readFileSync(security.API_TLS_KEY_FILE) } : undefined;
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    // Our serializers win over fastify's (they are the logger's own); the redaction carries over to fastify's children.
+    ...(options.logger ? { loggerInstance: options.logger.child({}, { serializers: LOG_SERIALIZERS, redact: LOG_REDACT }) } : { logger: false }),
+    genReqId: requestIdOf,
     bodyLimit: 1024 * 1024,
     // Errors the router raises before any route runs (bad percent-encoding, a path parameter over
     // 100 characters) get the same `{ error: { code, message } }` body as every other 400.
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, request, reply) => {
       const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than 100 characters' : 'the URL is not valid (bad percent-encoding or characters)';
+      // No hook runs for these: the request id goes out here.
+      reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
       (reply as unknown as { code(status: number): { send(body: unknown): void } }).code(400).send({ error: { code: 'API_REQUEST_INVALID', message } });
     },
     ...(tls ? { https: tls } : {}),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // First of every hook, so refusals (rate limit, missing key) carry it too; on the raw response,
+  // so a stream the handler writes itself (the console's live stream) carries it as well.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
+    done();
+  });
 
   app.setErrorHandler((error: ErrorLike, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
