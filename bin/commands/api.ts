@@ -14,7 +14,7 @@ alerts, finance, dead letters, /health, /metrics and the OpenAPI document with i
 made by 'wattproof start') holds a valid admin key, it prints the console address that signs
 in with it; otherwise how to make a key ('wattproof apikey add').
 Reads API_HOST, API_PORT, the rate-limit and TLS keys (API_RATE_LIMIT_*, API_AUTH_FAILURE_*,
-API_TLS_CERT_FILE/API_TLS_KEY_FILE for HTTPS; docs/security.md) and the store keys (READINGS_STORE, INFLUX_*, REGISTRY_*,
+API_TLS_CERT_FILE/API_TLS_KEY_FILE for HTTPS; docs/SECURITY.md) and the store keys (READINGS_STORE, INFLUX_*, REGISTRY_*,
 WATTPROOF_DATA_DIR); see 'wattproof config'. To run it apart from the ingest, use
 InfluxDB and PostgreSQL: the embedded stores belong to one process.
 `;
