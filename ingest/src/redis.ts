@@ -1,50 +1,12 @@
-/** Redis connections of an ingest worker (the readings streams): connect once at start, never log a password. */
-import { Redis, type RedisOptions } from 'ioredis';
+/** Redis connections of an ingest worker (the readings streams); see core/src/redis.ts. */
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '@wattproof/core';
+import { connectRedis as connect } from '@wattproof/core/redis';
 import { ingestError } from './errors.js';
 
-/** How long a worker waits for Redis at start before it gives up (INGEST_STREAM_UNAVAILABLE). */
-export const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+export { redactRedisUrl, REDIS_CONNECT_TIMEOUT_MS } from '@wattproof/core/redis';
 
-/** `url` with its password (and user name) replaced, for logs and errors. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    if (u.username) u.username = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable Redis URL)';
-  }
-}
-
-/**
- * Opens a connection to `url` and waits until it is ready. Later disconnects are retried by
- * ioredis; each new error message is logged once.
- * @throws WattproofError INGEST_STREAM_UNAVAILABLE when Redis is not ready within REDIS_CONNECT_TIMEOUT_MS.
- */
-export async function connectRedis(url: string, name: string, logger: Logger, options: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, connectionName: name, connectTimeout: REDIS_CONNECT_TIMEOUT_MS, ...options });
-  let lastError: string | undefined;
-  redis.on('error', (err: Error) => {
-    if (lastError !== err.message) logger.warn({ redis: redactRedisUrl(url), connection: name, err: err.message }, 'redis connection error');
-    lastError = err.message;
-  });
-  redis.on('ready', () => {
-    if (lastError) logger.info({ redis: redactRedisUrl(url), connection: name }, 'redis connection ready again');
-    lastError = undefined;
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      redis.connect(),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not ready within ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS))),
-    ]);
-  } catch (err) {
-    redis.disconnect();
-    throw ingestError('INGEST_STREAM_UNAVAILABLE', `cannot connect to Redis at ${redactRedisUrl(url)}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    clearTimeout(timer);
-  }
-  return redis;
+/** @throws WattproofError INGEST_STREAM_UNAVAILABLE when Redis is not ready in time. */
+export function connectRedis(url: string, name: string, logger: Logger, options: RedisOptions = {}): Promise<Redis> {
+  return connect(url, name, logger, (message, cause) => ingestError('INGEST_STREAM_UNAVAILABLE', message, { cause }), options);
 }
