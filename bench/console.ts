@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import type { StoredReading } from '@wattproof/core';
-import { createApiServer } from '@wattproof/dashboards';
+import { createAccessControl, createApiServer } from '@wattproof/dashboards';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createDuckDbReadingStore } from '@wattproof/ingest/stores';
 
@@ -56,6 +56,8 @@ export async function main(argv: string[]): Promise<void> {
       }
       await readings.write(batch);
     }
+    // Every data route needs an API key (docs/access.md): the bench reads as an admin.
+    const { key } = await createAccessControl({ registry }).createKey({ role: 'admin', label: 'console bench', createdBy: 'bench' });
     const app = await createApiServer({ readings, registry, metrics: new Registry() });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
@@ -74,7 +76,7 @@ export async function main(argv: string[]): Promise<void> {
       rows.push({ what, ms: median(ms), bytes });
     }
     const get = async (path: string) => {
-      const res = await fetch(base + path);
+      const res = await fetch(base + path, { headers: { authorization: `Bearer ${key}` } });
       if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
       return (await res.arrayBuffer()).byteLength;
     };

@@ -1,13 +1,21 @@
 /**
  * `npm run bench -- <name> [options]`: runs one benchmark and prints its table.
  * Benchmarks: analytics (model fits per meter-year), simulate (backfill through a real gateway and ingest),
- * console (the web console's requests with a year of hourly data).
+ * console (the web console's requests with a year of hourly data), soak (30 minutes with faults, bench/soak.ts),
+ * broker (the gateway against Mosquitto under one load generator), connections (idle authenticated connections per broker),
+ * generator (the load generator's own cost per message, MQTT.js against the raw client),
+ * ingest (Wattproof end to end against the raw InfluxDB write ceiling, and the embedded DuckDB store).
  */
 const [name = 'analytics', ...rest] = process.argv.slice(2);
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
   analytics: () => import('./analytics.js'),
   simulate: () => import('./simulate.js'),
   console: () => import('./console.js'),
+  broker: () => import('./broker.js'),
+  connections: () => import('./connections.js'),
+  generator: () => import('./generator.js'),
+  soak: () => import('./soak.js'),
+  ingest: () => import('./ingest.js'),
 };
 const load = benches[name];
 if (!load) {

@@ -20,6 +20,7 @@ import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createIngest, createMemoryReadingStore, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulationRun, FAULT_PRESETS, generatePortfolio, portfolioSummary, type BuildingModelFactory } from '@wattproof/simulators';
 import type { WeatherSeries } from '../simulators/src/types.js';
+import { formatKeyValues } from './lib/table.js';
 
 function countingStore(): ReadingStore & { count(): number } {
   let n = 0;
@@ -136,7 +137,7 @@ export async function main(argv: string[]): Promise<void> {
     ['durable in the store', `${(storedMs / 1000).toFixed(1)} s = ${Math.round(s.readings.valid / (storedMs / 1000))} readings/s (${store.name} store)`],
     ['errors', String(s.errors)],
   ];
-  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(22)} ${v}\n`);
+  process.stdout.write(formatKeyValues(rows, 23));
   await ingest.close();
   await gateway.close();
 }

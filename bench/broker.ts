@@ -1,0 +1,468 @@
+/**
+ * `npm run bench -- broker [options]`: the Wattproof gateway against Mosquitto under the same
+ * load from one neutral load generator.
+ *
+ * Each broker runs as its own child process on a free 127.0.0.1 port with temp files, with the
+ * same devices, credentials and per-device topic rights (bench/lib/brokers.ts): the gateway as
+ * `node bin/wattproof.js gateway` on an embedded registry, Mosquitto 2.0 with a password file and
+ * ACL; persistence off on both. For each cell (QoS, rate) the brokers take turns (gateway,
+ * mosquitto, gateway, mosquitto, ...), each turn with a fresh broker process (unless
+ * `--reuse-brokers`), a fresh load generator process holding one
+ * connection per device (bench/lib/mqtt-load.ts) and a fresh subscriber process subscribed to
+ * every meter's readings as the ingest is (bench/lib/mqtt-sub.ts). After `--warmup` seconds at
+ * the target rate the window of `--seconds` is measured: the generator's achieved send rate, the
+ * subscriber's delivered rate, end-to-end latency (p50/p99/p99.9), loss, and the broker's CPU
+ * (utime + stime from /proc/<pid>/stat) and RSS over the window. A broker that dies is recorded
+ * as crashed with its output and restarted for the next turn.
+ *
+ *   --rates R,R,...        target messages/s over all devices (default 5000,10000,20000,30000)
+ *   --qos Q,Q              0 and/or 1 (default 0,1)
+ *   --devices N            device connections (default 1000)
+ *   --seconds S            measured window per turn (default 20)
+ *   --warmup S             seconds at the target rate before the window (default 3)
+ *   --reps N               repetitions of every (broker, QoS, rate) turn (default 3)
+ *   --inflight N           QoS 1 PUBLISHes unacknowledged per device connection (default 2)
+ *   --drain S              after the window, time allowed for late messages and PUBACKs (default 10)
+ *   --brokers B,B          gateway and/or mosquitto (default both)
+ *   --mosquitto-limits L   unlimited (default): no cap on QoS 1 messages in flight or queued to a
+ *                          client, as the gateway has no in-flight window (aedes) and a queue bound
+ *                          far above what a turn builds up, so both deliver alike; or stock:
+ *                          Mosquitto's defaults (20 in flight, 1000 queued per client, the rest dropped)
+ *   --reuse-brokers        keep each broker process from turn to turn (restarted only when it
+ *                          dies) instead of a fresh one per turn; faster (the gateway's scrypt
+ *                          logins are cached), but RSS and backlogs then carry over between turns
+ *   --pin                  broker on CPU 0, generator and subscriber on CPU 1 (taskset)
+ *   --json FILE            also write every turn and the summary as JSON
+ *   --summarize FILE       print the tables of a JSON file written by --json again, run nothing
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BROKERS, mosquittoConfig, provisionBench, startBroker, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerName, type BrokerProcess } from './lib/brokers.js';
+import { forkChild, type BenchChild } from './lib/child.js';
+import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
+import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
+import type { SubIn, SubOut, SubResult } from './lib/mqtt-sub.js';
+import { monotonicMs } from './lib/payload.js';
+import { loadAverage, sampleProcess, type ProcessSample } from './lib/proc.js';
+import { median, type LatencySummary } from './lib/stats.js';
+import { formatTable } from './lib/table.js';
+
+export interface BrokerBenchOptions {
+  readonly rates: readonly number[];
+  readonly qos: readonly (0 | 1)[];
+  readonly devices: number;
+  readonly seconds: number;
+  readonly warmupS: number;
+  readonly reps: number;
+  readonly inflight: number;
+  readonly drainS: number;
+  readonly brokers: readonly BrokerName[];
+  readonly pin: boolean;
+  readonly mosquittoLimits: MosquittoLimits;
+  /** Keep each broker running from turn to turn (restarted only when it dies) instead of a fresh process per turn. */
+  readonly reuseBrokers: boolean;
+}
+
+export type MosquittoLimits = 'unlimited' | 'stock';
+
+/** Mosquitto config lines per `--mosquitto-limits` (mosquitto.conf(5): 0 = no maximum). */
+export const MOSQUITTO_LIMITS: Record<MosquittoLimits, readonly string[]> = {
+  unlimited: ['max_inflight_messages 0', 'max_queued_messages 0'],
+  stock: [],
+};
+
+export interface TurnResult {
+  readonly broker: BrokerName;
+  readonly qos: 0 | 1;
+  readonly rate: number;
+  readonly rep: number;
+  /** ok; crashed (the broker process died during the turn); error (the turn could not run). */
+  readonly status: 'ok' | 'crashed' | 'error';
+  readonly error?: string;
+  readonly connect?: { readonly connected: number; readonly failed: number; readonly ms: number; readonly errors: Record<string, number> };
+  readonly windowS?: number;
+  /** Achieved by the generator in the window. */
+  readonly sentPerS?: number;
+  readonly ackedPerS?: number;
+  /** Arrived at the subscriber during the window. */
+  readonly deliveredPerS?: number;
+  readonly sentInWindow?: number;
+  readonly receivedInWindow?: number;
+  /** 1 − received / sent, for the messages sent in the window. */
+  readonly loss?: number;
+  readonly blockedInWindow?: number;
+  readonly laggedInWindow?: number;
+  readonly latencyMs?: LatencySummary;
+  readonly ackMs?: LatencySummary | null;
+  readonly brokerCpuS?: number;
+  readonly brokerCpuPct?: number;
+  readonly brokerCpuUsPerMsg?: number;
+  readonly brokerRssMiB?: number;
+  readonly brokerPeakRssMiB?: number;
+  readonly generatorCpuPct?: number;
+  readonly subscriberCpuPct?: number;
+  readonly loadAverage1m?: number;
+  readonly crash?: { readonly exit: unknown; readonly outputTail: string };
+}
+
+export interface SummaryRow {
+  readonly broker: BrokerName;
+  readonly qos: 0 | 1;
+  readonly rate: number;
+  readonly turns: number;
+  readonly crashed: number;
+  readonly sentPerS: number;
+  readonly deliveredPerS: number;
+  readonly loss: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly cpuUsPerMsg: number;
+  readonly cpuPct: number;
+  readonly rssMiB: number;
+  readonly generatorCpuPct: number;
+  readonly subscriberCpuPct: number;
+  /** Share of the target the broker pushed back (every connection at its in-flight limit or with 64 KiB unsent). */
+  readonly blockedShare: number;
+  /** Share of the target the generator itself fell behind on (it, not the broker, was the limit). */
+  readonly laggedShare: number;
+  /** QoS 1: publish to PUBACK at the device, p99, ms. */
+  readonly pubackP99Ms: number;
+}
+
+const MiB = 2 ** 20;
+
+function cpuPct(a: ProcessSample | undefined, b: ProcessSample | undefined): number {
+  return a && b && b.atMs > a.atMs ? ((b.cpuS - a.cpuS) / ((b.atMs - a.atMs) / 1000)) * 100 : Number.NaN;
+}
+
+function at(monoMs: number, fn: () => void): NodeJS.Timeout {
+  return setTimeout(fn, Math.max(0, monoMs - monotonicMs()));
+}
+
+/**
+ * One turn, and whether the broker died in it: a broker can also die after the window, while the
+ * backlog drains or when the subscriber's session is cleaned up, which counts against this turn.
+ */
+async function runTurn(broker: BrokerProcess, creds: BenchCredentials, o: BrokerBenchOptions, qos: 0 | 1, rate: number, rep: number): Promise<TurnResult> {
+  const turn = await runTurnOnce(broker, creds, o, qos, rate, rep);
+  // Let an exit that came with the clean-up be noticed.
+  await new Promise((r) => setTimeout(r, 500));
+  const exit = broker.exit();
+  if (!exit || turn.status === 'crashed') return turn;
+  return { ...turn, status: 'crashed', error: `${turn.error ? `${turn.error}; ` : ''}died after the window (drain or session clean-up)`, crash: { exit, outputTail: broker.outputTail() } };
+}
+
+/** One turn: a fresh subscriber and generator against `broker`, warm-up, window, drain. */
+async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: BrokerBenchOptions, qos: 0 | 1, rate: number, rep: number): Promise<TurnResult> {
+  const base = { broker: broker.name, qos, rate, rep } as const;
+  const cpus = o.pin ? '1' : undefined;
+  const sub: BenchChild<SubIn, SubOut> = forkChild(new URL('./lib/mqtt-sub.ts', import.meta.url), cpus ? { cpus } : {});
+  const gen: BenchChild<LoadIn, LoadOut> = forkChild(new URL('./lib/mqtt-load.ts', import.meta.url), cpus ? { cpus } : {});
+  try {
+    sub.send({ type: 'connect', host: broker.host, port: broker.port, username: SUBSCRIBER_USERNAME, password: creds.subscriberPassword, clientId: `${SUBSCRIBER_USERNAME}-${broker.name}-${qos}-${rate}-${rep}` });
+    const ready = await Promise.race([sub.next('ready', 30_000), sub.next('error', 30_000).then((e) => Promise.reject(new Error(`subscriber: ${e.message}`)))]);
+    if (ready.granted[0] !== 1) throw new Error(`subscription granted ${JSON.stringify(ready.granted)}`);
+    gen.send({ type: 'connect', host: broker.host, port: broker.port, first: 0, count: o.devices, password: creds.devicePassword, concurrency: 100, keepaliveS: 60, sourceAddresses: 1 });
+    // At ~16 ms of scrypt per device the gateway's first logins take a while; later ones hit its auth cache.
+    const connected = await gen.next('connected', 60_000 + o.devices * 100);
+    const connect = { connected: connected.connected, failed: connected.failed, ms: connected.ms, errors: connected.errors };
+    if (connected.connected === 0) throw new Error(`no device could connect: ${JSON.stringify(connected.errors)}`);
+
+    const startMs = monotonicMs() + 200;
+    const t0Ms = startMs + o.warmupS * 1000;
+    const t1Ms = t0Ms + o.seconds * 1000;
+    const samples: Record<'t0' | 't1', { broker?: ProcessSample; gen?: ProcessSample; sub?: ProcessSample }> = { t0: {}, t1: {} };
+    const take = (k: 't0' | 't1') => (samples[k] = { broker: sampleProcess(broker.pid), gen: sampleProcess(gen.pid), sub: sampleProcess(sub.pid) });
+    const timers = [at(t0Ms, () => take('t0')), at(t1Ms, () => take('t1'))];
+    const drainMs = o.drainS * 1000;
+    sub.send({ type: 'window', t0Ms, t1Ms, drainMs, quietMs: 1000 });
+    gen.send({ type: 'run', startMs, t0Ms, t1Ms, rate, qos, inflight: o.inflight, drainMs });
+    const deadline = o.warmupS * 1000 + o.seconds * 1000 + drainMs + 30_000;
+    const [g, s] = await Promise.allSettled([gen.next('result', deadline), sub.next('result', deadline)]);
+    timers.forEach(clearTimeout);
+    const crashed = broker.exit() !== undefined;
+    const gr: LoadResult | undefined = g.status === 'fulfilled' ? g.value : undefined;
+    const sr: SubResult | undefined = s.status === 'fulfilled' ? s.value : undefined;
+    const b0 = samples.t0.broker;
+    const b1 = samples.t1.broker;
+    const brokerCpuS = b0 && b1 ? b1.cpuS - b0.cpuS : Number.NaN;
+    const windowS = gr?.windowS ?? o.seconds;
+    const result: TurnResult = {
+      ...base,
+      status: crashed ? 'crashed' : gr && sr ? 'ok' : 'error',
+      ...(gr && sr ? {} : { error: [g, s].map((r) => (r.status === 'rejected' ? String((r.reason as Error).message) : '')).filter(Boolean).join('; ') }),
+      connect,
+      windowS,
+      ...(gr
+        ? {
+            sentPerS: gr.sentInWindow / windowS,
+            ...(qos === 1 ? { ackedPerS: gr.ackedInWindow / windowS } : {}),
+            sentInWindow: gr.sentInWindow,
+            blockedInWindow: gr.blockedInWindow,
+            laggedInWindow: gr.laggedInWindow,
+            ackMs: gr.ackMs,
+            brokerCpuUsPerMsg: gr.sentInWindow ? (brokerCpuS * 1e6) / gr.sentInWindow : Number.NaN,
+          }
+        : {}),
+      ...(sr ? { deliveredPerS: sr.arrivedInWindow / windowS, receivedInWindow: sr.receivedInWindow, latencyMs: sr.latencyMs } : {}),
+      ...(gr && sr ? { loss: gr.sentInWindow ? 1 - sr.receivedInWindow / gr.sentInWindow : Number.NaN } : {}),
+      brokerCpuS,
+      brokerCpuPct: cpuPct(b0, b1),
+      ...(b1 ? { brokerRssMiB: b1.rssBytes / MiB, brokerPeakRssMiB: b1.hwmBytes / MiB } : {}),
+      generatorCpuPct: cpuPct(samples.t0.gen, samples.t1.gen),
+      subscriberCpuPct: cpuPct(samples.t0.sub, samples.t1.sub),
+      loadAverage1m: loadAverage()[0],
+      ...(crashed ? { crash: { exit: broker.exit(), outputTail: broker.outputTail() } } : {}),
+    };
+    return result;
+  } catch (err) {
+    const crashed = broker.exit() !== undefined;
+    return { ...base, status: crashed ? 'crashed' : 'error', error: (err as Error).message, ...(crashed ? { crash: { exit: broker.exit(), outputTail: broker.outputTail() } } : {}) };
+  } finally {
+    gen.send({ type: 'close' });
+    sub.send({ type: 'close' });
+    await Promise.all([gen.next('closed', 15_000).catch(() => undefined), sub.next('closed', 15_000).catch(() => undefined)]);
+    await Promise.all([gen.stop(), sub.stop()]);
+  }
+}
+
+/**
+ * Medians over the repetitions of each (broker, QoS, rate). A turn whose broker died after the
+ * window still has its window's figures and counts; one without them (died before or during the
+ * window, or an error) counts for loss only (all lost).
+ */
+export function summarizeTurns(turns: readonly TurnResult[]): SummaryRow[] {
+  const groups = new Map<string, TurnResult[]>();
+  for (const t of turns) {
+    const k = `${t.qos}|${t.rate}|${t.broker}`;
+    groups.set(k, [...(groups.get(k) ?? []), t]);
+  }
+  const rows: SummaryRow[] = [];
+  for (const ts of groups.values()) {
+    const ok = ts.filter((t) => t.sentPerS !== undefined && t.latencyMs !== undefined);
+    const m = (f: (t: TurnResult) => number | undefined, from: readonly TurnResult[] = ok) => median(from.map((t) => f(t) ?? Number.NaN));
+    const first = ts[0]!;
+    rows.push({
+      broker: first.broker,
+      qos: first.qos,
+      rate: first.rate,
+      turns: ts.length,
+      crashed: ts.filter((t) => t.status === 'crashed').length,
+      sentPerS: m((t) => t.sentPerS),
+      deliveredPerS: m((t) => t.deliveredPerS),
+      loss: m((t) => t.loss ?? (t.status !== 'ok' ? 1 : undefined), ts),
+      p50Ms: m((t) => t.latencyMs?.p50),
+      p99Ms: m((t) => t.latencyMs?.p99),
+      p999Ms: m((t) => t.latencyMs?.p999),
+      cpuUsPerMsg: m((t) => t.brokerCpuUsPerMsg),
+      cpuPct: m((t) => t.brokerCpuPct),
+      rssMiB: m((t) => t.brokerRssMiB),
+      generatorCpuPct: m((t) => t.generatorCpuPct),
+      subscriberCpuPct: m((t) => t.subscriberCpuPct),
+      blockedShare: m((t) => (t.blockedInWindow ?? Number.NaN) / (t.rate * (t.windowS ?? Number.NaN))),
+      laggedShare: m((t) => (t.laggedInWindow ?? Number.NaN) / (t.rate * (t.windowS ?? Number.NaN))),
+      pubackP99Ms: m((t) => t.ackMs?.p99),
+    });
+  }
+  return rows.sort((a, b) => a.qos - b.qos || a.rate - b.rate || a.broker.localeCompare(b.broker));
+}
+
+const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)} %` : '–');
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : '–');
+
+export function formatSummary(rows: readonly SummaryRow[]): string {
+  const main = formatTable(
+    [
+      'QoS',
+      { header: 'target/s', align: 'right' },
+      'broker',
+      { header: 'sent/s', align: 'right' },
+      { header: 'delivered/s', align: 'right' },
+      { header: 'loss', align: 'right' },
+      { header: 'p50 ms', align: 'right' },
+      { header: 'p99 ms', align: 'right' },
+      { header: 'p99.9 ms', align: 'right' },
+      { header: 'broker CPU µs/msg', align: 'right' },
+      { header: 'broker CPU', align: 'right' },
+      { header: 'broker RSS MiB', align: 'right' },
+      { header: 'PUBACK p99 ms', align: 'right' },
+      { header: 'pushed back', align: 'right' },
+      { header: 'generator behind', align: 'right' },
+      { header: 'generator CPU', align: 'right' },
+      { header: 'subscriber CPU', align: 'right' },
+      { header: 'crashed', align: 'right' },
+    ],
+    rows.map((r) => [
+      String(r.qos),
+      f0(r.rate),
+      r.broker,
+      f0(r.sentPerS),
+      f0(r.deliveredPerS),
+      pct(r.loss),
+      f2(r.p50Ms),
+      f2(r.p99Ms),
+      f2(r.p999Ms),
+      f1(r.cpuUsPerMsg),
+      `${f0(r.cpuPct)} %`,
+      f0(r.rssMiB),
+      r.qos === 1 ? f2(r.pubackP99Ms) : '',
+      pct(r.blockedShare),
+      pct(r.laggedShare),
+      `${f0(r.generatorCpuPct)} %`,
+      `${f0(r.subscriberCpuPct)} %`,
+      `${r.crashed}/${r.turns}`,
+    ]),
+  );
+  const pairs: string[][] = [];
+  for (const g of rows.filter((r) => r.broker === 'gateway')) {
+    const m = rows.find((r) => r.broker === 'mosquitto' && r.qos === g.qos && r.rate === g.rate);
+    if (!m) continue;
+    pairs.push([String(g.qos), f0(g.rate), ratio(g.sentPerS, m.sentPerS), ratio(g.deliveredPerS, m.deliveredPerS), ratio(g.p50Ms, m.p50Ms), ratio(g.p99Ms, m.p99Ms), ratio(g.p999Ms, m.p999Ms), ratio(g.cpuUsPerMsg, m.cpuUsPerMsg), ratio(g.rssMiB, m.rssMiB)]);
+  }
+  const ratios = pairs.length
+    ? formatTable(
+        ['QoS', { header: 'target/s', align: 'right' }, ...['sent/s', 'delivered/s', 'p50', 'p99', 'p99.9', 'CPU/msg', 'RSS'].map((h) => ({ header: h, align: 'right' as const }))],
+        pairs,
+      )
+    : '';
+  return `${main}${ratios ? `\ngateway / mosquitto (medians):\n\n${ratios}` : ''}`;
+}
+
+export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { json?: string; summarize?: string } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rates: { type: 'string', default: '5000,10000,20000,30000' },
+      qos: { type: 'string', default: '0,1' },
+      devices: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '3' },
+      reps: { type: 'string', default: '3' },
+      inflight: { type: 'string', default: '2' },
+      drain: { type: 'string', default: '10' },
+      brokers: { type: 'string', default: BROKERS.join(',') },
+      pin: { type: 'boolean', default: false },
+      'reuse-brokers': { type: 'boolean', default: false },
+      'mosquitto-limits': { type: 'string', default: 'unlimited' },
+      json: { type: 'string' },
+      summarize: { type: 'string' },
+    },
+  });
+  const list = (s: string) => s.split(',').map((x) => Number(x.trim()));
+  const positive = (name: string, x: number) => {
+    if (!Number.isFinite(x) || x <= 0) throw new Error(`--${name} must be a positive number, not ${x}`);
+    return x;
+  };
+  const qos = list(values.qos).map((q) => {
+    if (q !== 0 && q !== 1) throw new Error('--qos takes 0 and/or 1');
+    return q as 0 | 1;
+  });
+  const brokers = values.brokers.split(',').map((b) => {
+    if (!(BROKERS as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKERS.join(', ')}`);
+    return b as BrokerName;
+  });
+  return {
+    rates: list(values.rates).map((r) => positive('rates', r)),
+    qos,
+    devices: Math.floor(positive('devices', Number(values.devices))),
+    seconds: positive('seconds', Number(values.seconds)),
+    warmupS: Number(values.warmup),
+    reps: Math.floor(positive('reps', Number(values.reps))),
+    inflight: Math.floor(positive('inflight', Number(values.inflight))),
+    drainS: positive('drain', Number(values.drain)),
+    brokers,
+    pin: values.pin,
+    reuseBrokers: values['reuse-brokers'],
+    mosquittoLimits: (() => {
+      const l = values['mosquitto-limits'];
+      if (l !== 'unlimited' && l !== 'stock') throw new Error('--mosquitto-limits takes unlimited or stock');
+      return l;
+    })(),
+    ...(values.json ? { json: values.json } : {}),
+    ...(values.summarize ? { summarize: values.summarize } : {}),
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseBrokerBenchArgs(argv);
+  if (o.summarize) {
+    const saved = JSON.parse(await readFile(o.summarize, 'utf8')) as { command: string; turns: TurnResult[] };
+    process.stdout.write(`${saved.command}\n\n${formatSummary(summarizeTurns(saved.turns))}`);
+    return;
+  }
+  const command = `npm run bench -- broker ${argv.join(' ')}`.trim();
+  const machineStart = machineInfo();
+  const startedAt = new Date().toISOString();
+  const source = sourceState();
+  process.stdout.write(`${command}\n${describeMachine(machineStart)}\nsource ${source.head}${source.modified.length ? ` + ${source.modified.length} modified files under gateway/, core/, bin/` : ''}\n`);
+  const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-broker-'));
+  const brokers = new Map<BrokerName, BrokerProcess>();
+  const commands = new Map<BrokerName, string>();
+  const turns: TurnResult[] = [];
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  try {
+    let t = performance.now();
+    const creds = await provisionBench(dir, o.devices);
+    log(`provisioned ${o.devices} devices for both brokers in ${((performance.now() - t) / 1000).toFixed(1)} s (${dir})`);
+    const ensure = async (name: BrokerName): Promise<BrokerProcess> => {
+      const b = brokers.get(name);
+      if (b && !b.exit()) return b;
+      t = performance.now();
+      const started = await startBroker(name, creds, { extraConfig: MOSQUITTO_LIMITS[o.mosquittoLimits], ...(o.pin ? { cpus: '0' } : {}) });
+      brokers.set(name, started);
+      commands.set(name, started.command);
+      log(`${b ? 're' : ''}started ${name} pid ${started.pid} on port ${started.port} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      return started;
+    };
+    const total = o.reps * o.qos.length * o.rates.length * o.brokers.length;
+    for (let rep = 1; rep <= o.reps; rep++) {
+      for (const qos of o.qos) {
+        for (const rate of o.rates) {
+          for (const name of o.brokers) {
+            let turn: TurnResult;
+            try {
+              turn = await runTurn(await ensure(name), creds, o, qos, rate, rep);
+            } catch (err) {
+              turn = { broker: name, qos, rate, rep, status: 'error', error: (err as Error).message };
+            } finally {
+              const broker = brokers.get(name);
+              if (broker && !o.reuseBrokers) {
+                await broker.stop();
+                brokers.delete(name);
+              }
+            }
+            turns.push(turn);
+            log(
+              `[${turns.length}/${total}] rep ${rep} QoS ${qos} ${f0(rate)}/s ${name}: ${turn.status}` +
+                (turn.sentPerS !== undefined ? `; sent ${f0(turn.sentPerS)}/s, delivered ${f0(turn.deliveredPerS ?? Number.NaN)}/s, loss ${pct(turn.loss ?? Number.NaN)}` : '') +
+                (turn.latencyMs ? `, p50 ${f2(turn.latencyMs.p50)} p99 ${f2(turn.latencyMs.p99)} p99.9 ${f2(turn.latencyMs.p999)} ms` : '') +
+                (turn.brokerCpuUsPerMsg !== undefined ? `, broker ${f1(turn.brokerCpuUsPerMsg)} µs/msg (${f0(turn.brokerCpuPct ?? Number.NaN)} %), RSS ${f0(turn.brokerRssMiB ?? Number.NaN)} MiB` : '') +
+                (turn.generatorCpuPct !== undefined ? `, generator ${f0(turn.generatorCpuPct)} %, subscriber ${f0(turn.subscriberCpuPct ?? Number.NaN)} %` : '') +
+                (turn.error ? ` (${turn.error})` : '') +
+                (turn.crash ? `\n--- ${name} output before it died ---\n${turn.crash.outputTail}\n---` : ''),
+            );
+          }
+        }
+      }
+    }
+    const summary = summarizeTurns(turns);
+    const machineEnd = machineInfo();
+    process.stdout.write(`\n${formatSummary(summary)}\nload average at start ${machineStart.loadAverage.join(' ')}, at end ${machineEnd.loadAverage.join(' ')}\n`);
+    if (o.json) {
+      await writeFile(
+        o.json,
+        `${JSON.stringify({ command, startedAt, finishedAt: new Date().toISOString(), machine: { start: machineStart, end: machineEnd }, source, options: o, brokers: [...commands].map(([name, command]) => ({ name, command })), mosquittoConfig: mosquittoConfig(dir, 0, MOSQUITTO_LIMITS[o.mosquittoLimits]), summary, turns }, null, 2)}\n`,
+      );
+      process.stdout.write(`JSON written to ${o.json}\n`);
+    }
+  } finally {
+    await Promise.all([...brokers.values()].map((b) => b.stop()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}

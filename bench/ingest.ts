@@ -1,0 +1,816 @@
+/**
+ * `npm run bench -- ingest [options]`: Wattproof end to end (device → gateway → ingest → store)
+ * against the raw write ceiling of the same InfluxDB, in the same run (issue 8, req. 1(b) and
+ * the ingest targets of req. 2).
+ *
+ * Processes, each its own on 127.0.0.1: a real InfluxDB 1.x (Debian's `influxd`,
+ * test/support/influxdb.ts), `node bin/wattproof.js gateway` (bench/lib/brokers.ts: embedded
+ * JSON-lines registry, devices provisioned with credentials as in the broker benchmark, sessions
+ * in memory unless --gateway-persistence), a fresh `node bin/wattproof.js ingest` per rate step
+ * (same registry directory; logs in as the bench's service principal with a persistent QoS 1
+ * session; READINGS_STORE=influxdb on a fresh database per step, or =embedded on a fresh DuckDB
+ * file), and the neutral load generator (bench/lib/mqtt-load.ts) holding one connection per
+ * device and publishing QoS 1 contract-valid readings messages of N consecutive readings each.
+ *
+ * 1. Raw ceiling: pre-generated line protocol with the adapter's layout (bench/lib/influx.ts),
+ *    1 reading = 1 point, POSTed to /write — 5,000-point requests with 2 in flight and
+ *    1,000-point requests with 1 in flight — counting points acknowledged with HTTP 204.
+ * 2. Per store, per N (readings per message), a ladder of offered rates (readings/s, ascending;
+ *    stops after the first step that fails once the latency rate was run; when no step passed,
+ *    the lowest rate is halved, twice at most, until one does). Per step: a warm-up
+ *    at the step's rate (drained), then `--seconds` of load from t0. After the last publish the
+ *    store's count is polled every --poll-ms: InfluxDB `SELECT count(value) FROM reading`; DuckDB
+ *    the ingest's own `wattproof_ingest_readings_written_total` (/metrics; the DuckDB file is
+ *    locked by the ingest), checked against `SELECT count(*)` on the file once the ingest has
+ *    stopped. End-to-end readings/s = readings stored / (answer of the first poll that counts
+ *    every acknowledged reading − t0). Loss = readings acknowledged by the gateway and not stored
+ *    when the count has not moved for --drain seconds.
+ *    Latency: besides the load, a marker device publishes one single-reading message every
+ *    --marker-every-ms (the reading's value is its number, its timestamp newer than every load
+ *    reading) and the store is polled every --poll-ms for them — InfluxDB: the marker meter's
+ *    points; DuckDB: the ingest's /health `newestStoredReadingTsMs`. Latency of a marker = answer of
+ *    the first poll that shows it − its publish (one clock: CLOCK_MONOTONIC in this process), an
+ *    upper bound by up to one poll interval plus one query.
+ *    CPU from /proc/<pid>/stat over [t0, that poll]: ingest µs per stored reading, gateway µs per
+ *    message, influxd µs per stored reading.
+ *    A step passes (sustained, zero loss) when nothing acknowledged is missing, ≥ 99 % of the
+ *    offered messages were sent (the gateway did not push back) and the pipeline was at most
+ *    --max-lag seconds behind when the load stopped.
+ * 3. DuckDB: the store's `aggregate()` of one meter-year of 15-minute readings (35,040) into hours,
+ *    median of 10 after a warm-up.
+ *
+ *   --store S                    influxdb | duckdb | both (default influxdb)
+ *   --readings-per-message N,…   readings per message (default 1,10,1000; the contract allows 1 to 1,000)
+ *   --rates R,…                  offered readings/s, the ladder (default 5000,10000,20000,40000,80000,160000)
+ *   --latency-rate R             the rate of the latency figure (default 10000; added to the ladder)
+ *   --seconds S                  load per step (default 15)
+ *   --warmup S                   warm-up per step at the step's rate (default 2)
+ *   --reps N                     repetitions (default 2)
+ *   --devices N                  device connections (default 1000)
+ *   --inflight N                 QoS 1 PUBLISHes unacknowledged per device (default 2)
+ *   --drain S                    give up waiting for the count after S seconds without progress (default 30)
+ *   --max-lag S                  a passing step is at most S seconds behind at the end (default 5)
+ *   --poll-ms MS                 count and marker polling period (default 100)
+ *   --marker-every-ms MS         one marker message per MS (default 100)
+ *   --raw-points N               points per raw-ceiling row (default 1,000,000)
+ *   --gateway-persistence        gateway sessions on disk (GATEWAY_PERSISTENCE_DIR, fsynced) instead of memory
+ *   --cpu-prof                   run the ingest under `node --cpu-prof` and print its top self time per step (over the
+ *                                measured interval; Node 20 refuses --cpu-prof in NODE_OPTIONS, so it is a node argument)
+ *   --json FILE                  also write every step and the summaries as JSON
+ *   --from-json FILE             print the tables of an earlier run's JSON file again (nothing is run)
+ *   --aggregate-only             only time the DuckDB aggregation of a meter-year (no processes started)
+ *
+ * Needs `influxd` (apt-get install influxdb).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { MeterRef, StoredReading } from '@wattproof/core';
+import { createDuckDbReadingStore, EMBEDDED_READINGS_FILE } from '@wattproof/ingest/stores';
+import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
+import { benchDevice, benchDeviceLogin, freePort, provisionBench, startGateway, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerProcess } from './lib/brokers.js';
+import { forkChild, type BenchChild } from './lib/child.js';
+import { summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
+import { countReadings, createDatabase, dropDatabase, meterValuesAfter, rawBodies, writeBodies } from './lib/influx.js';
+import {
+  DEFAULT_STEP_CRITERIA,
+  firstReaching,
+  formatE2e,
+  formatRaw,
+  formatSteps,
+  formatTargets,
+  judgeStep,
+  pickIntervalS,
+  promValue,
+  summarizeRaw,
+  summarizeSteps,
+  targetRows,
+  type Poll,
+  type RawRow,
+  type StepResult,
+  type StoreName,
+} from './lib/ingest-steps.js';
+import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
+import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
+import { connectRaw, type RawClient } from './lib/mqtt-raw.js';
+import { monotonicMs, nextSeq, readingsBatchPayload } from './lib/payload.js';
+import { loadAverage, sampleProcess, type ProcessSample } from './lib/proc.js';
+import { createSampleBuffer, median } from './lib/stats.js';
+
+export interface IngestBenchOptions {
+  readonly stores: readonly StoreName[];
+  readonly readingsPerMessage: readonly number[];
+  readonly rates: readonly number[];
+  readonly latencyRate: number;
+  readonly seconds: number;
+  readonly warmupS: number;
+  readonly reps: number;
+  readonly devices: number;
+  readonly inflight: number;
+  readonly drainS: number;
+  readonly maxLagS: number;
+  readonly pollMs: number;
+  readonly markerEveryMs: number;
+  readonly rawPoints: number;
+  readonly gatewayPersistence: boolean;
+  readonly cpuProf: boolean;
+  readonly json?: string;
+  /** Re-print the tables of an earlier run's --json file instead of running. */
+  readonly fromJson?: string;
+  /** Only time the DuckDB aggregation of a meter-year (no processes). */
+  readonly aggregateOnly: boolean;
+}
+
+/** The raw-ceiling rows: points per request and requests in flight. */
+export const RAW_ROWS: ReadonlyArray<{ readonly batchPoints: number; readonly inflight: number }> = [
+  { batchPoints: 5000, inflight: 2 },
+  { batchPoints: 1000, inflight: 1 },
+];
+
+/** Load readings start this long ago and end at most TS_SPAN_MS later: in the past, and younger than INGEST_SEAL_AFTER_S (2 days). */
+const TS_BACK_MS = 46 * 3_600_000;
+const TS_SPAN_MS = 45 * 3_600_000;
+/** Marker readings are stamped from this long ago on, one second apart: newer than every load reading. */
+const MARKER_BACK_MS = 30 * 60_000;
+/** One meter-year of 15-minute readings. */
+const METER_YEAR_READINGS = 35_040;
+const MiB = 2 ** 20;
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      store: { type: 'string', default: 'influxdb' },
+      'readings-per-message': { type: 'string', default: '1,10,1000' },
+      rates: { type: 'string', default: '5000,10000,20000,40000,80000,160000' },
+      'latency-rate': { type: 'string', default: '10000' },
+      seconds: { type: 'string', default: '15' },
+      warmup: { type: 'string', default: '2' },
+      reps: { type: 'string', default: '2' },
+      devices: { type: 'string', default: '1000' },
+      inflight: { type: 'string', default: '2' },
+      drain: { type: 'string', default: '30' },
+      'max-lag': { type: 'string', default: String(DEFAULT_STEP_CRITERIA.maxLagS) },
+      'poll-ms': { type: 'string', default: '100' },
+      'marker-every-ms': { type: 'string', default: '100' },
+      'raw-points': { type: 'string', default: '1000000' },
+      'gateway-persistence': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      'from-json': { type: 'string' },
+      'aggregate-only': { type: 'boolean', default: false },
+    },
+  });
+  const num = (name: string, s: string, min = Number.MIN_VALUE) => {
+    const x = Number(s);
+    if (!Number.isFinite(x) || x < min) throw new Error(`--${name} must be a number ≥ ${min === Number.MIN_VALUE ? '> 0' : min}, not ${s}`);
+    return x;
+  };
+  const list = (name: string, s: string) => s.split(',').map((x) => num(name, x.trim()));
+  const stores: StoreName[] = values.store === 'both' ? ['influxdb', 'duckdb'] : values.store === 'influxdb' || values.store === 'duckdb' ? [values.store] : [];
+  if (!stores.length) throw new Error('--store takes influxdb, duckdb or both');
+  const perMessage = list('readings-per-message', values['readings-per-message']).map(Math.floor);
+  if (perMessage.some((n) => n < 1 || n > 1000)) throw new Error('--readings-per-message: 1 to 1,000 (contract v1)');
+  const latencyRate = num('latency-rate', values['latency-rate']);
+  const rates = [...new Set([...list('rates', values.rates), latencyRate])].sort((a, b) => a - b);
+  return {
+    stores,
+    readingsPerMessage: perMessage,
+    rates,
+    latencyRate,
+    seconds: num('seconds', values.seconds),
+    warmupS: num('warmup', values.warmup, 0),
+    reps: Math.floor(num('reps', values.reps, 1)),
+    devices: Math.floor(num('devices', values.devices, 1)),
+    inflight: Math.floor(num('inflight', values.inflight, 1)),
+    drainS: num('drain', values.drain),
+    maxLagS: num('max-lag', values['max-lag']),
+    pollMs: num('poll-ms', values['poll-ms'], 10),
+    markerEveryMs: num('marker-every-ms', values['marker-every-ms'], 10),
+    rawPoints: Math.floor(num('raw-points', values['raw-points'], 1000)),
+    gatewayPersistence: values['gateway-persistence'],
+    cpuProf: values['cpu-prof'],
+    ...(values.json ? { json: values.json } : {}),
+    ...(values['from-json'] ? { fromJson: values['from-json'] } : {}),
+    aggregateOnly: values['aggregate-only'],
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const at = (monoMs: number, fn: () => void) => setTimeout(fn, Math.max(0, monoMs - monotonicMs()));
+const log = (s: string) => process.stderr.write(`[ingest bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average: ${loadAverage().join(', ')}`;
+  }
+}
+
+function influxdVersion(): string {
+  try {
+    return execFileSync('influxd', ['version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'influxd (version unknown)';
+  }
+}
+
+/** A running `node [nodeArgs] bin/wattproof.js ingest`. */
+interface IngestProcess {
+  readonly child: ChildProcess;
+  /** The last 8,000 characters it wrote on stdout and stderr. */
+  output(): string;
+  /** Resolves when stdout or stderr shows `text`. @throws Error when it exits first or after `timeoutMs`. */
+  waitForOutput(text: string, timeoutMs: number): Promise<void>;
+  /** SIGTERM (it drains and exits 0), SIGKILL after 30 s; resolves on exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the ingest as `wattproof ingest` does, with `nodeArgs` before the script: `--cpu-prof` is
+ * one of the flags Node 20 refuses in NODE_OPTIONS ("not allowed"), so it goes on the command line.
+ */
+function startIngestProcess(env: Record<string, string>, nodeArgs: readonly string[]): IngestProcess {
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'bin/wattproof.js'), 'ingest'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-8000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    output: () => out,
+    async waitForOutput(text, timeoutMs) {
+      const deadline = monotonicMs() + timeoutMs;
+      while (!out.includes(text)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`wattproof ingest exited (${child.exitCode ?? child.signalCode}) before printing "${text}":\n${out}`);
+        if (monotonicMs() > deadline) throw new Error(`wattproof ingest did not print "${text}" within ${timeoutMs} ms:\n${out}`);
+        await sleep(50);
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+interface Marker {
+  readonly client: RawClient;
+  readonly ref: MeterRef;
+  readonly topic: Buffer;
+  lastSeq: number;
+  acked: number;
+}
+
+interface Ctx {
+  readonly o: IngestBenchOptions;
+  readonly creds: BenchCredentials;
+  readonly gateway: BrokerProcess;
+  readonly gen: BenchChild<LoadIn, LoadOut>;
+  readonly marker: Marker;
+  readonly influx: TestInfluxDb;
+  readonly dir: string;
+  /** The generator's cumulative acknowledged messages after its last run. */
+  acked: number;
+  stepNo: number;
+}
+
+interface Samples {
+  readonly ingest: ProcessSample | undefined;
+  readonly gateway: ProcessSample | undefined;
+  readonly influxd: ProcessSample | undefined;
+}
+
+function cpuDelta(a: ProcessSample | undefined, b: ProcessSample | undefined): { cpuS: number; pct: number } {
+  if (!a || !b || b.atMs <= a.atMs) return { cpuS: Number.NaN, pct: Number.NaN };
+  return { cpuS: b.cpuS - a.cpuS, pct: ((b.cpuS - a.cpuS) / ((b.atMs - a.atMs) / 1000)) * 100 };
+}
+
+/** Runs the generator once (window = the whole run) and returns its result and the messages it got acknowledged in it. */
+async function runGenerator(ctx: Ctx, startMs: number, t1Ms: number, messagesPerS: number, batch: NonNullable<Extract<LoadIn, { type: 'run' }>['batch']>): Promise<{ result: LoadResult; acked: number }> {
+  const drainMs = ctx.o.drainS * 1000;
+  const pending = ctx.gen.next('result', t1Ms - monotonicMs() + drainMs + 60_000);
+  ctx.gen.send({ type: 'run', startMs, t0Ms: startMs, t1Ms, rate: messagesPerS, qos: 1, inflight: ctx.o.inflight, drainMs, batch });
+  const result = await pending;
+  const acked = result.acked - ctx.acked;
+  ctx.acked = result.acked;
+  return { result, acked };
+}
+
+/**
+ * Polls `count` every `pollMs` until it reaches the target (once known) or has not grown for
+ * `stallMs`; `onPoll` runs right after each answer.
+ */
+async function pollCount(
+  count: () => Promise<number>,
+  state: { target?: number; failed?: Error },
+  pollMs: number,
+  stallMs: number,
+  onPoll?: (p: Poll) => void,
+): Promise<{ polls: Poll[]; reached: boolean }> {
+  const polls: Poll[] = [];
+  let last = -1;
+  let progressAt = monotonicMs();
+  for (;;) {
+    const t = monotonicMs();
+    let v = last;
+    try {
+      v = await count();
+    } catch (err) {
+      log(`count failed: ${(err as Error).message}`);
+    }
+    const p = { atMs: monotonicMs(), value: v };
+    polls.push(p);
+    onPoll?.(p);
+    if (v > last) {
+      last = v;
+      progressAt = p.atMs;
+    }
+    if (state.failed) throw state.failed;
+    if (state.target !== undefined && v >= state.target) return { polls, reached: true };
+    if (state.target !== undefined && p.atMs - progressAt > stallMs) return { polls, reached: false };
+    await sleep(pollMs - (monotonicMs() - t));
+  }
+}
+
+async function duckDbFileCount(path: string): Promise<number> {
+  const instance = await DuckDBInstance.create(path);
+  try {
+    const conn = await instance.connect();
+    try {
+      // The adapter's table (ingest/src/stores/duckdb.ts).
+      const reader = await conn.runAndReadAll('SELECT count(*) FROM readings');
+      return Number(reader.getRows()[0]?.[0] ?? Number.NaN);
+    } finally {
+      conn.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+/**
+ * The main thread's profile in `dir`. Node writes one per thread, `CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile`;
+ * tsx's module loader runs on a worker thread of its own (thread id ≠ 0), idle after start-up.
+ */
+async function mainThreadProfile(dir: string): Promise<CpuProfile | undefined> {
+  try {
+    const f = (await readdir(dir)).find((name) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name));
+    return f ? (JSON.parse(await readFile(join(dir, f), 'utf8')) as CpuProfile) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One rate step: a fresh ingest on a fresh database, warm-up, load, drain, count. */
+async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep: number): Promise<StepResult & { profile?: ProfileSummary }> {
+  const { o, creds, gateway, marker, influx } = ctx;
+  const stepNo = ++ctx.stepNo;
+  const base = { store, readingsPerMessage: n, rep, offeredPerS: rate } as const;
+  const db = `wp_step_${stepNo}`;
+  const dataDir = join(creds.dir, 'data');
+  const duckPath = join(dataDir, EMBEDDED_READINGS_FILE);
+  const messagesPerS = rate / n;
+  // Readings one device sends in the step, with room for rounding up to whole messages.
+  const perDevice = (((o.warmupS + o.seconds) * rate) / o.devices) * 1.1 + 2 * n;
+  const intervalS = pickIntervalS(perDevice, TS_SPAN_MS);
+  // + stepNo ms: another value than the previous step's, so the generator starts its timestamps again.
+  const firstTsMs = Math.floor((Date.now() - TS_BACK_MS) / (intervalS * 1000)) * intervalS * 1000 + stepNo;
+  const batch = { readingsPerMessage: n, intervalS, firstTsMs };
+  if (store === 'duckdb') await Promise.all([rm(duckPath, { force: true }), rm(`${duckPath}.wal`, { force: true })]);
+  const httpPort = await freePort();
+  const profDir = o.cpuProf ? join(ctx.dir, 'profiles', `step-${stepNo}`) : undefined;
+  if (profDir) await mkdir(profDir, { recursive: true });
+  const env: Record<string, string> = {
+    LOG_LEVEL: 'warn',
+    REGISTRY_STORE: 'embedded',
+    WATTPROOF_DATA_DIR: dataDir,
+    API_HOST: '127.0.0.1',
+    INGEST_HTTP_PORT: String(httpPort),
+    INGEST_MQTT_URL: `mqtt://${gateway.host}:${gateway.port}`,
+    INGEST_MQTT_USERNAME: SUBSCRIBER_USERNAME,
+    INGEST_MQTT_PASSWORD: creds.subscriberPassword,
+    // One client id for every step: a new one would leave the old persistent session behind, queueing every message for it.
+    INGEST_MQTT_CLIENT_ID: 'bench-ingest',
+    ...(store === 'influxdb' ? { READINGS_STORE: 'influxdb', INFLUX_URL: influx.url, INFLUX_DATABASE: db, INFLUX_API_VERSION: 'v1' } : { READINGS_STORE: 'embedded' }),
+  };
+  const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
+  const healthUrl = `http://127.0.0.1:${httpPort}/health`;
+  const count =
+    store === 'influxdb'
+      ? () => countReadings(influx.url, db)
+      : async () => promValue(await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text(), 'wattproof_ingest_readings_written_total');
+
+  let ingest: IngestProcess | undefined;
+  let result: StepResult & { profile?: ProfileSummary };
+  let window: { fromMs: number; toMs: number } | undefined;
+  try {
+    ingest = startIngestProcess(env, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+    await ingest.waitForOutput('Wattproof ingest:', 180_000);
+    const pid = ingest.child.pid!;
+    const samples = (): Samples => ({ ingest: sampleProcess(pid), gateway: sampleProcess(gateway.pid), influxd: store === 'influxdb' ? sampleProcess(influx.pid() ?? -1) : undefined });
+
+    if (o.warmupS > 0) {
+      const ws = monotonicMs() + 100;
+      const w = await runGenerator(ctx, ws, ws + o.warmupS * 1000, messagesPerS, batch);
+      const drained = await pollCount(count, { target: w.acked * n }, o.pollMs, o.drainS * 1000);
+      if (!drained.reached) throw new Error(`the warm-up did not drain: ${drained.polls.at(-1)?.value} of ${w.acked * n} readings stored`);
+    }
+    const stored0 = await count();
+
+    const startMs = monotonicMs() + 300;
+    const t1Ms = startMs + o.seconds * 1000;
+    let s0: Samples | undefined;
+    const startTimer = at(startMs, () => (s0 = samples()));
+
+    // Markers: one single-reading message every markerEveryMs in [startMs, t1Ms).
+    const markers: Array<{ sendMs: number; tsMs: number; seenMs?: number }> = [];
+    const markerBaseTs = Math.floor((Date.now() - MARKER_BACK_MS) / 1000) * 1000;
+    const markerAcked0 = marker.acked;
+    let markerTimer: NodeJS.Timeout | undefined;
+    const sendMarker = () => {
+      const now = monotonicMs();
+      if (now >= t1Ms) return;
+      const k = markers.length;
+      const seq = nextSeq(marker.lastSeq);
+      marker.lastSeq = seq;
+      const tsMs = markerBaseTs + k * 1000;
+      markers.push({ sendMs: now, tsMs });
+      marker.client.publish(marker.topic, readingsBatchPayload(seq, tsMs, 1, 1, k), 1, now);
+      markerTimer = setTimeout(sendMarker, startMs + (k + 1) * o.markerEveryMs - monotonicMs());
+    };
+    markerTimer = at(startMs, sendMarker);
+    let markersDone = false;
+    const markerPolling = (async () => {
+      await sleep(startMs - monotonicMs());
+      for (;;) {
+        // Once the count has finished, one more poll: every acknowledged marker is stored by then.
+        const last = markersDone;
+        const t = monotonicMs();
+        try {
+          if (store === 'influxdb') {
+            // From the oldest marker not seen yet: a batch above INFLUX_BATCH_POINTS goes out as
+            // concurrent requests, so a later marker can become visible before an earlier one.
+            const unseen = markers.find((m) => m.seenMs === undefined);
+            const rows = await meterValuesAfter(influx.url, db, marker.ref, (unseen?.tsMs ?? markerBaseTs + markers.length * 1000) - 1);
+            const seen = monotonicMs();
+            for (const [, v] of rows) {
+              const m = markers[v];
+              if (m && m.seenMs === undefined) m.seenMs = seen;
+            }
+          } else {
+            const health = (await (await fetch(healthUrl, { signal: AbortSignal.timeout(10_000) })).json()) as { components?: { ingest?: { newestStoredReadingTsMs?: number | null } } };
+            const seen = monotonicMs();
+            const newest = health.components?.ingest?.newestStoredReadingTsMs ?? -Infinity;
+            for (const m of markers) if (m.seenMs === undefined && m.tsMs <= newest) m.seenMs = seen;
+          }
+        } catch (err) {
+          log(`marker poll failed: ${(err as Error).message}`);
+        }
+        if (last || (monotonicMs() >= t1Ms && markers.every((m) => m.seenMs !== undefined))) break;
+        await sleep(o.pollMs - (monotonicMs() - t));
+      }
+    })();
+
+    const state: { target?: number; failed?: Error } = {};
+    const gen = runGenerator(ctx, startMs, t1Ms, messagesPerS, batch);
+    const targetKnown = gen.then(
+      async (g) => {
+        // Markers still unacknowledged get a moment; what is acknowledged must be stored.
+        const until = monotonicMs() + 10_000;
+        while (marker.client.inflight() > 0 && monotonicMs() < until) await sleep(20);
+        state.target = stored0 + g.acked * n + (marker.acked - markerAcked0);
+        return g;
+      },
+      (err: unknown) => {
+        state.failed = err as Error;
+        throw err;
+      },
+    );
+    await sleep(t1Ms - monotonicMs());
+    const pollSamples: Samples[] = [];
+    const polled = await pollCount(count, state, o.pollMs, o.drainS * 1000, () => pollSamples.push(samples()));
+    const g = await targetKnown;
+    markersDone = true;
+    clearTimeout(startTimer);
+    clearTimeout(markerTimer);
+    await markerPolling;
+
+    const expected = state.target!;
+    const last = polled.polls.at(-1)!;
+    const reached = firstReaching(polled.polls, expected);
+    const endPoll = reached ?? [...polled.polls].reverse().find((p) => p.value === last.value) ?? last;
+    const s1 = pollSamples[polled.polls.indexOf(endPoll)];
+    const markersAcked = marker.acked - markerAcked0;
+    const storedAtEnd = endPoll.value - stored0;
+    const loadStored = Math.max(0, Math.min(storedAtEnd - markersAcked, g.acked * n));
+    const e2eS = (endPoll.atMs - startMs) / 1000;
+    const ingestCpu = cpuDelta(s0?.ingest, s1?.ingest);
+    const gatewayCpu = cpuDelta(s0?.gateway, s1?.gateway);
+    const influxdCpu = cpuDelta(s0?.influxd, s1?.influxd);
+    const lat = createSampleBuffer(markers.length + 1);
+    for (const m of markers) if (m.seenMs !== undefined) lat.push(m.seenMs - m.sendMs);
+    const expectedInStep = expected - stored0;
+    window = { fromMs: startMs, toMs: endPoll.atMs };
+    result = {
+      ...base,
+      status: 'ok',
+      seconds: o.seconds,
+      intervalS,
+      sentMessages: g.result.sent,
+      ackedMessages: g.acked,
+      blockedMessages: g.result.blockedInWindow,
+      laggedMessages: g.result.laggedInWindow,
+      markersSent: markers.length,
+      markersAcked,
+      expectedReadings: expectedInStep,
+      countBefore: stored0,
+      storedReadings: last.value - stored0,
+      loss: expectedInStep > 0 ? Math.max(0, expected - last.value) / expectedInStep : 0,
+      drained: polled.reached,
+      e2eS,
+      e2ePerS: loadStored / e2eS,
+      lagAfterEndS: (endPoll.atMs - t1Ms) / 1000,
+      latencyMs: lat.count() ? lat.summarize() : null,
+      markersMissing: markers.filter((m) => m.seenMs === undefined).length,
+      ingestCpuUsPerReading: (ingestCpu.cpuS * 1e6) / storedAtEnd,
+      ingestCpuPct: ingestCpu.pct,
+      ingestPeakRssMiB: (sampleProcess(pid)?.hwmBytes ?? Number.NaN) / MiB,
+      gatewayCpuUsPerMessage: (gatewayCpu.cpuS * 1e6) / (g.result.sent + markers.length),
+      gatewayCpuPct: gatewayCpu.pct,
+      ...(store === 'influxdb' ? { influxdCpuUsPerPoint: (influxdCpu.cpuS * 1e6) / storedAtEnd } : {}),
+      loadAverage1m: loadAverage()[0],
+    };
+  } catch (err) {
+    result = { ...base, status: 'error', error: (err as Error).message, loadAverage1m: loadAverage()[0] };
+  } finally {
+    if (ingest) {
+      await ingest.stop();
+      if (ingest.child.exitCode !== 0) log(`ingest exited with ${ingest.child.exitCode ?? ingest.child.signalCode}:\n${ingest.output().slice(-4000)}`);
+    }
+  }
+  if (store === 'duckdb') {
+    if (result.status === 'ok') {
+      try {
+        result = { ...result, fileCount: await duckDbFileCount(duckPath) };
+      } catch (err) {
+        log(`counting the DuckDB file failed: ${(err as Error).message}`);
+      }
+    }
+    await Promise.all([rm(duckPath, { force: true }), rm(`${duckPath}.wal`, { force: true })]);
+  } else {
+    await dropDatabase(influx.url, db).catch((err: unknown) => log(`DROP DATABASE ${db}: ${(err as Error).message}`));
+  }
+  if (profDir && window) {
+    const profile = await mainThreadProfile(profDir);
+    if (profile) result = { ...result, profile: summarizeCpuProfile(profile, { top: 20, root: REPO_ROOT, fromUs: window.fromMs * 1000, toUs: window.toMs * 1000 }) };
+  }
+  const failed = judgeStep(result, { ...DEFAULT_STEP_CRITERIA, maxLagS: o.maxLagS });
+  return { ...result, pass: failed.length === 0, failed };
+}
+
+async function runRaw(influx: TestInfluxDb, bodies: readonly Buffer[], points: number, batchPoints: number, inflight: number, rep: number): Promise<RawRow> {
+  const db = `raw_${rep}_${batchPoints}_${inflight}`;
+  await createDatabase(influx.url, db);
+  try {
+    const pid = influx.pid() ?? -1;
+    const a = sampleProcess(pid);
+    const w = await writeBodies(influx.url, db, bodies, inflight);
+    const b = sampleProcess(pid);
+    const counted = await countReadings(influx.url, db);
+    const cpu = cpuDelta(a, b);
+    return { batchPoints, inflight, rep, points, pointsPerS: w.pointsAcked / (w.ms / 1000), influxdCpuUsPerPoint: (cpu.cpuS * 1e6) / w.pointsAcked, counted, statuses: w.statuses, loadAverage1m: loadAverage()[0] };
+  } finally {
+    await dropDatabase(influx.url, db).catch(() => undefined);
+  }
+}
+
+/** The store's `aggregate()` of one meter-year of 15-minute readings into hours (Asia/Shanghai): median of 10 after one warm-up. */
+async function timeDuckDbAggregate(dir: string): Promise<{ medianMs: number; runsMs: number[]; buckets: number }> {
+  const store = createDuckDbReadingStore({ path: join(dir, 'aggregate.duckdb') });
+  await store.init();
+  try {
+    const Q = 900_000;
+    const ref = { site: 'bench', building: 'aggregate', meter: 'm00' };
+    const to = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    const from = to - METER_YEAR_READINGS * Q;
+    const readings: StoredReading[] = Array.from({ length: METER_YEAR_READINGS }, (_, i) => ({
+      ...ref,
+      quantity: 'electricity',
+      kind: 'interval',
+      unit: 'kWh',
+      ts: from + i * Q,
+      value: 10 + ((i * 7) % 13) / 4,
+      intervalS: 900,
+    }));
+    await store.write(readings);
+    const q = { ...ref, quantity: 'electricity', kind: 'interval', from, to, bucket: '1h', tz: 'Asia/Shanghai' } as const;
+    await store.aggregate(q);
+    const runsMs: number[] = [];
+    let buckets = 0;
+    for (let i = 0; i < 10; i++) {
+      const t = monotonicMs();
+      buckets = (await store.aggregate(q)).length;
+      runsMs.push(monotonicMs() - t);
+    }
+    return { medianMs: median(runsMs), runsMs, buckets };
+  } finally {
+    await store.close();
+  }
+}
+
+function describeStep(s: StepResult): string {
+  const f0 = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+  if (s.status !== 'ok') return `${s.store} ${s.readingsPerMessage}/msg rep ${s.rep} ${f0(s.offeredPerS)}/s: error (${s.error})`;
+  return (
+    `${s.store} ${s.readingsPerMessage}/msg rep ${s.rep} ${f0(s.offeredPerS)}/s: sent ${f0(s.sentMessages)} msgs, e2e ${f0(s.e2ePerS)} readings/s, ` +
+    `${(s.lagAfterEndS ?? Number.NaN).toFixed(1)} s behind at end, loss ${((s.loss ?? Number.NaN) * 100).toFixed(3)} %, ` +
+    `markers p50 ${f0(s.latencyMs?.p50)} p99 ${f0(s.latencyMs?.p99)} ms (${s.markersMissing} missing), ingest ${(s.ingestCpuUsPerReading ?? Number.NaN).toFixed(2)} µs/reading (${f0(s.ingestCpuPct)} %), ` +
+    `gateway ${(s.gatewayCpuUsPerMessage ?? Number.NaN).toFixed(1)} µs/msg (${f0(s.gatewayCpuPct)} %)` +
+    (s.influxdCpuUsPerPoint !== undefined ? `, influxd ${s.influxdCpuUsPerPoint.toFixed(2)} µs/reading` : '') +
+    (s.fileCount !== undefined ? `, DuckDB file ${f0(s.fileCount)} rows${s.fileCount === (s.countBefore ?? 0) + (s.storedReadings ?? 0) ? ' (= the ingest\'s count)' : ` (the ingest counted ${f0((s.countBefore ?? 0) + (s.storedReadings ?? 0))})`}` : '') +
+    `, ingest RSS peak ${f0(s.ingestPeakRssMiB)} MiB, load ${(s.loadAverage1m ?? Number.NaN).toFixed(1)}; ${s.pass ? 'pass' : `fail: ${(s.failed ?? []).join('; ')}`}`
+  );
+}
+
+function formatProfile(p: ProfileSummary): string {
+  const lines = p.top.map((r) => `  ${(r.share * 100).toFixed(1).padStart(5)} %  ${r.selfMs.toFixed(0).padStart(7)} ms  ${r.fn}`);
+  return `  busy ${p.busyMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms, ${p.samples} samples; top self time:\n${lines.join('\n')}\n`;
+}
+
+/**
+ * The report's tables from the rows of a run (also for re-printing a run's --json file): the
+ * medians over the repetitions and, with more than one, each repetition on its own (on a shared
+ * machine the load can change a lot between them; the load average of each is shown).
+ */
+export function formatReport(run: { raw: readonly RawRow[]; steps: ReadonlyArray<StepResult & { profile?: ProfileSummary }>; reps: number; rawPoints: number; latencyRate: number; aggregateMs?: number }) {
+  const rate = run.latencyRate.toLocaleString('en-US');
+  const tables = (raw: readonly RawRow[], steps: readonly StepResult[], what: string) => {
+    const rawSummary = summarizeRaw(raw);
+    const e2e = summarizeSteps(steps, run.latencyRate);
+    const targets = targetRows(e2e, rawSummary.find((r) => r.batchPoints === 5000 && r.inflight === 2), run.aggregateMs, run.latencyRate);
+    const text =
+      (rawSummary.length ? `\nRaw InfluxDB write ceiling (pre-generated line protocol, ${run.rawPoints.toLocaleString('en-US')} points per row, ${what}):\n\n${formatRaw(rawSummary)}` : '') +
+      `\nWattproof end to end (${what}; readings/s and CPU at each ladder's best step; latency at ${rate} readings/s):\n\n${formatE2e(e2e, run.latencyRate)}` +
+      `\nTargets (issue 8; ${what}):\n\n${formatTargets(targets)}`;
+    return { rawSummary, e2e, targets, text };
+  };
+  const all = tables(run.raw, run.steps, `medians over ${run.reps} repetition(s)`);
+  let perRep = '';
+  if (run.reps > 1) {
+    for (let rep = 1; rep <= run.reps; rep++) {
+      const steps = run.steps.filter((s) => s.rep === rep);
+      const loads = [...run.raw.filter((r) => r.rep === rep), ...steps].map((s) => s.loadAverage1m ?? Number.NaN).filter(Number.isFinite);
+      const load = loads.length ? `load average (1 min) ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}` : 'load average unknown';
+      perRep += tables(run.raw.filter((r) => r.rep === rep), steps, `repetition ${rep} alone, ${load}`).text;
+    }
+  }
+  const profiles = run.steps.filter((s) => s.profile);
+  const report =
+    all.text +
+    perRep +
+    `\nEvery step:\n\n${formatSteps(run.steps)}` +
+    (profiles.length ? `\nIngest CPU profiles (self time over each step's measured interval):\n\n${profiles.map((s) => `${s.store} ${s.readingsPerMessage}/msg ${s.offeredPerS.toLocaleString('en-US')}/s rep ${s.rep}:\n${formatProfile(s.profile!)}`).join('\n')}` : '');
+  return { report, rawSummary: all.rawSummary, e2e: all.e2e, targets: all.targets };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseIngestBenchArgs(argv);
+  if (o.fromJson) {
+    const run = JSON.parse(await readFile(o.fromJson, 'utf8')) as { command: string; uptime: { start: string; end: string }; options: IngestBenchOptions; raw: RawRow[]; steps: StepResult[]; aggregate?: { medianMs: number } };
+    const { report } = formatReport({ raw: run.raw, steps: run.steps, reps: run.options.reps, rawPoints: run.options.rawPoints, latencyRate: run.options.latencyRate, ...(run.aggregate ? { aggregateMs: run.aggregate.medianMs } : {}) });
+    process.stdout.write(`${run.command}\nuptime at start: ${run.uptime.start}\n${report}\nuptime at end: ${run.uptime.end}\n`);
+    return;
+  }
+  if (o.aggregateOnly) {
+    const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-aggregate-'));
+    try {
+      const before = uptime();
+      const a = await timeDuckDbAggregate(dir);
+      process.stdout.write(
+        `DuckDB aggregate() of one meter-year (${METER_YEAR_READINGS.toLocaleString('en-US')} 15-min readings) into 1 h buckets, Asia/Shanghai: median ${a.medianMs.toFixed(1)} ms of 10 after a warm-up ` +
+          `(${a.runsMs.map((x) => x.toFixed(1)).join(', ')}), ${a.buckets} buckets\nuptime before: ${before}\nuptime after: ${uptime()}\n`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  const command = `npm run bench -- ingest ${argv.join(' ')}`.trim();
+  const machineStart = machineInfo();
+  const uptimeStart = uptime();
+  const startedAt = new Date().toISOString();
+  const source = sourceState(['gateway', 'ingest', 'core', 'bin']);
+  const header = `${command}\n${describeMachine(machineStart)}\n${influxdVersion()}\nuptime at start: ${uptimeStart}\nsource ${source.head}${source.modified.length ? ` + ${source.modified.length} modified files under gateway/, ingest/, core/, bin/` : ''}\n`;
+  process.stdout.write(header);
+
+  const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-ingest-'));
+  let influx: TestInfluxDb | undefined;
+  let gateway: BrokerProcess | undefined;
+  let gen: BenchChild<LoadIn, LoadOut> | undefined;
+  let markerClient: RawClient | undefined;
+  const steps: Array<StepResult & { profile?: ProfileSummary }> = [];
+  const raw: RawRow[] = [];
+  try {
+    let t = monotonicMs();
+    // Devices 0 .. devices-1 carry the load, device `devices` the markers.
+    const creds = await provisionBench(dir, o.devices + 1);
+    log(`provisioned ${o.devices + 1} devices in ${((monotonicMs() - t) / 1000).toFixed(1)} s (${dir})`);
+    influx = await startInfluxDb();
+    gateway = await startGateway(creds, { env: o.gatewayPersistence ? { GATEWAY_PERSISTENCE_DIR: join(dir, 'gateway-sessions') } : {} });
+    log(`influxd pid ${influx.pid()} at ${influx.url}; gateway pid ${gateway.pid} on port ${gateway.port}`);
+    gen = forkChild<LoadIn, LoadOut>(new URL('./lib/mqtt-load.ts', import.meta.url));
+    t = monotonicMs();
+    gen.send({ type: 'connect', host: gateway.host, port: gateway.port, first: 0, count: o.devices, password: creds.devicePassword, concurrency: 100, keepaliveS: 60, sourceAddresses: 1 });
+    const connected = await gen.next('connected', 60_000 + o.devices * 200);
+    if (connected.connected !== o.devices) throw new Error(`${connected.failed} of ${o.devices} devices could not connect: ${JSON.stringify(connected.errors)}`);
+    log(`${connected.connected} devices connected in ${((monotonicMs() - t) / 1000).toFixed(1)} s`);
+    const markerRef = benchDevice(o.devices);
+    const markerLogin = benchDeviceLogin(o.devices);
+    const marker: Marker = { client: undefined as unknown as RawClient, ref: markerRef, topic: Buffer.from(markerLogin.topic), lastSeq: 0, acked: 0 };
+    markerClient = await connectRaw(
+      { host: gateway.host, port: gateway.port, clientId: markerLogin.username, username: markerLogin.username, password: creds.devicePassword, keepaliveS: 60 },
+      { onPuback: () => marker.acked++ },
+    );
+    (marker as { client: RawClient }).client = markerClient;
+    const ctx: Ctx = { o, creds, gateway, gen, marker, influx, dir, acked: 0, stepNo: 0 };
+
+    // The raw ceiling's bodies, generated before any clock starts (kept for every repetition).
+    const rawPlan = { points: o.rawPoints, meters: o.devices, meter: benchDevice, intervalS: pickIntervalS(Math.ceil(o.rawPoints / o.devices), TS_SPAN_MS) };
+    const rawBodiesBy = new Map<number, Buffer[]>();
+    if (o.stores.includes('influxdb')) {
+      t = monotonicMs();
+      const firstTsMs = Math.floor((Date.now() - TS_BACK_MS) / 1000) * 1000;
+      for (const r of RAW_ROWS) if (!rawBodiesBy.has(r.batchPoints)) rawBodiesBy.set(r.batchPoints, rawBodies({ ...rawPlan, batchPoints: r.batchPoints, firstTsMs }));
+      log(`pre-generated ${o.rawPoints.toLocaleString('en-US')} points for each raw row in ${((monotonicMs() - t) / 1000).toFixed(1)} s`);
+    }
+
+    for (let rep = 1; rep <= o.reps; rep++) {
+      if (o.stores.includes('influxdb')) {
+        for (const r of RAW_ROWS) {
+          const row = await runRaw(influx, rawBodiesBy.get(r.batchPoints)!, o.rawPoints, r.batchPoints, r.inflight, rep);
+          raw.push(row);
+          log(`raw rep ${rep} ${r.batchPoints} points × ${r.inflight} in flight: ${Math.round(row.pointsPerS).toLocaleString('en-US')} points/s, influxd ${row.influxdCpuUsPerPoint.toFixed(2)} µs/point, counted ${row.counted.toLocaleString('en-US')}, ${JSON.stringify(row.statuses)}`);
+        }
+      }
+      for (const store of o.stores) {
+        for (const n of o.readingsPerMessage) {
+          const gw = gateway;
+          const run = async (rate: number) => {
+            const s = await runStep(ctx, store, n, rate, rep);
+            steps.push(s);
+            log(describeStep(s));
+            if (s.profile) process.stderr.write(formatProfile(s.profile));
+            if (gw.exit()) throw new Error(`the gateway died: ${JSON.stringify(gw.exit())}\n${gw.outputTail()}`);
+            return s.pass === true;
+          };
+          let passed = false;
+          for (const rate of o.rates) {
+            const ok = await run(rate);
+            passed ||= ok;
+            if (!ok && rate >= o.latencyRate) break;
+          }
+          // Nothing passed: halve the lowest rate (twice at most) to find a rate that does.
+          for (let rate = o.rates[0]! / 2, k = 0; !passed && k < 2; rate /= 2, k++) passed = await run(rate);
+        }
+      }
+    }
+
+    let aggregate: Awaited<ReturnType<typeof timeDuckDbAggregate>> | undefined;
+    if (o.stores.includes('duckdb')) {
+      aggregate = await timeDuckDbAggregate(dir);
+      log(`DuckDB aggregate of a meter-year into hours: median ${aggregate.medianMs.toFixed(1)} ms (${aggregate.runsMs.map((x) => x.toFixed(1)).join(', ')}), ${aggregate.buckets} buckets`);
+    }
+
+    const uptimeEnd = uptime();
+    const { report, rawSummary, e2e, targets } = formatReport({ raw, steps, reps: o.reps, rawPoints: o.rawPoints, latencyRate: o.latencyRate, ...(aggregate ? { aggregateMs: aggregate.medianMs } : {}) });
+    process.stdout.write(`${report}\nuptime at end: ${uptimeEnd}\n`);
+    if (o.json) {
+      await writeFile(
+        o.json,
+        `${JSON.stringify({ command, startedAt, finishedAt: new Date().toISOString(), machine: { start: machineStart, end: machineInfo() }, uptime: { start: uptimeStart, end: uptimeEnd }, influxd: influxdVersion(), source, options: o, gateway: gateway.command, raw, rawSummary, steps, e2e, targets, aggregate }, null, 2)}\n`,
+      );
+      process.stdout.write(`JSON written to ${o.json}\n`);
+    }
+  } finally {
+    await markerClient?.close().catch(() => undefined);
+    if (gen) {
+      gen.send({ type: 'close' });
+      await gen.next('closed', 15_000).catch(() => undefined);
+      await gen.stop();
+    }
+    await gateway?.stop();
+    await influx?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Self time by function from a V8 CPU profile (`node --cpu-prof` writes one `.cpuprofile` JSON
+ * per process at exit): `nodes` is the call tree, each node a function at a call site; `samples`
+ * lists the node that was on top of the stack at each sampling tick and `timeDeltas` the µs
+ * since the previous tick. A node's self time is the time of the ticks it was on top; the same
+ * function reached through different call paths is summed here.
+ */
+
+export interface CpuProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number; readonly columnNumber?: number };
+  readonly hitCount?: number;
+  readonly children?: readonly number[];
+}
+
+export interface CpuProfile {
+  readonly nodes: readonly CpuProfileNode[];
+  /** µs, V8's monotonic clock (CLOCK_MONOTONIC on Linux, as `process.hrtime`). */
+  readonly startTime: number;
+  readonly endTime: number;
+  readonly samples?: readonly number[];
+  readonly timeDeltas?: readonly number[];
+}
+
+export interface SelfTimeRow {
+  /** `name (file:line)`, with the file relative to `root` when under it; `(anonymous)` for unnamed functions. */
+  readonly fn: string;
+  readonly selfMs: number;
+  /** Share of the sampled time (idle excluded). */
+  readonly share: number;
+}
+
+export interface ProfileSummary {
+  /** Sampled time in the window, idle excluded, ms. */
+  readonly busyMs: number;
+  readonly idleMs: number;
+  readonly samples: number;
+  readonly top: readonly SelfTimeRow[];
+}
+
+function label(frame: CpuProfileNode['callFrame'], root: string): string {
+  const name = frame.functionName || '(anonymous)';
+  if (!frame.url) return name;
+  let file = frame.url.replace(/^file:\/\//, '');
+  if (root && file.startsWith(root)) file = file.slice(root.length);
+  // node_modules/<pkg>/… is enough to know whose code it is.
+  file = file.replace(/^.*node_modules\//, 'node_modules/');
+  // Line 0: tsx's transpiled modules carry no useful position for the function itself.
+  return frame.lineNumber > 0 ? `${name} (${file}:${frame.lineNumber + 1})` : `${name} (${file})`;
+}
+
+/**
+ * Self time per function over the samples taken in [fromUs, toUs] (the whole profile without a
+ * window), the `top` largest first. Time of a tick = the delta to the next tick.
+ */
+export function summarizeCpuProfile(profile: CpuProfile, options: { top?: number; root?: string; fromUs?: number; toUs?: number } = {}): ProfileSummary {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<string, number>();
+  let idleUs = 0;
+  let busyUs = 0;
+  let samples = 0;
+  const add = (id: number, us: number) => {
+    const node = byId.get(id);
+    if (!node) return;
+    if (node.callFrame.functionName === '(idle)') {
+      idleUs += us;
+      return;
+    }
+    busyUs += us;
+    const key = label(node.callFrame, options.root ?? '');
+    selfUs.set(key, (selfUs.get(key) ?? 0) + us);
+  };
+  const from = options.fromUs ?? -Infinity;
+  const to = options.toUs ?? Infinity;
+  if (profile.samples && profile.timeDeltas && profile.samples.length === profile.timeDeltas.length) {
+    let t = profile.startTime;
+    const n = profile.samples.length;
+    for (let i = 0; i < n; i++) {
+      t += profile.timeDeltas[i]!;
+      if (t < from || t > to) continue;
+      const dt = i + 1 < n ? profile.timeDeltas[i + 1]! : 0;
+      samples++;
+      add(profile.samples[i]!, Math.max(0, dt));
+    }
+  } else {
+    // No sample list: hitCount × the mean interval.
+    const hits = profile.nodes.reduce((s, node) => s + (node.hitCount ?? 0), 0);
+    const interval = hits ? (profile.endTime - profile.startTime) / hits : 0;
+    for (const node of profile.nodes) if (node.hitCount) add(node.id, node.hitCount * interval), (samples += node.hitCount);
+  }
+  const top = [...selfUs.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, options.top ?? 15)
+    .map(([fn, us]) => ({ fn, selfMs: us / 1000, share: busyUs ? us / busyUs : 0 }));
+  return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, samples, top };
+}

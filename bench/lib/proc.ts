@@ -1,0 +1,77 @@
+/**
+ * CPU time and memory of another process from Linux procfs (proc(5)): `/proc/<pid>/stat` fields
+ * 14 utime and 15 stime (clock ticks) and `/proc/<pid>/status` VmRSS / VmHWM (kB).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second (`getconf CLK_TCK`); 100 on every Linux this runs on, asked once. */
+export const CLK_TCK: number = (() => {
+  try {
+    const v = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isInteger(v) && v > 0 ? v : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+export interface ProcStat {
+  /** Process state letter (R, S, Z, ...). */
+  readonly state: string;
+  readonly utimeTicks: number;
+  readonly stimeTicks: number;
+}
+
+/**
+ * Parses the one line of `/proc/<pid>/stat`. The command name (field 2) is in parentheses and
+ * may itself contain spaces and parentheses, so fields are counted from the last `)`.
+ * @throws Error when the line is not a stat line.
+ */
+export function parseProcStat(line: string): ProcStat {
+  const close = line.lastIndexOf(')');
+  if (close < 0) throw new Error('not a /proc/<pid>/stat line');
+  // After ") ": field 3 (state) is index 0, so field k is index k - 3.
+  const f = line.slice(close + 2).trim().split(/\s+/);
+  const utime = Number(f[14 - 3]);
+  const stime = Number(f[15 - 3]);
+  if (!f[0] || !Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('not a /proc/<pid>/stat line');
+  return { state: f[0], utimeTicks: utime, stimeTicks: stime };
+}
+
+/** A `kB` field of `/proc/<pid>/status` (e.g. VmRSS) in bytes; undefined when absent (a zombie has none). */
+export function parseProcStatusBytes(text: string, field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(text);
+  return m ? Number(m[1]) * 1024 : undefined;
+}
+
+export interface ProcessSample {
+  /** user + system CPU seconds since the process started. */
+  readonly cpuS: number;
+  readonly rssBytes: number;
+  /** Peak RSS so far. */
+  readonly hwmBytes: number;
+  /** Monotonic time of the sample, ms (performance.now()). */
+  readonly atMs: number;
+}
+
+/** Reads one sample of `pid`; undefined when the process is gone. */
+export function sampleProcess(pid: number): ProcessSample | undefined {
+  try {
+    const stat = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return {
+      cpuS: (stat.utimeTicks + stat.stimeTicks) / CLK_TCK,
+      rssBytes: parseProcStatusBytes(status, 'VmRSS') ?? 0,
+      hwmBytes: parseProcStatusBytes(status, 'VmHWM') ?? 0,
+      atMs: performance.now(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The 1-, 5- and 15-minute load averages (`/proc/loadavg`). */
+export function loadAverage(): [number, number, number] {
+  const [a = 'NaN', b = 'NaN', c = 'NaN'] = readFileSync('/proc/loadavg', 'utf8').split(' ');
+  return [Number(a), Number(b), Number(c)];
+}

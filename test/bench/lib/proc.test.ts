@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { parseProcStat, parseProcStatusBytes, sampleProcess } from '../../../bench/lib/proc.js';
+
+describe('procfs parsing', () => {
+  it('reads utime and stime counting from the last parenthesis of the command name', () => {
+    // proc(5): pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime ...
+    const line = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 12345 0 0 0 1502 377 0 0 20 0 11 0 6543 1234567 8901 18446744073709551615\n';
+    expect(parseProcStat(line)).toEqual({ state: 'S', utimeTicks: 1502, stimeTicks: 377 });
+    expect(() => parseProcStat('garbage')).toThrow();
+  });
+  it('reads kB fields of /proc/<pid>/status as bytes', () => {
+    const status = 'Name:\tmosquitto\nVmHWM:\t   10240 kB\nVmRSS:\t    8192 kB\nThreads:\t1\n';
+    expect(parseProcStatusBytes(status, 'VmRSS')).toBe(8192 * 1024);
+    expect(parseProcStatusBytes(status, 'VmHWM')).toBe(10240 * 1024);
+    expect(parseProcStatusBytes(status, 'VmSwap')).toBeUndefined();
+  });
+  it('samples this process', () => {
+    const s = sampleProcess(process.pid);
+    expect(s?.rssBytes).toBeGreaterThan(0);
+    expect(s?.cpuS).toBeGreaterThan(0);
+    expect(sampleProcess(2 ** 22 + 1)).toBeUndefined();
+  });
+});
