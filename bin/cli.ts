@@ -26,6 +26,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   api: { run: runApi, summary: 'Run the HTTP API (OpenAPI at /docs)' },
   simulate: { run: runSimulate, summary: 'Publish simulated buildings through a gateway' },
   analyze: { run: runAnalyze, summary: 'M&V on live data from the stores, persisted with lineage; re-derive a past result' },
+  'analytics-worker': { run: async (argv, env) => (await import('./commands/analytics-worker.js')).runAnalyticsWorker(argv, env), summary: 'Run scheduled M&V analyses from the Redis job queue (ANALYTICS_QUEUE_REDIS_URL; docs/SCALING.md)' },
   mv: { run: runMv, summary: 'Offline M&V on CSV files: CalTRACK baseline, avoided energy, uncertainty (docs/mv.md)' },
   report: { run: async (argv, env) => (await import('./commands/report.js')).runReport(argv, env), summary: 'Write a report from the stores: monthly operator report of a building (HTML, PDF, JSON)' },
   verify: { run: async (argv, env) => (await import('./commands/verify.js')).runVerify(argv, env), summary: 'Verify a report pack (docs/packs.md), or with "readings" the seals of the stored readings (docs/integrity.md)' },

@@ -23,3 +23,5 @@ export * from './errors.js';
 export * from './typical-year.js';
 export * from './alerts/index.js';
 export * from './finance/index.js';
+// The job queue loads BullMQ: its code is imported from '@wattproof/analytics/queue', only its types from here.
+export type { MvJobData, MvJobQueue, MvJobResult, MvQueueOptions, MvQueueStats, MvWorker, MvWorkerOptions, MvWorkerStats } from './queue.js';

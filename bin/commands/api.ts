@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '@wattproof/core';
 import { apiSecurityConfigSchema, authConfigSchema, consoleSignInUrl, createAccessControl, createApiServer, loadSigner, LOCAL_ADMIN_KEY_FILE, packConfigSchema, readLocalAdminKey, reportConfigSchema } from '@wattproof/dashboards';
 import { alertsConfigSchema, createAlertEngine, createFinanceService, createMvJobs, isFinanceRegistry } from '@wattproof/analytics';
-import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, openAnalysisScheduler, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof api [--help]
 
@@ -17,6 +17,8 @@ Reads API_HOST, API_PORT, the rate-limit and TLS keys (API_RATE_LIMIT_*, API_AUT
 API_TLS_CERT_FILE/API_TLS_KEY_FILE for HTTPS; docs/SECURITY.md) and the store keys (READINGS_STORE, INFLUX_*, REGISTRY_*,
 WATTPROOF_DATA_DIR); see 'wattproof config'. To run it apart from the ingest, use
 InfluxDB and PostgreSQL: the embedded stores belong to one process.
+With ANALYTICS_QUEUE_REDIS_URL the M&V schedule enqueues jobs for 'wattproof analytics-worker'
+processes instead of running the analyses here (docs/SCALING.md).
 `;
 
 export async function runApi(argv: string[], env: Env): Promise<number> {
@@ -32,6 +34,12 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const stores = await openStores(env);
   const metrics = createMetricsRegistry();
   const jobs = createMvJobs({ ...stores, logger });
+  // With ANALYTICS_QUEUE_REDIS_URL the schedule enqueues for `wattproof analytics-worker` processes instead.
+  const schedule = await openAnalysisScheduler({ jobs, registry: stores.registry, logger, metrics }, rt).catch(async (err: unknown) => {
+    await stores.readings.close();
+    await stores.registry.close();
+    throw err;
+  });
   const finance = isFinanceRegistry(stores.registry) ? createFinanceService({ readings: stores.readings, registry: stores.registry, jobs, logger }) : undefined;
   const alerts = createAlertEngine({ ...stores, logger }, alertsConfig);
   const authConfig = loadConfig(authConfigSchema, env);
@@ -40,7 +48,6 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const packSigner = signingKey ? await loadSigner(signingKey) : undefined;
   await alerts.start();
   const app = await createApiServer({ ...stores, metrics, jobs, alerts, access, ...(finance ? { finance } : {}), ...(packSigner ? { packSigner } : {}) }, { logger, report: loadConfig(reportConfigSchema, env), security });
-  const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   await app.listen({ host: rt.API_HOST, port: rt.API_PORT });
   const scheme = security.API_TLS_CERT_FILE && security.API_TLS_KEY_FILE ? 'https' : 'http';
   const base = `${scheme}://${rt.API_HOST}:${rt.API_PORT}`;
@@ -53,7 +60,7 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
       : `Web console: ${base}/ — sign in with an API key; make one with: node bin/wattproof.js apikey add --role admin --label "console" (prints it once)\n`,
   );
   await untilSignal(async () => {
-    stopSchedule();
+    await schedule.stop();
     await alerts.close();
     await app.close();
     await stores.readings.close();

@@ -8,7 +8,7 @@ import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
 import { createSimulator, DEFAULT_SIMULATOR_CONFIG } from '@wattproof/simulators';
 import { alertsConfigSchema, createAlertEngine, createFinanceService, createMvJobs, isFinanceRegistry } from '@wattproof/analytics';
 import { createDemoPark, DEMO_RETROFIT_METER } from './demo-park.js';
-import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, scheduleAnalyses, untilSignal, type Env } from '../runtime.js';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, openAnalysisScheduler, untilSignal, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof start [options]
 
@@ -66,6 +66,13 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   const alertsConfig = loadConfig(alertsConfigSchema, env);
   const stores = await openStores(env);
   const metrics = createMetricsRegistry();
+  const jobs = createMvJobs({ ...stores, logger: logger.child({ service: 'analytics' }) });
+  // With ANALYTICS_QUEUE_REDIS_URL the schedule enqueues for `wattproof analytics-worker` processes instead.
+  const schedule = await openAnalysisScheduler({ jobs, registry: stores.registry, logger, metrics }, rt).catch(async (err: unknown) => {
+    await stores.readings.close();
+    await stores.registry.close();
+    throw err;
+  });
 
   const gateway = createGateway({ registry: stores.registry, logger: logger.child({ service: 'gateway' }), metrics }, gatewayConfig);
   const addresses = await gateway.start();
@@ -79,8 +86,6 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   const ingest = createIngest({ ...stores, logger: logger.child({ service: 'ingest' }), metrics }, ingestConfig);
   await ingest.start();
 
-  const jobs = createMvJobs({ ...stores, logger: logger.child({ service: 'analytics' }) });
-  const stopSchedule = scheduleAnalyses(() => jobs.runScheduled(), rt.ANALYTICS_SCHEDULE_INTERVAL_S, logger);
   const finance = isFinanceRegistry(stores.registry) ? createFinanceService({ readings: stores.readings, registry: stores.registry, jobs, logger: logger.child({ service: 'finance' }) }) : undefined;
   const alerts = createAlertEngine({ ...stores, logger: logger.child({ service: 'alerts' }) }, alertsConfig);
   await alerts.start();
@@ -179,7 +184,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
 
   await untilSignal(async () => {
     if (status) clearInterval(status);
-    stopSchedule();
+    await schedule.stop();
     await alerts.close();
     await (demo ?? sim)?.close();
     await simRun;
