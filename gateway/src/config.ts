@@ -14,6 +14,9 @@ export const DEFAULT_STREAM_MAX_ENTRIES_PER_SHARD = 250_000;
 /** Whether the session-store writes a PUBACK depends on are fsynced by default (see GATEWAY_PERSISTENCE_SYNC). */
 export const DEFAULT_PERSISTENCE_SYNC = true;
 
+/** Deliveries in progress by default: about 1 s of 10k msg/s, some 10-20 MB of messages (QoS 0 was shed at 10k msg/s with 1,000, bench/broker.ts). */
+export const DEFAULT_MAX_PUBLISHES_IN_FLIGHT = 10_000;
+
 export const gatewayConfigSchema = z.object({
   GATEWAY_MQTT_HOST: z.string().default('127.0.0.1').describe('Address the MQTT listeners bind to'),
   GATEWAY_MQTT_PORT: envPort(1883).describe('MQTT over TCP port (0 = pick a free port)'),
@@ -42,6 +45,9 @@ export const gatewayConfigSchema = z.object({
   ),
   GATEWAY_MAX_QUEUED_MESSAGES: envInt(DEFAULT_MAX_QUEUED_MESSAGES, 1, 100_000_000).describe(
     'Messages one persistent subscriber session (the ingest) may have queued at the gateway (enqueued, not yet acknowledged by it, in-flight ones included). At the bound a QoS 1/2 PUBLISH that would be queued for that session is refused without PUBACK (the device is disconnected and resends it later); /ready answers 503 until the session is below the bound. Keep it well above INGEST_MAX_PENDING_MESSAGES',
+  ),
+  GATEWAY_MAX_PUBLISHES_IN_FLIGHT: envInt(DEFAULT_MAX_PUBLISHES_IN_FLIGHT, 1, 1_000_000).describe(
+    'Publishes the gateway delivers at once (stored for persistent subscriber sessions and written to subscribers\' sockets). Past it, overload policy: a device\'s QoS 0 publish is dropped (wattproof_gateway_shed_publishes_total) and a QoS 1/2 publish waits for a slot with its PUBACK, while the gateway reads nothing more from that device (TCP back-pressure). Bounds the memory a slow subscriber can make the gateway hold',
   ),
   GATEWAY_REDIS_URL: envOptionalString().describe(
     'Cluster mode (docs/SCALING.md): Redis URL (redis://[:password@]host:port[/db]) through which several gateway nodes behind a TCP load balancer share subscriptions, persistent sessions, retained messages and wills (mqemitter-redis + aedes-persistence-redis) and the owner of each client id. Excludes GATEWAY_PERSISTENCE_DIR. Unset = a stand-alone gateway',

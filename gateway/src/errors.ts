@@ -62,6 +62,12 @@ export const GATEWAY_ERRORS = {
     meaning: 'A QoS 1/2 PUBLISH was refused without acknowledgement: a persistent subscriber session it would be queued for (normally the ingest) already holds GATEWAY_MAX_QUEUED_MESSAGES messages. MQTT 3.1.1 has no negative PUBACK, so the gateway disconnects the client; a device keeps the un-acknowledged message and resends it after reconnecting. The gateway\'s /ready answers 503 meanwhile.',
     fix: 'Bring the subscriber back (the ingest and its reading store): once it drains below the bound, resent messages are accepted. If the session belongs to a subscriber that is gone for good, end it by connecting once with its client id and clean session. Raise GATEWAY_MAX_QUEUED_MESSAGES only if the gateway has the disk (or memory) for it.',
   },
+  GATEWAY_OVERLOADED: {
+    statusCode: 503,
+    retriable: true,
+    meaning: 'GATEWAY_MAX_PUBLISHES_IN_FLIGHT deliveries were in progress (subscribers, normally the ingest, read slower than devices publish), so a device\'s QoS 0 PUBLISH was dropped: QoS 0 is at most once and it had not been acknowledged. QoS 1/2 publishes are not dropped; they wait, with their PUBACK, and the gateway stops reading from those devices meanwhile. Logged at most once a second, counted in wattproof_gateway_shed_publishes_total.',
+    fix: 'Publish readings at QoS 1 (contract v1), so that overload slows devices down instead of dropping; find why the subscriber is slow (the ingest\'s store, its CPU) or add gateway nodes and ingest workers (docs/SCALING.md).',
+  },
   GATEWAY_SESSION_STORE_FAILED: {
     statusCode: 503,
     retriable: true,

@@ -77,6 +77,10 @@ export interface GatewayStats {
   readonly stream?: StreamSinkStats;
   /** Messages queued for all persistent subscriber sessions. */
   readonly queuedMessages: number;
+  /** Publishes being delivered now (at most GATEWAY_MAX_PUBLISHES_IN_FLIGHT). */
+  readonly publishesInFlight: number;
+  /** Publishes waiting for a delivery slot (overload: their PUBACKs wait too). */
+  readonly publishesWaiting: number;
 }
 
 export interface BacklogStatus {
@@ -119,11 +123,16 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
   let backlog: Backlog | undefined;
   let handOff: HandOff | undefined;
   let sink: StreamSink | undefined;
-  const metrics = createGatewayMetrics(promRegistry, () => aedes?.connectedClients ?? 0, {
-    total: () => backlog?.total() ?? 0,
-    largest: () => backlog?.largest()?.queued ?? 0,
-    limit: () => config.GATEWAY_MAX_QUEUED_MESSAGES,
-  });
+  const metrics = createGatewayMetrics(
+    promRegistry,
+    () => aedes?.connectedClients ?? 0,
+    {
+      total: () => backlog?.total() ?? 0,
+      largest: () => backlog?.largest()?.queued ?? 0,
+      limit: () => config.GATEWAY_MAX_QUEUED_MESSAGES,
+    },
+    () => handOff?.stats() ?? { inFlight: 0, waiting: 0 },
+  );
 
   const identities = new WeakMap<Client, Identity>();
   // The username a client gave in its CONNECT (also when it was refused), for log lines.
@@ -350,7 +359,16 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     },
 
     stats() {
-      return { connectedClients: aedes?.connectedClients ?? 0, startedAtMs, sessionStore: store?.kind ?? 'memory', queuedMessages: backlog?.total() ?? 0, ...(sink ? { stream: sink.stats() } : {}) };
+      const deliveries = handOff?.stats() ?? { inFlight: 0, waiting: 0 };
+      return {
+        connectedClients: aedes?.connectedClients ?? 0,
+        startedAtMs,
+        sessionStore: store?.kind ?? 'memory',
+        queuedMessages: backlog?.total() ?? 0,
+        publishesInFlight: deliveries.inFlight,
+        publishesWaiting: deliveries.waiting,
+        ...(sink ? { stream: sink.stats() } : {}),
+      };
     },
 
     backlog() {
@@ -385,6 +403,10 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
         ...(store.persistence ? { persistence: store.persistence } : {}),
         ...(store.mq ? { mq: store.mq } : {}),
         connectTimeout: config.GATEWAY_CONNECT_TIMEOUT_MS,
+        // No queue in mqemitter (its release recursed until the stack overflowed under overload):
+        // hand-off.ts bounds the deliveries in progress instead (GATEWAY_MAX_PUBLISHES_IN_FLIGHT).
+        // mqemitter-redis (cluster mode) has no concurrency limit of its own.
+        concurrency: 0,
         preConnect(client, packet, callback) {
           if (packet.clientId === '' && packet.clean === false) emptyIdPersistent.add(client);
           callback(null, true);
@@ -418,7 +440,23 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
           callback(null, sub);
         },
       });
-      handOff = createHandOff(aedes);
+      let shedLogAtMs = 0;
+      let shedUnlogged = 0;
+      handOff = createHandOff(aedes, {
+        maxInFlight: config.GATEWAY_MAX_PUBLISHES_IN_FLIGHT,
+        onShed(client, packet) {
+          metrics.shedPublishes.inc();
+          // At most one line per second while shedding: an overloaded gateway should not also flood its log.
+          const now = clock();
+          if (now - shedLogAtMs >= 1000) {
+            logger.warn({ ...who(client), topic: packet.topic, code: 'GATEWAY_OVERLOADED', limit: config.GATEWAY_MAX_PUBLISHES_IN_FLIGHT, notLogged: shedUnlogged }, 'QoS 0 publish dropped: GATEWAY_MAX_PUBLISHES_IN_FLIGHT deliveries in progress');
+            shedLogAtMs = now;
+            shedUnlogged = 0;
+          } else {
+            shedUnlogged++;
+          }
+        },
+      });
       // aedes creates its in-memory persistence in createBroker; ours is the one passed in.
       const persistence = (aedes as unknown as { persistence: QueuePersistence }).persistence;
       backlog = createBacklog(persistence, {

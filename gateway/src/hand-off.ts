@@ -19,6 +19,22 @@
  * A socket read holding several PUBLISH packets is authorized concurrently; `inOrder` calls back
  * in arrival order so that the PUBACKs keep the order of the PUBLISH packets [MQTT-4.6.0-2], and
  * a refusal (which disconnects) only after the PUBACKs before it were written.
+ *
+ * Overload. Every `broker.publish()` goes through here, so here is also where the deliveries in
+ * progress are bounded (`maxInFlight`, GATEWAY_MAX_PUBLISHES_IN_FLIGHT). A delivery stays in
+ * progress until it is stored and written to every subscriber's socket; when the subscriber (the
+ * ingest) reads slower than devices publish, its socket stops draining and deliveries pile up.
+ * aedes bounds them with mqemitter's `concurrency` (100) and an *unbounded* queue behind it, and
+ * mqemitter releases that queue recursively on one stack: measured in bench/broker.ts, 20k msg/s
+ * at QoS 0 crashed the gateway in 2 of 2 turns with `RangeError: Maximum call stack size exceeded`
+ * (`released → _do → parallel → released`, mcollina/mqemitter#204). So the gateway runs aedes
+ * with `concurrency: 0` (mqemitter queues nothing) and this module is the queue instead: past
+ * the bound a device's QoS 0 publish is dropped (`onShed`: at most once, and it was never
+ * acknowledged) and anything else waits its turn in arrival order. A waiting publish holds back
+ * its PUBACK and aedes reads nothing more from that device's socket until it is published, so
+ * the devices are slowed by TCP back-pressure instead of the gateway's memory growing. Waiters
+ * are started from a loop, never from inside the callback of the publish that made room, so a
+ * long queue cannot recurse either.
  */
 import type { Aedes, Client, PublishPacket } from 'aedes';
 
@@ -33,32 +49,115 @@ export interface HandOff {
    * been called back. `outcome` must not reject.
    */
   inOrder(client: Client, outcome: Promise<Error | null>, callback: (error: Error | null) => void): void;
+  /** Deliveries in progress and publishes waiting for one of the `maxInFlight` slots. */
+  stats(): { inFlight: number; waiting: number };
 }
 
-type PublishFn = (packet: PublishPacket, client: Client | null, done?: (error?: Error | null) => void) => void;
+export interface HandOffOptions {
+  /** Deliveries in progress at most (GATEWAY_MAX_PUBLISHES_IN_FLIGHT). */
+  readonly maxInFlight: number;
+  /** A device's QoS 0 publish dropped because `maxInFlight` deliveries were in progress. */
+  readonly onShed?: (client: Client, packet: PublishPacket) => void;
+}
 
-/** Installs the hand-off on `broker` (its `publish` is wrapped on the instance). */
-export function createHandOff(broker: Aedes): HandOff {
+/** Nested publish starts on one stack before the next waits for setImmediate (see `start`). */
+const MAX_DEPTH = 32;
+
+type Done = (error?: Error | null) => void;
+type PublishFn = (packet: PublishPacket, client: Client | null | Done, done?: Done) => void;
+
+/**
+ * Installs the hand-off on `broker` (its `publish` is wrapped on the instance). The broker must
+ * run with `concurrency: 0`, so that the bound here is the only queue.
+ */
+export function createHandOff(broker: Aedes, options: HandOffOptions): HandOff {
   const handedOff = new WeakSet<PublishPacket>();
   const tails = new WeakMap<Client, Promise<Error | null>>();
   const target = broker as unknown as { publish: PublishFn };
   const publish = target.publish.bind(broker);
-  target.publish = (packet, client, done) => {
+  const max = Math.max(1, options.maxInFlight);
+  let inFlight = 0;
+  // FIFO of publishes waiting for a slot; `head` avoids Array#shift's O(n) on a long queue.
+  let waiting: Array<() => void> = [];
+  let head = 0;
+  let pumping = false;
+  // A publish can complete on the stack that started it (QoS 0 to a socket with room), and its
+  // completion makes aedes read and publish the device's next packet: past MAX_DEPTH nested
+  // starts the next one waits for setImmediate instead, so that chain cannot overflow the stack.
+  let depth = 0;
+  let pumpScheduled = false;
+
+  function start(packet: PublishPacket, client: Client | null, done: (error?: Error | null) => void): void {
+    inFlight++;
+    depth++;
+    try {
+      publish(packet, client, (error) => {
+        inFlight--;
+        done(error);
+        pump();
+      });
+    } finally {
+      depth--;
+    }
+  }
+  function schedulePump(): void {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
+  }
+  /** Starts waiters while there is room; re-entrant calls (a publish that completed synchronously) return at once. */
+  function pump(): void {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (inFlight < max && head < waiting.length) {
+        if (depth >= MAX_DEPTH) return schedulePump();
+        const next = waiting[head]!;
+        waiting[head++] = undefined as unknown as () => void;
+        next();
+      }
+      if (head === waiting.length) {
+        waiting = [];
+        head = 0;
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+  function admit(packet: PublishPacket, client: Client | null, done: (error?: Error | null) => void): void {
+    if (inFlight < max && head === waiting.length && depth < MAX_DEPTH) return start(packet, client, done);
+    waiting.push(() => start(packet, client, done));
+    if (inFlight < max) schedulePump();
+  }
+
+  target.publish = (packet, clientOrDone, maybeDone) => {
+    // aedes' own $SYS publishes call publish(packet, done), as its signature allows.
+    const client = typeof clientOrDone === 'function' ? null : clientOrDone;
+    const done = (typeof clientOrDone === 'function' ? clientOrDone : maybeDone) ?? (() => undefined);
     // The packet aedes publishes after the PUBACK is the very object authorizePublish got.
-    if (handedOff.delete(packet)) return done?.(null);
-    publish(packet, client, done);
+    if (handedOff.delete(packet)) return done(null);
+    // A device's QoS 0 publish past the bound is dropped: QoS 0 is at most once and nothing acknowledged it.
+    if (client && packet.qos === 0 && inFlight + (waiting.length - head) >= max) {
+      options.onShed?.(client, packet);
+      return done(null);
+    }
+    admit(packet, client, done);
   };
 
   return {
     publish(client, packet) {
       return new Promise((resolve) => {
         handedOff.add(packet);
-        publish(packet, client, (error) => {
+        admit(packet, client, (error) => {
           if (error) handedOff.delete(packet);
           resolve(error ?? null);
         });
       });
     },
+    stats: () => ({ inFlight, waiting: waiting.length - head }),
     inOrder(client, outcome, callback) {
       const previous = tails.get(client);
       const mine = (previous ? previous.then(() => outcome) : outcome).then((error) =>

@@ -11,7 +11,12 @@ export interface BacklogGauges {
   limit(): number;
 }
 
-export function createGatewayMetrics(registry: Registry, connectedClients: () => number, backlog?: BacklogGauges) {
+export function createGatewayMetrics(
+  registry: Registry,
+  connectedClients: () => number,
+  backlog?: BacklogGauges,
+  deliveries?: () => { inFlight: number; waiting: number },
+) {
   return {
     connections: new Counter({
       name: 'wattproof_gateway_connections_total',
@@ -78,6 +83,27 @@ export function createGatewayMetrics(registry: Registry, connectedClients: () =>
       name: 'wattproof_gateway_publish_handoff_seconds',
       help: 'Time from an accepted QoS 1 PUBLISH to its hand-off (queued in the session store for every persistent subscriber session and written to connected subscribers), after which the PUBACK is sent',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    publishesInFlight: new Gauge({
+      name: 'wattproof_gateway_publishes_in_flight',
+      help: 'Publishes being delivered now (stored for persistent sessions, written to subscribers); at most GATEWAY_MAX_PUBLISHES_IN_FLIGHT',
+      registers: [registry],
+      collect() {
+        this.set(deliveries?.().inFlight ?? 0);
+      },
+    }),
+    publishesWaiting: new Gauge({
+      name: 'wattproof_gateway_publishes_waiting',
+      help: 'Publishes waiting for a delivery slot (GATEWAY_MAX_PUBLISHES_IN_FLIGHT reached); their PUBACKs wait too, and the gateway reads nothing more from their devices meanwhile',
+      registers: [registry],
+      collect() {
+        this.set(deliveries?.().waiting ?? 0);
+      },
+    }),
+    shedPublishes: new Counter({
+      name: 'wattproof_gateway_shed_publishes_total',
+      help: 'QoS 0 PUBLISH packets dropped because GATEWAY_MAX_PUBLISHES_IN_FLIGHT deliveries were in progress (overload; QoS 1 waits instead)',
       registers: [registry],
     }),
     receivedBytes: new Counter({
