@@ -4,7 +4,8 @@
  * console (the web console's requests with a year of hourly data), soak (30 minutes with faults, bench/soak.ts),
  * broker (the gateway against Mosquitto under one load generator), connections (idle authenticated connections per broker),
  * generator (the load generator's own cost per message, MQTT.js against the raw client),
- * ingest (Wattproof end to end against the raw InfluxDB write ceiling, and the embedded DuckDB store).
+ * ingest (Wattproof end to end against the raw InfluxDB write ceiling, and the embedded DuckDB store),
+ * ingest-stages (CPU per reading of each stage of the ingest's hot path, no network).
  */
 const [name = 'analytics', ...rest] = process.argv.slice(2);
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void
   generator: () => import('./generator.js'),
   soak: () => import('./soak.js'),
   ingest: () => import('./ingest.js'),
+  'ingest-stages': () => import('./ingest-stages.js'),
 };
 const load = benches[name];
 if (!load) {

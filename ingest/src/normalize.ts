@@ -112,15 +112,14 @@ export function createNormalizer(deps: NormalizerDeps, config: NormalizerConfig)
       for (const r of msg.readings) {
         const c = toCanonical(r.value, r.unit);
         if (r.kind !== 'register') {
-          out.push({
-            ...ref,
-            quantity: r.quantity,
-            kind: r.kind,
-            unit: c.unit,
-            ts: r.tsMs,
-            value: c.value,
-            ...(r.kind === 'interval' && r.intervalS !== undefined ? { intervalS: r.intervalS } : {}),
-          });
+          // Object literals with a fixed shape, not `{ ...ref, ...(cond ? { intervalS } : {}) }`:
+          // the spreads were 9 µs of self time per reading, 20 % of the ingest's CPU at 1,000
+          // readings per message (bench/ingest.ts --cpu-prof); these take well under 1 µs.
+          out.push(
+            r.kind === 'interval' && r.intervalS !== undefined
+              ? { site: ref.site, building: ref.building, meter: ref.meter, quantity: r.quantity, kind: r.kind, unit: c.unit, ts: r.tsMs, value: c.value, intervalS: r.intervalS }
+              : { site: ref.site, building: ref.building, meter: ref.meter, quantity: r.quantity, kind: r.kind, unit: c.unit, ts: r.tsMs, value: c.value },
+          );
           continue;
         }
         const reg = await registerFor(ref, r.quantity, r.tsMs);

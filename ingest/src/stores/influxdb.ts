@@ -23,7 +23,6 @@
  * Local days come from `GROUP BY time(1d) tz(...)`; months are summed from local days here,
  * because InfluxQL has no calendar months.
  */
-import { Point } from '@influxdata/influxdb-client';
 import { envBool, envInt, envOptionalString } from '@wattproof/core';
 import type { AggregateQuery, AggregateRow, MeterRef, Quantity, ReadingKind, ReadingQuery, ReadingStore, SeriesInfo, StoredReading, Unit } from '@wattproof/core';
 import { z } from 'zod';
@@ -40,10 +39,11 @@ import {
   type BucketTotals,
 } from './buckets.js';
 import { storeError } from './errors.js';
+import { createLineEncoder, LINE_PROTOCOL_NAMES } from './line-protocol.js';
 
-const MEASUREMENT = 'reading';
-const TAG = { site: 'site', building: 'building', meter: 'meter', quantity: 'quantity', kind: 'kind', unit: 'unit' } as const;
-const FIELD = { value: 'value', intervalS: 'interval_s' } as const;
+const MEASUREMENT = LINE_PROTOCOL_NAMES.measurement;
+const TAG = LINE_PROTOCOL_NAMES.tag;
+const FIELD = LINE_PROTOCOL_NAMES.field;
 
 /** Which HTTP API to write with: `auto` asks `GET /ping` (`X-Influxdb-Version` 1.x => v1). */
 export type InfluxApiVersion = 'auto' | 'v1' | 'v2';
@@ -261,20 +261,6 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
     return body.results?.flatMap((r) => r.series ?? []) ?? [];
   }
 
-  function toLine(r: StoredReading): string {
-    const p = new Point(MEASUREMENT)
-      .tag(TAG.site, r.site)
-      .tag(TAG.building, r.building)
-      .tag(TAG.meter, r.meter)
-      .tag(TAG.quantity, r.quantity)
-      .tag(TAG.kind, r.kind)
-      .tag(TAG.unit, r.unit)
-      .floatField(FIELD.value, r.value)
-      .timestamp(Math.round(r.ts));
-    if (r.kind === 'interval' && r.intervalS !== undefined) p.intField(FIELD.intervalS, r.intervalS);
-    return p.toLineProtocol({ convertTime: (t) => (t === undefined ? undefined : String(t)) }) ?? '';
-  }
-
   async function writeChunk(body: string, lines: number): Promise<void> {
     const wire = version ?? (await detectVersion());
     const url =
@@ -358,7 +344,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
         const slice = readings.slice(i, i + batchPoints);
         let body: string;
         try {
-          body = slice.map(toLine).join('\n');
+          body = slice.map(createLineEncoder()).join('\n');
         } catch (cause) {
           throw storeError('STORE_WRITE_FAILED', `cannot encode a reading for InfluxDB: ${(cause as Error).message}`, { cause, retriable: false });
         }

@@ -1,0 +1,160 @@
+/**
+ * `npm run bench -- ingest-stages [options]`: CPU per reading of each stage of the ingest's hot
+ * path, in this process, no network: contract validation (JSON + zod), normalization, line
+ * protocol (Wattproof's encoder side by side with the official client's `Point`, the reference
+ * it replaced), and the whole pipeline (`createIngestPipeline`: validation, normalization,
+ * duplicate keys, batching) writing to a store that encodes line protocol and discards it.
+ * The profile-driven optimizations of issue 8 (requirement 4) were chosen and are justified with
+ * this table; `npm run bench -- ingest` measures the same code end to end with InfluxDB.
+ *
+ *   --messages N        messages per repetition (default 200)
+ *   --readings R,…      readings per message (default 1000,10,1)
+ *   --reps N            repetitions; the table shows medians (default 5, after one warm-up)
+ */
+import { parseArgs } from 'node:util';
+import { configWith, parseReadingsMessage, readingsTopic, type ReadingStore, type StoredReading } from '@wattproof/core';
+import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
+import { createIngestPipeline, createMemoryReadingStore, createNormalizer, ingestConfigSchema } from '@wattproof/ingest';
+import { createLineEncoder, referenceLineProtocol } from '../ingest/src/stores/line-protocol.js';
+import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
+import { median } from './lib/stats.js';
+import { formatTable } from './lib/table.js';
+
+const DAY = 86_400_000;
+
+const METERS = 100;
+const meterOf = (m: number) => ({ site: 'bench', building: 'stages', meter: `m${String(m % METERS).padStart(3, '0')}` });
+
+/**
+ * `count` messages of `perMessage` 15-minute interval readings each, spread over METERS meters,
+ * every reading a new one (no duplicates), ending now: with many readings per message most are
+ * days old, as in a backfill or a gateway's batch, and take the ingest's late-data path.
+ */
+function payloads(count: number, perMessage: number, nowMs: number): Buffer[] {
+  const out: Buffer[] = [];
+  const perMeter = Math.ceil(count / METERS) * perMessage;
+  const start = Math.floor(nowMs / 900_000) * 900_000 - perMeter * 900_000;
+  for (let m = 0; m < count; m++) {
+    const rs: string[] = [];
+    for (let i = 0; i < perMessage; i++) {
+      const ts = start + (Math.floor(m / METERS) * perMessage + i) * 900_000;
+      rs.push(`{"ts":${ts},"quantity":"electricity","unit":"kWh","kind":"interval","value":${((m * 31 + i) % 997) / 10},"intervalS":900}`);
+    }
+    out.push(Buffer.from(`{"v":1,"seq":${m + 1},"readings":[${rs.join(',')}]}`));
+  }
+  return out;
+}
+
+const pointLine = referenceLineProtocol;
+
+/** A reading store that encodes every write as line protocol and keeps nothing (what the InfluxDB adapter does before its HTTP request). */
+function encodingStore(): ReadingStore & { lines(): number } {
+  const inner = createMemoryReadingStore();
+  let lines = 0;
+  return {
+    ...inner,
+    name: 'line-protocol (discarded)',
+    async write(readings) {
+      const body = readings.map(createLineEncoder()).join('\n');
+      if (body.length > 0) lines += readings.length;
+    },
+    lines: () => lines,
+  };
+}
+
+interface StageTimes {
+  parse: number;
+  normalize: number;
+  line: number;
+  point: number;
+  pipeline: number;
+}
+
+/** One repetition: µs per reading of each stage (wall time of one thread; CPU time of the whole pipeline). */
+async function repetition(messages: Buffer[], perMessage: number, nowMs: number): Promise<StageTimes> {
+  const total = messages.length * perMessage;
+  const normalizer = createNormalizer({ loadRegisters: async () => [], clock: () => nowMs }, { registerLookbackMs: 7 * DAY, maxFutureMs: 300_000 });
+  const parsed = [];
+  let t = performance.now();
+  for (const p of messages) {
+    const r = parseReadingsMessage(p, { nowMs, maxFutureMs: 300_000 });
+    if (!r.ok) throw new Error(`bench payload invalid: ${r.error.reason}`);
+    parsed.push(r.value);
+  }
+  const parse = performance.now() - t;
+  const normalized: StoredReading[][] = [];
+  t = performance.now();
+  for (const [i, m] of parsed.entries()) normalized.push((await normalizer.normalize(meterOf(i), m)).readings);
+  const normalize = performance.now() - t;
+  t = performance.now();
+  let bytes = 0;
+  for (const rs of normalized) bytes += rs.map(createLineEncoder()).join('\n').length;
+  const line = performance.now() - t;
+  t = performance.now();
+  for (const rs of normalized) bytes -= rs.map(pointLine).join('\n').length;
+  const point = performance.now() - t;
+  if (bytes !== 0) throw new Error('the encoders disagree');
+
+  const store = encodingStore();
+  const registry = createMemoryRegistryStore();
+  await registry.init();
+  const pipeline = createIngestPipeline({ readings: store, registry, clock: () => nowMs }, configWith(ingestConfigSchema, {}));
+  const topics = Array.from({ length: METERS }, (_, i) => readingsTopic(meterOf(i)));
+  // CPU time, not wall time: the pipeline waits for its flush timer between batches.
+  const cpu = process.cpuUsage();
+  await Promise.all(messages.map((payload, i) => pipeline.accept({ topic: topics[i % METERS]!, payload })));
+  await pipeline.drain();
+  const used = process.cpuUsage(cpu);
+  const pipelineMs = (used.user + used.system) / 1000;
+  await pipeline.close();
+  await registry.close();
+  if (store.lines() !== total) throw new Error(`pipeline stored ${store.lines()} of ${total} readings`);
+  const us = (ms: number) => (ms * 1000) / total;
+  return { parse: us(parse), normalize: us(normalize), line: us(line), point: us(point), pipeline: us(pipelineMs) };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { messages: { type: 'string' }, readings: { type: 'string' }, reps: { type: 'string' } } });
+  const count = Number(values.messages ?? 200);
+  const perMessages = (values.readings ?? '1000,10,1').split(',').map(Number);
+  const reps = Number(values.reps ?? 5);
+  const src = sourceState(['ingest', 'core']);
+  process.stdout.write(`npm run bench -- ingest-stages ${argv.join(' ')}\n${describeMachine(machineInfo())}\nsource ${src.head}${src.modified.length ? ` + ${src.modified.length} modified files` : ''}\n\n`);
+  const rows: string[][] = [];
+  for (const perMessage of perMessages) {
+    const nowMs = Date.now();
+    // Fewer messages when each is small, so every row times a comparable number of readings.
+    const messages = payloads(Math.max(count, Math.round((count * 1000) / perMessage / 10)), perMessage, nowMs);
+    await repetition(messages, perMessage, nowMs);
+    const runs: StageTimes[] = [];
+    for (let i = 0; i < reps; i++) runs.push(await repetition(messages, perMessage, nowMs));
+    const m = (k: keyof StageTimes) => median(runs.map((r) => r[k]));
+    rows.push([
+      String(perMessage),
+      String(messages.length * perMessage),
+      m('parse').toFixed(2),
+      m('normalize').toFixed(2),
+      m('line').toFixed(2),
+      m('point').toFixed(2),
+      (m('point') / m('line')).toFixed(1) + '×',
+      m('pipeline').toFixed(2),
+      Math.round(1e6 / m('pipeline')).toLocaleString('en-US'),
+    ]);
+  }
+  process.stdout.write(
+    formatTable(
+      [
+        { header: 'readings/msg', align: 'right' },
+        { header: 'readings', align: 'right' },
+        { header: 'validate µs', align: 'right' },
+        { header: 'normalize µs', align: 'right' },
+        { header: 'line protocol µs', align: 'right' },
+        { header: 'Point µs (reference)', align: 'right' },
+        { header: 'Point ÷ ours', align: 'right' },
+        { header: 'whole pipeline µs', align: 'right' },
+        { header: 'pipeline readings/s (one core)', align: 'right' },
+      ],
+      rows,
+    ) + '\n\nµs of CPU per reading, medians of the repetitions; "whole pipeline" includes validation, normalization, duplicate keys, batching and line protocol, not HTTP.\n',
+  );
+}
