@@ -165,6 +165,10 @@ function violation(code: ContractErrorCode, rawIssues: ContractIssue[]): Contrac
  * Parses and validates a readings payload. Never throws: every failure comes back as a
  * ContractViolation with a stable code and a reason naming the offending field.
  */
+// One decoder for every message (a fatal decoder keeps no state between calls): a new one per
+// message cost ~2 µs per single-reading message (bench/ingest-stages.ts, 1 reading per message).
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export function parseReadingsMessage(payload: Uint8Array | string, opts: ParseOptions): ParseResult<ValidReadingsMessage> {
   const maxBytes = opts.maxPayloadBytes ?? CONTRACT_LIMITS.maxPayloadBytes;
   const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
@@ -173,7 +177,7 @@ export function parseReadingsMessage(payload: Uint8Array | string, opts: ParseOp
   }
   let json: unknown;
   try {
-    const textPayload = typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    const textPayload = typeof payload === 'string' ? payload : UTF8.decode(payload);
     json = JSON.parse(textPayload);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
@@ -254,7 +258,7 @@ export function parseReadingsMessage(payload: Uint8Array | string, opts: ParseOp
 export function parseStatusMessage(payload: Uint8Array | string): ParseResult<StatusMessage> {
   let json: unknown;
   try {
-    json = JSON.parse(typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    json = JSON.parse(typeof payload === 'string' ? payload : UTF8.decode(payload));
   } catch (err) {
     return { ok: false, error: violation('CONTRACT_PAYLOAD_NOT_JSON', [{ path: '', message: `payload is not UTF-8 JSON: ${(err as Error).message}` }]) };
   }
