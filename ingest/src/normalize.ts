@@ -123,17 +123,15 @@ export function createNormalizer(deps: NormalizerDeps, config: NormalizerConfig)
           continue;
         }
         const reg = await registerFor(ref, r.quantity, r.tsMs);
-        const entry: RegisterEntry = {
-          ts: r.tsMs,
-          value: c.value,
-          ...(msg.meterSerial !== undefined ? { serial: msg.meterSerial } : {}),
-          ...(r.rollover !== undefined ? { rollover: toCanonical(r.rollover, r.unit).value } : {}),
-        };
+        // Fixed shapes, no spreads, on this path too (see above).
+        const entry: { -readonly [K in keyof RegisterEntry]: RegisterEntry[K] } = { ts: r.tsMs, value: c.value };
+        if (msg.meterSerial !== undefined) entry.serial = msg.meterSerial;
+        if (r.rollover !== undefined) entry.rollover = toCanonical(r.rollover, r.unit).value;
         const idx = lowerBound(reg.entries, r.tsMs);
         const same = reg.entries[idx];
         if (same && same.ts === r.tsMs) reg.entries[idx] = entry;
         else reg.entries.splice(idx, 0, entry);
-        out.push({ ...ref, quantity: r.quantity, kind: 'register', unit: c.unit, ts: r.tsMs, value: c.value });
+        out.push({ site: ref.site, building: ref.building, meter: ref.meter, quantity: r.quantity, kind: 'register', unit: c.unit, ts: r.tsMs, value: c.value });
         const prev = idx > 0 ? reg.entries[idx - 1] : undefined;
         const next = reg.entries[idx + 1];
         for (const [a, b] of [[prev, entry], [entry, next]] as const) {
@@ -141,7 +139,9 @@ export function createNormalizer(deps: NormalizerDeps, config: NormalizerConfig)
           const d = registerDelta(a, b);
           if (d.ok) {
             derived.set(`${r.quantity}|${a.ts}`, {
-              ...ref,
+              site: ref.site,
+              building: ref.building,
+              meter: ref.meter,
               quantity: r.quantity,
               kind: 'interval',
               unit: c.unit,
