@@ -7,17 +7,24 @@
  *   --days D             simulated days of backfill (default 1)
  *   --strategy S         device | aggregator (default aggregator)
  *   --connections N      connections open at once (default 5000)
- *   --store S            memory (default) | count (counts what the ingest writes, keeps nothing)
+ *   --store S            memory (default) | count (counts what the ingest writes, keeps nothing) |
+ *                        influxdb (a real InfluxDB 1.x started for the run, Debian's `influxd`; the
+ *                        readings stored are counted there at the end)
+ *   --progress           the simulator's progress bar on stderr (issue 8's backfill: e.g.
+ *                        `--buildings 100 --meters 10 --days 365 --store influxdb --progress`)
  *   --faults PRESET      a fault preset (default none)
  *   --stub               use a trivial building model instead of simulators/src/building.ts
  *   --dedupe-cache N     the ingest's INGEST_DEDUPE_CACHE_SIZE (default its own default)
+ *   --batch-readings N   the ingest's INGEST_BATCH_MAX_READINGS (default its own default)
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { configWith, type ReadingStore, type StoredReading } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionAggregator, provisionDevice, provisionService } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
-import { createIngest, createMemoryReadingStore, ingestConfigSchema } from '@wattproof/ingest';
+import { createIngest, createInfluxReadingStore, createMemoryReadingStore, ingestConfigSchema } from '@wattproof/ingest';
+import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
+import { countReadings } from './lib/influx.js';
 import { createSimulationRun, FAULT_PRESETS, generatePortfolio, portfolioSummary, type BuildingModelFactory } from '@wattproof/simulators';
 import type { WeatherSeries } from '../simulators/src/types.js';
 import { formatKeyValues } from './lib/table.js';
@@ -48,6 +55,8 @@ export async function main(argv: string[]): Promise<void> {
       faults: { type: 'string' },
       stub: { type: 'boolean' },
       'dedupe-cache': { type: 'string' },
+      progress: { type: 'boolean' },
+      'batch-readings': { type: 'string' },
     },
   });
   const buildings = Number(values.buildings ?? 200);
@@ -83,13 +92,22 @@ export async function main(argv: string[]): Promise<void> {
   const gateway = createGateway({ registry }, configWith(gatewayConfigSchema, { GATEWAY_MQTT_PORT: 0, GATEWAY_MAX_CONNECTIONS: 100_000 }));
   const url = `mqtt://127.0.0.1:${(await gateway.start()).mqtt.port}`;
   const counting = values.store === 'count' ? countingStore() : undefined;
-  const store: ReadingStore = counting ?? createMemoryReadingStore();
+  let influx: TestInfluxDb | undefined;
+  let store: ReadingStore;
+  if (values.store === 'influxdb') {
+    influx = await startInfluxDb();
+    store = createInfluxReadingStore({ url: influx.url, database: influx.database });
+    await store.init();
+  } else {
+    store = counting ?? createMemoryReadingStore();
+  }
   const toMs = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
   const fromMs = toMs - days * 86_400_000;
   const ingest = createIngest({ readings: store, registry }, configWith(ingestConfigSchema, {
       INGEST_MQTT_URL: url,
       INGEST_MQTT_PASSWORD: svc.secret,
       ...(values['dedupe-cache'] !== undefined ? { INGEST_DEDUPE_CACHE_SIZE: Number(values['dedupe-cache']) } : {}),
+      ...(values['batch-readings'] !== undefined ? { INGEST_BATCH_MAX_READINGS: Number(values['batch-readings']) } : {}),
     }));
   await ingest.start();
 
@@ -109,6 +127,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(values.connections ? { connections: Number(values.connections) } : {}),
       ...(values.faults ? { faults: FAULT_PRESETS[values.faults as keyof typeof FAULT_PRESETS] } : {}),
       status: false,
+      ...(values.progress ? { progress: true } : {}),
     },
   );
   t = performance.now();
@@ -136,8 +155,11 @@ export async function main(argv: string[]): Promise<void> {
     ['published (PUBACKed)', `${(publishedMs / 1000).toFixed(1)} s = ${Math.round(s.readings.published / (publishedMs / 1000))} readings/s`],
     ['durable in the store', `${(storedMs / 1000).toFixed(1)} s = ${Math.round(s.readings.valid / (storedMs / 1000))} readings/s (${store.name} store)`],
     ['errors', String(s.errors)],
+    ...(influx ? [['readings in InfluxDB', `${(await countReadings(influx.url, influx.database)).toLocaleString('en-US')} (valid published ${s.readings.valid.toLocaleString('en-US')}, plus intervals derived from registers)`] as [string, string]] : []),
   ];
   process.stdout.write(formatKeyValues(rows, 23));
   await ingest.close();
   await gateway.close();
+  await store.close?.();
+  await influx?.stop();
 }
