@@ -3,9 +3,9 @@
  * picks one from it.
  */
 import { join } from 'node:path';
-import type { ReadingStore } from '@wattproof/core';
+import { envInt, type ReadingStore } from '@wattproof/core';
 import { z } from 'zod';
-import { createDuckDbReadingStore } from './duckdb.js';
+import { createDuckDbReadingStore, DEFAULT_DUCKDB_THREADS } from './duckdb.js';
 import { createInfluxReadingStore, influxOptionsFromConfig, influxStoreConfigShape } from './influxdb.js';
 import { createMemoryReadingStore } from './memory.js';
 
@@ -29,6 +29,9 @@ export const readingStoreConfigSchema = z.object({
     .default('auto')
     .describe('Where readings live: `influxdb`, `embedded` (DuckDB file in the data dir), `memory` (tests; lost on exit), or `auto` = `influxdb` when `INFLUX_URL` is set, else `embedded`.'),
   WATTPROOF_DATA_DIR: z.string().min(1).default('./data').describe('Directory of the embedded stores; readings go to `readings.duckdb` in it.'),
+  DUCKDB_THREADS: envInt(DEFAULT_DUCKDB_THREADS, 1, 256).describe(
+    'Worker threads of the embedded DuckDB store. One suits its small statements (an ingest batch, one series\' range) and a machine shared with the gateway and ingest; raise it for scans over many millions of readings on an otherwise idle multi-core machine',
+  ),
   ...influxStoreConfigShape,
 });
 export type ReadingStoreConfig = z.output<typeof readingStoreConfigSchema>;
@@ -48,7 +51,7 @@ export function createReadingStore(config: ReadingStoreConfig): ReadingStore {
     case 'memory':
       return createMemoryReadingStore();
     case 'embedded':
-      return createDuckDbReadingStore({ path: join(config.WATTPROOF_DATA_DIR, EMBEDDED_READINGS_FILE) });
+      return createDuckDbReadingStore({ path: join(config.WATTPROOF_DATA_DIR, EMBEDDED_READINGS_FILE), threads: config.DUCKDB_THREADS });
     case 'influxdb':
       return createInfluxReadingStore(influxOptionsFromConfig(config));
   }
