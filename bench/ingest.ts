@@ -38,8 +38,31 @@
  *    --max-lag seconds behind when the load stopped.
  * 3. DuckDB: the store's `aggregate()` of one meter-year of 15-minute readings (35,040) into hours,
  *    median of 10 after a warm-up.
+ * 4. Peers (issue 8 req. 1(c), --peers): on the InfluxDB store, each step of the ladder is run by
+ *    every peer in turn — the Wattproof ingest, Node-RED 4.1 with node-red-contrib-influxdb joining
+ *    500 messages per write (`node-red`), and Node-RED writing once per message
+ *    (`node-red-unbatched`, only up to --unbatched-max-rate) — in the order given in odd
+ *    repetitions and reversed in even ones (A/B, B/A). Node-RED (bench/lib/node-red.ts; installed
+ *    with `npm ci --prefix bench/peers/node-red` when missing) runs as one child process with a
+ *    fresh userDir per step, headless, its flow subscribing to the same broker and topics with a
+ *    service login of its own (`bench-node-red`, provisioned as the ingest's) and a persistent
+ *    QoS 1 session, and writing the adapter's measurement, tags and fields to a fresh database
+ *    (created by the bench); the same count, markers, loss and pass rule apply, and its CPU is
+ *    read from /proc as the ingest's. After every step the peer's MQTT session is ended (a clean
+ *    session with its client id), so the gateway queues nothing for a peer that is not running.
+ *    Reported per readings per message and rate: stored/acked readings, loss, CPU µs per stored
+ *    reading of the ingest-side process, p99 publish → queryable, the CPU ratio against Wattproof
+ *    in the same repetition; per readings per message the highest zero-loss rate of each peer;
+ *    and the targets (Wattproof CPU per reading ≤ 1/4 of batched Node-RED's; with 10 readings a
+ *    message a max zero-loss rate ≥ 2× batched Node-RED's).
  *
  *   --store S                    influxdb | duckdb | both (default influxdb)
+ *   --peers P,…                  ingest side: wattproof, node-red (batched), node-red-unbatched (default wattproof);
+ *                                Node-RED only on the InfluxDB store. --peer P (repeatable) adds P to them
+ *                                (`--peer node-red`: Wattproof against batched Node-RED).
+ *   --unbatched-max-rate R       node-red-unbatched runs only the steps up to R readings/s (default 5000)
+ *   --node-red-batch N           messages per join of batched Node-RED (default 500)
+ *   --node-red-batch-timeout S   the join's timeout, s (default 1)
  *   --readings-per-message N,…   readings per message (default 1,10,1000; the contract allows 1 to 1,000)
  *   --rates R,…                  offered readings/s, the ladder (default 5000,10000,20000,40000,80000,160000)
  *   --latency-rate R             the rate of the latency figure (default 10000; added to the ladder)
@@ -60,7 +83,7 @@
  *   --from-json FILE             print the tables of an earlier run's JSON file again (nothing is run)
  *   --aggregate-only             only time the DuckDB aggregation of a meter-year (no processes started)
  *
- * Needs `influxd` (apt-get install influxdb).
+ * Needs `influxd` (apt-get install influxdb); the Node-RED peers need the npm registry once.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -69,7 +92,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { MeterRef, StoredReading } from '@wattproof/core';
+import { ALL_READINGS_FILTER, type MeterRef, type StoredReading } from '@wattproof/core';
+import { provisionService } from '@wattproof/gateway';
+import { createJsonlRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
 import { createDuckDbReadingStore, EMBEDDED_READINGS_FILE } from '@wattproof/ingest/stores';
 import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
 import { benchDevice, benchDeviceLogin, freePort, provisionBench, startGateway, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerProcess } from './lib/brokers.js';
@@ -82,13 +107,21 @@ import {
   formatE2e,
   formatRaw,
   formatSteps,
+  formatPeerRows,
   formatTargets,
+  formatZeroLoss,
   judgeStep,
+  peerOf,
+  PEERS,
+  peerTargetRows,
   pickIntervalS,
   promValue,
+  summarizePeerSteps,
   summarizeRaw,
   summarizeSteps,
+  summarizeZeroLoss,
   targetRows,
+  type PeerName,
   type Poll,
   type RawRow,
   type StepResult,
@@ -97,12 +130,20 @@ import {
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import { connectRaw, type RawClient } from './lib/mqtt-raw.js';
+import { DEFAULT_NODE_RED_BATCH_MESSAGES, DEFAULT_NODE_RED_BATCH_TIMEOUT_S, ensureNodeRed, NODE_RED_READY_TEXT, nodeRedFlow, prepareNodeRed, type NodeRedInstall } from './lib/node-red.js';
 import { monotonicMs, nextSeq, readingsBatchPayload } from './lib/payload.js';
 import { loadAverage, sampleProcess, type ProcessSample } from './lib/proc.js';
 import { createSampleBuffer, median } from './lib/stats.js';
 
 export interface IngestBenchOptions {
   readonly stores: readonly StoreName[];
+  /** Ingest sides, each run at every step in turn (Node-RED on the InfluxDB store only). */
+  readonly peers: readonly PeerName[];
+  /** node-red-unbatched runs the steps up to this many readings/s only. */
+  readonly unbatchedMaxRate: number;
+  /** Batched Node-RED: messages per join, and the join's timeout, s. */
+  readonly nodeRedBatch: number;
+  readonly nodeRedBatchTimeoutS: number;
   readonly readingsPerMessage: readonly number[];
   readonly rates: readonly number[];
   readonly latencyRate: number;
@@ -146,6 +187,11 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
     args: argv,
     options: {
       store: { type: 'string', default: 'influxdb' },
+      peers: { type: 'string' },
+      peer: { type: 'string', multiple: true },
+      'unbatched-max-rate': { type: 'string', default: '5000' },
+      'node-red-batch': { type: 'string', default: String(DEFAULT_NODE_RED_BATCH_MESSAGES) },
+      'node-red-batch-timeout': { type: 'string', default: String(DEFAULT_NODE_RED_BATCH_TIMEOUT_S) },
       'readings-per-message': { type: 'string', default: '1,10,1000' },
       rates: { type: 'string', default: '5000,10000,20000,40000,80000,160000' },
       'latency-rate': { type: 'string', default: '10000' },
@@ -174,12 +220,21 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
   const list = (name: string, s: string) => s.split(',').map((x) => num(name, x.trim()));
   const stores: StoreName[] = values.store === 'both' ? ['influxdb', 'duckdb'] : values.store === 'influxdb' || values.store === 'duckdb' ? [values.store] : [];
   if (!stores.length) throw new Error('--store takes influxdb, duckdb or both');
+  const peerNames = [...(values.peers ?? 'wattproof').split(','), ...(values.peer ?? [])].map((x) => x.trim()).filter((x) => x !== '');
+  const unknown = peerNames.filter((x) => !(PEERS as readonly string[]).includes(x));
+  if (unknown.length || !peerNames.length) throw new Error(`--peers takes ${PEERS.join(', ')} (comma-separated), not ${unknown.join(',') || 'nothing'}`);
+  const peers = [...new Set(peerNames)] as PeerName[];
+  if (peers.some((x) => x !== 'wattproof') && !stores.includes('influxdb')) throw new Error('the Node-RED peers write InfluxDB: use --store influxdb or both');
   const perMessage = list('readings-per-message', values['readings-per-message']).map(Math.floor);
   if (perMessage.some((n) => n < 1 || n > 1000)) throw new Error('--readings-per-message: 1 to 1,000 (contract v1)');
   const latencyRate = num('latency-rate', values['latency-rate']);
   const rates = [...new Set([...list('rates', values.rates), latencyRate])].sort((a, b) => a - b);
   return {
     stores,
+    peers,
+    unbatchedMaxRate: num('unbatched-max-rate', values['unbatched-max-rate']),
+    nodeRedBatch: Math.floor(num('node-red-batch', values['node-red-batch'], 1)),
+    nodeRedBatchTimeoutS: num('node-red-batch-timeout', values['node-red-batch-timeout']),
     readingsPerMessage: perMessage,
     rates,
     latencyRate,
@@ -221,36 +276,50 @@ function influxdVersion(): string {
   }
 }
 
-/** A running `node [nodeArgs] bin/wattproof.js ingest`. */
+/** A running ingest-side process: `node [nodeArgs] bin/wattproof.js ingest`, or Node-RED (`node red.js ...`). */
 interface IngestProcess {
   readonly child: ChildProcess;
   /** The last 8,000 characters it wrote on stdout and stderr. */
   output(): string;
+  /** Lines it wrote that contained the error marker (Node-RED's `[error]`), counted as they arrive. */
+  errorLines(): number;
+  /** The first few distinct such lines (digits replaced by N, at most 200 characters each). */
+  errorSamples(): string[];
   /** Resolves when stdout or stderr shows `text`. @throws Error when it exits first or after `timeoutMs`. */
   waitForOutput(text: string, timeoutMs: number): Promise<void>;
   /** SIGTERM (it drains and exits 0), SIGKILL after 30 s; resolves on exit. */
   stop(): Promise<void>;
 }
 
-/**
- * Starts the ingest as `wattproof ingest` does, with `nodeArgs` before the script: `--cpu-prof` is
- * one of the flags Node 20 refuses in NODE_OPTIONS ("not allowed"), so it goes on the command line.
- */
-function startIngestProcess(env: Record<string, string>, nodeArgs: readonly string[]): IngestProcess {
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'bin/wattproof.js'), 'ingest'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `node <args>` in `cwd` with `env` added, keeping the tail of its output. */
+function startNodeProcess(label: string, args: readonly string[], env: Record<string, string>, cwd: string, errorMarker?: string): IngestProcess {
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-8000));
+  let errors = 0;
+  const samples = new Set<string>();
+  const keep = (d: Buffer) => {
+    const text = d.toString();
+    if (errorMarker) {
+      for (let i = text.indexOf(errorMarker); i >= 0; i = text.indexOf(errorMarker, i + errorMarker.length)) {
+        errors++;
+        if (samples.size < 5) samples.add(text.slice(i, (text.indexOf('\n', i) + 1 || text.length + 1) - 1).replace(/\d+/g, 'N').slice(0, 200));
+      }
+    }
+    out = (out + text).slice(-8000);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
     output: () => out,
+    errorLines: () => errors,
+    errorSamples: () => [...samples],
     async waitForOutput(text, timeoutMs) {
       const deadline = monotonicMs() + timeoutMs;
       while (!out.includes(text)) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`wattproof ingest exited (${child.exitCode ?? child.signalCode}) before printing "${text}":\n${out}`);
-        if (monotonicMs() > deadline) throw new Error(`wattproof ingest did not print "${text}" within ${timeoutMs} ms:\n${out}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label} exited (${child.exitCode ?? child.signalCode}) before printing "${text}":\n${out}`);
+        if (monotonicMs() > deadline) throw new Error(`${label} did not print "${text}" within ${timeoutMs} ms:\n${out}`);
         await sleep(50);
       }
     },
@@ -264,6 +333,37 @@ function startIngestProcess(env: Record<string, string>, nodeArgs: readonly stri
   };
 }
 
+/**
+ * Starts the ingest as `wattproof ingest` does, with `nodeArgs` before the script: `--cpu-prof` is
+ * one of the flags Node 20 refuses in NODE_OPTIONS ("not allowed"), so it goes on the command line.
+ */
+function startIngestProcess(env: Record<string, string>, nodeArgs: readonly string[]): IngestProcess {
+  return startNodeProcess('wattproof ingest', [...nodeArgs, join(REPO_ROOT, 'bin/wattproof.js'), 'ingest'], env, REPO_ROOT);
+}
+
+/** Node-RED's MQTT login: a service principal of its own, provisioned as the ingest's. */
+const NODE_RED_USERNAME = 'bench-node-red';
+const NODE_RED_PASSWORD = 'bench-node-red-secret-0123456789abcdef';
+
+/**
+ * The MQTT login of a peer: the ingest's (as before peers existed) or Node-RED's. One client id
+ * per peer for every step: a new one would leave the old persistent session behind, queueing
+ * every message for it.
+ */
+function peerLogin(peer: PeerName, creds: BenchCredentials): { clientId: string; username: string; password: string } {
+  if (peer === 'wattproof') return { clientId: 'bench-ingest', username: SUBSCRIBER_USERNAME, password: creds.subscriberPassword };
+  return { clientId: 'bench-node-red', username: NODE_RED_USERNAME, password: NODE_RED_PASSWORD };
+}
+
+/**
+ * Ends the persistent session of `login`: a CONNECT with clean session discards it and anything
+ * queued for it [MQTT-3.1.2-6], so the gateway queues nothing for a peer while another one runs.
+ */
+async function endSession(gateway: BrokerProcess, login: { clientId: string; username: string; password: string }): Promise<void> {
+  const c = await connectRaw({ host: gateway.host, port: gateway.port, clientId: login.clientId, username: login.username, password: login.password, clean: true, connectTimeoutMs: 10_000 });
+  await c.close();
+}
+
 interface Marker {
   readonly client: RawClient;
   readonly ref: MeterRef;
@@ -274,6 +374,8 @@ interface Marker {
 
 interface Ctx {
   readonly o: IngestBenchOptions;
+  /** Set when a Node-RED peer runs. */
+  readonly nodeRed?: NodeRedInstall;
   readonly creds: BenchCredentials;
   readonly gateway: BrokerProcess;
   readonly gen: BenchChild<LoadIn, LoadOut>;
@@ -372,11 +474,12 @@ async function mainThreadProfile(dir: string): Promise<CpuProfile | undefined> {
   }
 }
 
-/** One rate step: a fresh ingest on a fresh database, warm-up, load, drain, count. */
-async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep: number): Promise<StepResult & { profile?: ProfileSummary }> {
+/** One rate step: a fresh ingest (or Node-RED) on a fresh database, warm-up, load, drain, count. */
+async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, rate: number, rep: number): Promise<StepResult & { profile?: ProfileSummary }> {
   const { o, creds, gateway, marker, influx } = ctx;
   const stepNo = ++ctx.stepNo;
-  const base = { store, readingsPerMessage: n, rep, offeredPerS: rate } as const;
+  const base = { store, peer, readingsPerMessage: n, rep, offeredPerS: rate } as const;
+  const login = peerLogin(peer, creds);
   const db = `wp_step_${stepNo}`;
   const dataDir = join(creds.dir, 'data');
   const duckPath = join(dataDir, EMBEDDED_READINGS_FILE);
@@ -389,7 +492,7 @@ async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep:
   const batch = { readingsPerMessage: n, intervalS, firstTsMs };
   if (store === 'duckdb') await Promise.all([rm(duckPath, { force: true }), rm(`${duckPath}.wal`, { force: true })]);
   const httpPort = await freePort();
-  const profDir = o.cpuProf ? join(ctx.dir, 'profiles', `step-${stepNo}`) : undefined;
+  const profDir = o.cpuProf && peer === 'wattproof' ? join(ctx.dir, 'profiles', `step-${stepNo}`) : undefined;
   if (profDir) await mkdir(profDir, { recursive: true });
   const env: Record<string, string> = {
     LOG_LEVEL: 'warn',
@@ -398,10 +501,9 @@ async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep:
     API_HOST: '127.0.0.1',
     INGEST_HTTP_PORT: String(httpPort),
     INGEST_MQTT_URL: `mqtt://${gateway.host}:${gateway.port}`,
-    INGEST_MQTT_USERNAME: SUBSCRIBER_USERNAME,
-    INGEST_MQTT_PASSWORD: creds.subscriberPassword,
-    // One client id for every step: a new one would leave the old persistent session behind, queueing every message for it.
-    INGEST_MQTT_CLIENT_ID: 'bench-ingest',
+    INGEST_MQTT_USERNAME: login.username,
+    INGEST_MQTT_PASSWORD: login.password,
+    INGEST_MQTT_CLIENT_ID: login.clientId,
     ...(store === 'influxdb' ? { READINGS_STORE: 'influxdb', INFLUX_URL: influx.url, INFLUX_DATABASE: db, INFLUX_API_VERSION: 'v1' } : { READINGS_STORE: 'embedded' }),
   };
   const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
@@ -415,8 +517,26 @@ async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep:
   let result: StepResult & { profile?: ProfileSummary };
   let window: { fromMs: number; toMs: number } | undefined;
   try {
-    ingest = startIngestProcess(env, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
-    await ingest.waitForOutput('Wattproof ingest:', 180_000);
+    if (peer === 'wattproof') {
+      ingest = startIngestProcess(env, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+      await ingest.waitForOutput('Wattproof ingest:', 180_000);
+    } else {
+      if (!ctx.nodeRed) throw new Error('Node-RED is not installed');
+      await createDatabase(influx.url, db);
+      const u = new URL(influx.url);
+      const flow = nodeRedFlow({
+        variant: peer === 'node-red' ? 'batched' : 'per-message',
+        mqtt: { host: gateway.host, port: gateway.port, ...login, cleanSession: false, topic: ALL_READINGS_FILTER },
+        influx: { host: u.hostname, port: Number(u.port), database: db },
+        batchMessages: o.nodeRedBatch,
+        batchTimeoutS: o.nodeRedBatchTimeoutS,
+      });
+      const cmd = await prepareNodeRed(ctx.nodeRed, join(ctx.dir, 'node-red', `step-${stepNo}`), flow, 'info');
+      ingest = startNodeProcess('node-red', cmd.args, {}, cmd.cwd, '[error]');
+      await ingest.waitForOutput(NODE_RED_READY_TEXT, 180_000);
+      // The MQTT node subscribes right after that line; give the SUBACK a moment (the warm-up's drain check catches a late one).
+      await sleep(1000);
+    }
     const pid = ingest.child.pid!;
     const samples = (): Samples => ({ ingest: sampleProcess(pid), gateway: sampleProcess(gateway.pid), influxd: store === 'influxdb' ? sampleProcess(influx.pid() ?? -1) : undefined });
 
@@ -431,7 +551,12 @@ async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep:
     const startMs = monotonicMs() + 300;
     const t1Ms = startMs + o.seconds * 1000;
     let s0: Samples | undefined;
-    const startTimer = at(startMs, () => (s0 = samples()));
+    let errors0 = 0;
+    const proc = ingest;
+    const startTimer = at(startMs, () => {
+      s0 = samples();
+      errors0 = proc.errorLines();
+    });
 
     // Markers: one single-reading message every markerEveryMs in [startMs, t1Ms).
     const markers: Array<{ sendMs: number; tsMs: number; seenMs?: number }> = [];
@@ -549,6 +674,7 @@ async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep:
       gatewayCpuUsPerMessage: (gatewayCpu.cpuS * 1e6) / (g.result.sent + markers.length),
       gatewayCpuPct: gatewayCpu.pct,
       ...(store === 'influxdb' ? { influxdCpuUsPerPoint: (influxdCpu.cpuS * 1e6) / storedAtEnd } : {}),
+      ...(peer !== 'wattproof' ? { peerLogErrors: ingest.errorLines() - errors0, peerLogErrorSamples: ingest.errorSamples() } : {}),
       loadAverage1m: loadAverage()[0],
     };
   } catch (err) {
@@ -556,8 +682,9 @@ async function runStep(ctx: Ctx, store: StoreName, n: number, rate: number, rep:
   } finally {
     if (ingest) {
       await ingest.stop();
-      if (ingest.child.exitCode !== 0) log(`ingest exited with ${ingest.child.exitCode ?? ingest.child.signalCode}:\n${ingest.output().slice(-4000)}`);
+      if (ingest.child.exitCode !== 0) log(`${peer} exited with ${ingest.child.exitCode ?? ingest.child.signalCode}:\n${ingest.output().slice(-4000)}`);
     }
+    await endSession(gateway, login).catch((err: unknown) => log(`ending the MQTT session of ${login.clientId}: ${(err as Error).message}`));
   }
   if (store === 'duckdb') {
     if (result.status === 'ok') {
@@ -631,15 +758,18 @@ async function timeDuckDbAggregate(dir: string): Promise<{ medianMs: number; run
 
 function describeStep(s: StepResult): string {
   const f0 = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
-  if (s.status !== 'ok') return `${s.store} ${s.readingsPerMessage}/msg rep ${s.rep} ${f0(s.offeredPerS)}/s: error (${s.error})`;
+  const what = `${peerOf(s) === 'wattproof' ? '' : `${peerOf(s)} → `}${s.store} ${s.readingsPerMessage}/msg rep ${s.rep} ${f0(s.offeredPerS)}/s`;
+  const who = peerOf(s) === 'wattproof' ? 'ingest' : peerOf(s);
+  if (s.status !== 'ok') return `${what}: error (${s.error})`;
   return (
-    `${s.store} ${s.readingsPerMessage}/msg rep ${s.rep} ${f0(s.offeredPerS)}/s: sent ${f0(s.sentMessages)} msgs, e2e ${f0(s.e2ePerS)} readings/s, ` +
+    `${what}: sent ${f0(s.sentMessages)} msgs, e2e ${f0(s.e2ePerS)} readings/s, ` +
     `${(s.lagAfterEndS ?? Number.NaN).toFixed(1)} s behind at end, loss ${((s.loss ?? Number.NaN) * 100).toFixed(3)} %, ` +
-    `markers p50 ${f0(s.latencyMs?.p50)} p99 ${f0(s.latencyMs?.p99)} ms (${s.markersMissing} missing), ingest ${(s.ingestCpuUsPerReading ?? Number.NaN).toFixed(2)} µs/reading (${f0(s.ingestCpuPct)} %), ` +
+    `markers p50 ${f0(s.latencyMs?.p50)} p99 ${f0(s.latencyMs?.p99)} ms (${s.markersMissing} missing), ${who} ${(s.ingestCpuUsPerReading ?? Number.NaN).toFixed(2)} µs/reading (${f0(s.ingestCpuPct)} %), ` +
     `gateway ${(s.gatewayCpuUsPerMessage ?? Number.NaN).toFixed(1)} µs/msg (${f0(s.gatewayCpuPct)} %)` +
     (s.influxdCpuUsPerPoint !== undefined ? `, influxd ${s.influxdCpuUsPerPoint.toFixed(2)} µs/reading` : '') +
     (s.fileCount !== undefined ? `, DuckDB file ${f0(s.fileCount)} rows${s.fileCount === (s.countBefore ?? 0) + (s.storedReadings ?? 0) ? ' (= the ingest\'s count)' : ` (the ingest counted ${f0((s.countBefore ?? 0) + (s.storedReadings ?? 0))})`}` : '') +
-    `, ingest RSS peak ${f0(s.ingestPeakRssMiB)} MiB, load ${(s.loadAverage1m ?? Number.NaN).toFixed(1)}; ${s.pass ? 'pass' : `fail: ${(s.failed ?? []).join('; ')}`}`
+    (s.peerLogErrors !== undefined ? `, ${s.peerLogErrors} error lines in its log${s.peerLogErrorSamples?.length ? ` (${s.peerLogErrorSamples.join(' / ')})` : ''}` : '') +
+    `, ${who} RSS peak ${f0(s.ingestPeakRssMiB)} MiB, load ${(s.loadAverage1m ?? Number.NaN).toFixed(1)}; ${s.pass ? 'pass' : `fail: ${(s.failed ?? []).join('; ')}`}`
   );
 }
 
@@ -655,15 +785,26 @@ function formatProfile(p: ProfileSummary): string {
  */
 export function formatReport(run: { raw: readonly RawRow[]; steps: ReadonlyArray<StepResult & { profile?: ProfileSummary }>; reps: number; rawPoints: number; latencyRate: number; aggregateMs?: number }) {
   const rate = run.latencyRate.toLocaleString('en-US');
-  const tables = (raw: readonly RawRow[], steps: readonly StepResult[], what: string) => {
+  const multiPeer = run.steps.some((s) => peerOf(s) !== 'wattproof');
+  const tables = (raw: readonly RawRow[], allSteps: readonly StepResult[], what: string) => {
     const rawSummary = summarizeRaw(raw);
+    const steps = allSteps.filter((s) => peerOf(s) === 'wattproof');
     const e2e = summarizeSteps(steps, run.latencyRate);
     const targets = targetRows(e2e, rawSummary.find((r) => r.batchPoints === 5000 && r.inflight === 2), run.aggregateMs, run.latencyRate);
     const text =
       (rawSummary.length ? `\nRaw InfluxDB write ceiling (pre-generated line protocol, ${run.rawPoints.toLocaleString('en-US')} points per row, ${what}):\n\n${formatRaw(rawSummary)}` : '') +
       `\nWattproof end to end (${what}; readings/s and CPU at each ladder's best step; latency at ${rate} readings/s):\n\n${formatE2e(e2e, run.latencyRate)}` +
       `\nTargets (issue 8; ${what}):\n\n${formatTargets(targets)}`;
-    return { rawSummary, e2e, targets, text };
+    if (!multiPeer) return { rawSummary, e2e, targets, text, peerRows: [], zeroLoss: [], peerTargets: [] };
+    const peerRows = summarizePeerSteps(allSteps);
+    const zeroLoss = summarizeZeroLoss(allSteps);
+    const peerTargets = [...new Set(allSteps.map(peerOf))].includes('node-red') ? peerTargetRows(peerRows, zeroLoss, 'node-red') : [];
+    const peerText =
+      `\nPeers on InfluxDB, same load, same run (${what}; CPU = the ingest-side process: Wattproof ingest or Node-RED, per stored reading; ` +
+      `the ratio is the median over repetitions of Node-RED's ÷ Wattproof's at the same step of the same repetition; p99 = marker publish → queryable):\n\n${formatPeerRows(peerRows)}` +
+      `\nMax zero-loss rate per peer (highest offered rate passed with every lower one passing; ≥: never failed, the ladder ended first; ${what}):\n\n${formatZeroLoss(zeroLoss)}` +
+      (peerTargets.length ? `\nTargets against batched Node-RED (issue 8; ${what}):\n\n${formatTargets(peerTargets)}` : '');
+    return { rawSummary, e2e, targets, text: text + peerText, peerRows, zeroLoss, peerTargets };
   };
   const all = tables(run.raw, run.steps, `medians over ${run.reps} repetition(s)`);
   let perRep = '';
@@ -681,7 +822,7 @@ export function formatReport(run: { raw: readonly RawRow[]; steps: ReadonlyArray
     perRep +
     `\nEvery step:\n\n${formatSteps(run.steps)}` +
     (profiles.length ? `\nIngest CPU profiles (self time over each step's measured interval):\n\n${profiles.map((s) => `${s.store} ${s.readingsPerMessage}/msg ${s.offeredPerS.toLocaleString('en-US')}/s rep ${s.rep}:\n${formatProfile(s.profile!)}`).join('\n')}` : '');
-  return { report, rawSummary: all.rawSummary, e2e: all.e2e, targets: all.targets };
+  return { report, rawSummary: all.rawSummary, e2e: all.e2e, targets: all.targets, peerRows: all.peerRows, zeroLoss: all.zeroLoss, peerTargets: all.peerTargets };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -707,11 +848,17 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = `npm run bench -- ingest ${argv.join(' ')}`.trim();
+  const usesNodeRed = o.peers.some((p) => p !== 'wattproof');
+  // Before any clock starts and before the machine's load is noted: installing takes half a minute and a lot of CPU.
+  const nodeRed = usesNodeRed ? await ensureNodeRed(undefined, log) : undefined;
   const machineStart = machineInfo();
   const uptimeStart = uptime();
   const startedAt = new Date().toISOString();
   const source = sourceState(['gateway', 'ingest', 'core', 'bin']);
-  const header = `${command}\n${describeMachine(machineStart)}\n${influxdVersion()}\nuptime at start: ${uptimeStart}\nsource ${source.head}${source.modified.length ? ` + ${source.modified.length} modified files under gateway/, ingest/, core/, bin/` : ''}\n`;
+  const header =
+    `${command}\n${describeMachine(machineStart)}\n${influxdVersion()}\n` +
+    (nodeRed ? `Node-RED ${nodeRed.nodeRed}, node-red-contrib-influxdb ${nodeRed.contribInfluxdb} (${nodeRed.prefix}${nodeRed.installed ? ', installed now with npm ci' : ''})\n` : '') +
+    `uptime at start: ${uptimeStart}\nsource ${source.head}${source.modified.length ? ` + ${source.modified.length} modified files under gateway/, ingest/, core/, bin/` : ''}\n`;
   process.stdout.write(header);
 
   const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-ingest-'));
@@ -725,6 +872,16 @@ export async function main(argv: string[]): Promise<void> {
     let t = monotonicMs();
     // Devices 0 .. devices-1 carry the load, device `devices` the markers.
     const creds = await provisionBench(dir, o.devices + 1);
+    if (usesNodeRed) {
+      // Node-RED logs in as a service of its own, provisioned as the ingest's (gateway/src/devices.ts), before the gateway reads the registry.
+      const registry = createJsonlRegistryStore({ dir: join(dir, 'data', REGISTRY_DATA_SUBDIR) });
+      await registry.init();
+      try {
+        await provisionService(registry, NODE_RED_USERNAME, 'service', { secret: NODE_RED_PASSWORD });
+      } finally {
+        await registry.close();
+      }
+    }
     log(`provisioned ${o.devices + 1} devices in ${((monotonicMs() - t) / 1000).toFixed(1)} s (${dir})`);
     influx = await startInfluxDb();
     gateway = await startGateway(creds, { env: o.gatewayPersistence ? { GATEWAY_PERSISTENCE_DIR: join(dir, 'gateway-sessions') } : {} });
@@ -743,7 +900,7 @@ export async function main(argv: string[]): Promise<void> {
       { onPuback: () => marker.acked++ },
     );
     (marker as { client: RawClient }).client = markerClient;
-    const ctx: Ctx = { o, creds, gateway, gen, marker, influx, dir, acked: 0, stepNo: 0 };
+    const ctx: Ctx = { o, ...(nodeRed ? { nodeRed } : {}), creds, gateway, gen, marker, influx, dir, acked: 0, stepNo: 0 };
 
     // The raw ceiling's bodies, generated before any clock starts (kept for every repetition).
     const rawPlan = { points: o.rawPoints, meters: o.devices, meter: benchDevice, intervalS: pickIntervalS(Math.ceil(o.rawPoints / o.devices), TS_SPAN_MS) };
@@ -764,24 +921,37 @@ export async function main(argv: string[]): Promise<void> {
         }
       }
       for (const store of o.stores) {
+        // A/B: the peers in the order given in odd repetitions, reversed in even ones.
+        const peers = store === 'influxdb' ? o.peers : o.peers.filter((p) => p === 'wattproof');
+        const order = rep % 2 === 1 ? peers : [...peers].reverse();
         for (const n of o.readingsPerMessage) {
           const gw = gateway;
-          const run = async (rate: number) => {
-            const s = await runStep(ctx, store, n, rate, rep);
+          const run = async (peer: PeerName, rate: number) => {
+            const s = await runStep(ctx, store, peer, n, rate, rep);
             steps.push(s);
             log(describeStep(s));
             if (s.profile) process.stderr.write(formatProfile(s.profile));
             if (gw.exit()) throw new Error(`the gateway died: ${JSON.stringify(gw.exit())}\n${gw.outputTail()}`);
             return s.pass === true;
           };
-          let passed = false;
+          const runs = (peer: PeerName, rate: number) => peer !== 'node-red-unbatched' || rate <= o.unbatchedMaxRate;
+          const state = new Map(order.map((p) => [p, { passed: false, stopped: false }]));
           for (const rate of o.rates) {
-            const ok = await run(rate);
-            passed ||= ok;
-            if (!ok && rate >= o.latencyRate) break;
+            for (const peer of order) {
+              const st = state.get(peer)!;
+              if (st.stopped || !runs(peer, rate)) continue;
+              const ok = await run(peer, rate);
+              st.passed ||= ok;
+              if (!ok && rate >= o.latencyRate) st.stopped = true;
+            }
           }
-          // Nothing passed: halve the lowest rate (twice at most) to find a rate that does.
-          for (let rate = o.rates[0]! / 2, k = 0; !passed && k < 2; rate /= 2, k++) passed = await run(rate);
+          // A peer with nothing passed: halve the lowest rate (twice at most) to find a rate that does.
+          for (let rate = o.rates[0]! / 2, k = 0; k < 2; rate /= 2, k++) {
+            for (const peer of order) {
+              const st = state.get(peer)!;
+              if (!st.passed) st.passed = await run(peer, rate);
+            }
+          }
         }
       }
     }
@@ -793,12 +963,12 @@ export async function main(argv: string[]): Promise<void> {
     }
 
     const uptimeEnd = uptime();
-    const { report, rawSummary, e2e, targets } = formatReport({ raw, steps, reps: o.reps, rawPoints: o.rawPoints, latencyRate: o.latencyRate, ...(aggregate ? { aggregateMs: aggregate.medianMs } : {}) });
+    const { report, rawSummary, e2e, targets, peerRows, zeroLoss, peerTargets } = formatReport({ raw, steps, reps: o.reps, rawPoints: o.rawPoints, latencyRate: o.latencyRate, ...(aggregate ? { aggregateMs: aggregate.medianMs } : {}) });
     process.stdout.write(`${report}\nuptime at end: ${uptimeEnd}\n`);
     if (o.json) {
       await writeFile(
         o.json,
-        `${JSON.stringify({ command, startedAt, finishedAt: new Date().toISOString(), machine: { start: machineStart, end: machineInfo() }, uptime: { start: uptimeStart, end: uptimeEnd }, influxd: influxdVersion(), source, options: o, gateway: gateway.command, raw, rawSummary, steps, e2e, targets, aggregate }, null, 2)}\n`,
+        `${JSON.stringify({ command, startedAt, finishedAt: new Date().toISOString(), machine: { start: machineStart, end: machineInfo() }, uptime: { start: uptimeStart, end: uptimeEnd }, influxd: influxdVersion(), ...(nodeRed ? { nodeRed } : {}), source, options: o, gateway: gateway.command, raw, rawSummary, steps, e2e, targets, peerRows, zeroLoss, peerTargets, aggregate }, null, 2)}\n`,
       );
       process.stdout.write(`JSON written to ${o.json}\n`);
     }

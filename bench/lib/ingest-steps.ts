@@ -1,12 +1,26 @@
 /**
  * The pure half of the ingest benchmark (bench/ingest.ts): how a rate step is judged, how the
  * steps and repetitions are summarized, the ratios against the targets of issue 8, and the
- * timestamps the load uses.
+ * timestamps the load uses; and the comparison with Node-RED as the peer ingest (req. 1(c)):
+ * per step and peer, per peer's highest zero-loss rate, and the targets against batched Node-RED.
  */
 import { median, type LatencySummary } from './stats.js';
-import { formatTable } from './table.js';
+import { formatTable, type Column } from './table.js';
 
 export type StoreName = 'influxdb' | 'duckdb';
+
+/**
+ * What reads the broker and writes the store in a step: the Wattproof ingest, or Node-RED as the
+ * peer ingest (bench/lib/node-red.ts) — `node-red` with a join of 500 messages per InfluxDB write,
+ * `node-red-unbatched` with one write per message. Node-RED steps use the InfluxDB store.
+ */
+export type PeerName = 'wattproof' | 'node-red' | 'node-red-unbatched';
+export const PEERS: readonly PeerName[] = ['wattproof', 'node-red', 'node-red-unbatched'];
+
+/** The peer of a step (steps of runs before peers existed are Wattproof's). */
+export function peerOf(s: { readonly peer?: PeerName }): PeerName {
+  return s.peer ?? 'wattproof';
+}
 
 /** Interval lengths a bench reading may have, s, longest (most realistic) first. */
 export const INTERVAL_CHOICES_S: readonly number[] = [900, 300, 60, 30, 15, 10, 5, 2, 1];
@@ -41,6 +55,8 @@ export function promValue(text: string, name: string): number {
 
 export interface StepResult {
   readonly store: StoreName;
+  /** The ingest-side process; absent: wattproof. Its CPU and RSS are the `ingest*` figures. */
+  readonly peer?: PeerName;
   readonly readingsPerMessage: number;
   readonly rep: number;
   /** Offered readings per second (the generator's target). */
@@ -84,6 +100,10 @@ export interface StepResult {
   readonly influxdCpuUsPerPoint?: number;
   /** DuckDB steps: the rows counted in the file after the ingest stopped, against the ingest's own count. */
   readonly fileCount?: number;
+  /** Lines of the ingest-side process's log at error level during the step (Node-RED: failed writes). */
+  readonly peerLogErrors?: number;
+  /** A few distinct such lines (digits as N), the start-up's included. */
+  readonly peerLogErrorSamples?: readonly string[];
   readonly pass?: boolean;
   /** Why a step did not pass. */
   readonly failed?: readonly string[];
@@ -325,32 +345,38 @@ export function formatRaw(rows: readonly RawSummary[]): string {
   );
 }
 
+/** Every step as a row; with more than one peer in the steps a `peer` column comes first (its CPU and RSS are the `ingest` columns). */
 export function formatSteps(steps: readonly StepResult[]): string {
+  // Without other peers, the table of the runs before peers existed (no peer column).
+  const from = steps.some((s) => peerOf(s) !== 'wattproof') ? 0 : 1;
+  const columns: Array<string | Column> = [
+    'peer',
+    'store',
+    { header: 'rdg/msg', align: 'right' },
+    { header: 'rep', align: 'right' },
+    { header: 'offered/s', align: 'right' },
+    { header: 'sent %', align: 'right' },
+    { header: 'pushed back %', align: 'right' },
+    { header: 'gen. behind %', align: 'right' },
+    { header: 'e2e readings/s', align: 'right' },
+    { header: 'behind at end s', align: 'right' },
+    { header: 'loss', align: 'right' },
+    { header: 'p50 ms', align: 'right' },
+    { header: 'p99 ms', align: 'right' },
+    { header: 'ingest µs/rdg', align: 'right' },
+    { header: 'ingest CPU', align: 'right' },
+    { header: 'gateway µs/msg', align: 'right' },
+    { header: 'influxd µs/rdg', align: 'right' },
+    { header: 'ingest RSS MiB', align: 'right' },
+    { header: 'load 1m', align: 'right' },
+    'pass',
+  ];
   return formatTable(
-    [
-      'store',
-      { header: 'rdg/msg', align: 'right' },
-      { header: 'rep', align: 'right' },
-      { header: 'offered/s', align: 'right' },
-      { header: 'sent %', align: 'right' },
-      { header: 'pushed back %', align: 'right' },
-      { header: 'gen. behind %', align: 'right' },
-      { header: 'e2e readings/s', align: 'right' },
-      { header: 'behind at end s', align: 'right' },
-      { header: 'loss', align: 'right' },
-      { header: 'p50 ms', align: 'right' },
-      { header: 'p99 ms', align: 'right' },
-      { header: 'ingest µs/rdg', align: 'right' },
-      { header: 'ingest CPU', align: 'right' },
-      { header: 'gateway µs/msg', align: 'right' },
-      { header: 'influxd µs/rdg', align: 'right' },
-      { header: 'ingest RSS MiB', align: 'right' },
-      { header: 'load 1m', align: 'right' },
-      'pass',
-    ],
+    columns.slice(from),
     steps.map((s) => {
       const target = (s.offeredPerS / s.readingsPerMessage) * (s.seconds ?? Number.NaN);
       return [
+        peerOf(s),
         s.store,
         String(s.readingsPerMessage),
         String(s.rep),
@@ -370,7 +396,253 @@ export function formatSteps(steps: readonly StepResult[]): string {
         f0(s.ingestPeakRssMiB ?? Number.NaN),
         f1(s.loadAverage1m ?? Number.NaN),
         s.pass ? 'yes' : `no (${(s.failed ?? []).join('; ')})`,
-      ];
+      ].slice(from);
     }),
+  );
+}
+
+/** One (readings per message, offered rate, peer) of the peer comparison, over its repetitions. */
+export interface PeerRow {
+  readonly readingsPerMessage: number;
+  readonly offeredPerS: number;
+  readonly peer: PeerName;
+  /** Steps run (errors included). */
+  readonly steps: number;
+  /** Steps that passed (zero loss, sustained). */
+  readonly passes: number;
+  /** Medians over the steps that ran: readings the gateway acknowledged, readings stored (load and markers). */
+  readonly ackedReadings: number;
+  readonly storedReadings: number;
+  readonly lossMedian: number;
+  readonly lossMax: number;
+  /** The ingest-side process (Wattproof ingest or Node-RED): CPU µs per stored reading and share of a core. */
+  readonly cpuUsPerReading: number;
+  readonly cpuPct: number;
+  readonly p99Ms: number;
+  readonly e2ePerS: number;
+  /** Median over repetitions of this peer's CPU per reading ÷ Wattproof's in the same repetition, same step; NaN for Wattproof or without a pair. */
+  readonly cpuRatioToWattproof: number;
+  /** The pairs' ratios, by repetition (NaN where one of the pair is missing or failed to run). */
+  readonly cpuRatioPerRep: readonly number[];
+  readonly peerLogErrors: number;
+}
+
+const stepKey = (s: StepResult) => `${s.readingsPerMessage}|${s.offeredPerS}`;
+
+/**
+ * The peer comparison of the InfluxDB steps: per readings per message and offered rate, each
+ * peer's medians over the repetitions, and its CPU per reading against Wattproof's from the same
+ * repetition (the two ran one after the other, so a ratio of a pair is less exposed to the
+ * load of a shared machine than a ratio of medians).
+ */
+export function summarizePeerSteps(steps: readonly StepResult[]): PeerRow[] {
+  const influx = steps.filter((s) => s.store === 'influxdb');
+  const groups = new Map<string, StepResult[]>();
+  for (const s of influx) {
+    const k = `${stepKey(s)}|${peerOf(s)}`;
+    groups.set(k, [...(groups.get(k) ?? []), s]);
+  }
+  const wattproofCpu = (s: StepResult) =>
+    influx.find((w) => peerOf(w) === 'wattproof' && w.rep === s.rep && stepKey(w) === stepKey(s) && w.status === 'ok')?.ingestCpuUsPerReading ?? Number.NaN;
+  const out: PeerRow[] = [];
+  for (const g of groups.values()) {
+    const first = g[0]!;
+    const ok = g.filter((s) => s.status === 'ok');
+    const m = (f: (s: StepResult) => number | undefined) => median(ok.map((s) => f(s) ?? Number.NaN));
+    const peer = peerOf(first);
+    out.push({
+      readingsPerMessage: first.readingsPerMessage,
+      offeredPerS: first.offeredPerS,
+      peer,
+      steps: g.length,
+      passes: g.filter((s) => s.pass).length,
+      ackedReadings: m((s) => s.expectedReadings),
+      storedReadings: m((s) => s.storedReadings),
+      lossMedian: m((s) => s.loss),
+      lossMax: ok.length ? Math.max(...ok.map((s) => s.loss ?? Number.NaN)) : Number.NaN,
+      cpuUsPerReading: m((s) => s.ingestCpuUsPerReading),
+      cpuPct: m((s) => s.ingestCpuPct),
+      p99Ms: m((s) => s.latencyMs?.p99),
+      e2ePerS: m((s) => s.e2ePerS),
+      cpuRatioToWattproof: peer === 'wattproof' ? Number.NaN : m((s) => (s.ingestCpuUsPerReading ?? Number.NaN) / wattproofCpu(s)),
+      cpuRatioPerRep: peer === 'wattproof' ? [] : [...ok].sort((a, b) => a.rep - b.rep).map((s) => (s.ingestCpuUsPerReading ?? Number.NaN) / wattproofCpu(s)),
+      peerLogErrors: ok.reduce((a, s) => a + (s.peerLogErrors ?? 0), 0),
+    });
+  }
+  return out.sort((a, b) => a.readingsPerMessage - b.readingsPerMessage || a.offeredPerS - b.offeredPerS || PEERS.indexOf(a.peer) - PEERS.indexOf(b.peer));
+}
+
+/** The highest offered rate a peer sustained with zero loss, per readings per message. */
+export interface ZeroLossRow {
+  readonly readingsPerMessage: number;
+  readonly peer: PeerName;
+  /** Per repetition: the highest passing rate with every lower step passing too (0 when the lowest failed). */
+  readonly perRep: readonly number[];
+  readonly maxZeroLossPerS: number;
+  /** Every repetition passed every step it ran: the true maximum is at least this (the ladder ended first). */
+  readonly atLeast: boolean;
+  /** Per repetition: Wattproof's maximum ÷ this peer's (NaN for Wattproof, or when the peer's is 0). */
+  readonly wattproofRatioPerRep: readonly number[];
+  /**
+   * Median of `wattproofRatioPerRep`. With two repetitions that disagree it is their mean, which
+   * can point the other way than the ratio of the medians: read it with the per-repetition values.
+   */
+  readonly wattproofRatio: number;
+}
+
+/** Per repetition, the ladder of one peer and readings per message: its max zero-loss rate and whether it ever failed. */
+function ladderMax(ladder: readonly StepResult[]): { max: number; failed: boolean } {
+  let max = 0;
+  let failed = false;
+  for (const s of [...ladder].sort((a, b) => a.offeredPerS - b.offeredPerS)) {
+    if (!s.pass) {
+      failed = true;
+      break;
+    }
+    max = s.offeredPerS;
+  }
+  return { max, failed };
+}
+
+export function summarizeZeroLoss(steps: readonly StepResult[]): ZeroLossRow[] {
+  const influx = steps.filter((s) => s.store === 'influxdb');
+  const keys = [...new Set(influx.map((s) => `${s.readingsPerMessage}|${peerOf(s)}`))];
+  const ladder = (n: number, peer: PeerName, rep: number) => influx.filter((s) => s.readingsPerMessage === n && peerOf(s) === peer && s.rep === rep);
+  const out: ZeroLossRow[] = [];
+  for (const k of keys) {
+    const [nText, peerText] = k.split('|') as [string, PeerName];
+    const n = Number(nText);
+    const reps = [...new Set(influx.filter((s) => s.readingsPerMessage === n && peerOf(s) === peerText).map((s) => s.rep))].sort((a, b) => a - b);
+    const per = reps.map((rep) => ladderMax(ladder(n, peerText, rep)));
+    const ratios = reps.map((rep, i) => {
+      const w = ladder(n, 'wattproof', rep);
+      const mine = per[i]!.max;
+      return w.length && mine > 0 ? ladderMax(w).max / mine : Number.NaN;
+    });
+    out.push({
+      readingsPerMessage: n,
+      peer: peerText,
+      perRep: per.map((p) => p.max),
+      maxZeroLossPerS: median(per.map((p) => p.max)),
+      atLeast: per.length > 0 && per.every((p) => !p.failed),
+      wattproofRatioPerRep: peerText === 'wattproof' ? [] : ratios,
+      wattproofRatio: peerText === 'wattproof' ? Number.NaN : median(ratios),
+    });
+  }
+  return out.sort((a, b) => a.readingsPerMessage - b.readingsPerMessage || PEERS.indexOf(a.peer) - PEERS.indexOf(b.peer));
+}
+
+/**
+ * Issue 8's targets against Node-RED (batched), same load, same run:
+ * - ingest CPU per stored reading ≤ 1/4 of batched Node-RED's, per readings per message, at the
+ *   highest offered rate both passed in every repetition (zero loss for both: the same readings
+ *   stored); without such a rate, not judged;
+ * - with 10 readings a message, a max zero-loss rate ≥ 2× batched Node-RED's. When Wattproof
+ *   passed its whole ladder the ratio is a lower bound; it is "met" only if that bound is ≥ 2.
+ */
+export function peerTargetRows(rows: readonly PeerRow[], zeroLoss: readonly ZeroLossRow[], against: PeerName = 'node-red'): TargetRow[] {
+  const out: TargetRow[] = [];
+  const ns = [...new Set(rows.map((r) => r.readingsPerMessage))].sort((a, b) => a - b);
+  for (const n of ns) {
+    const both = rows
+      .filter((r) => r.readingsPerMessage === n && r.peer === against && r.passes === r.steps && r.steps > 0)
+      .map((r) => ({ peer: r, w: rows.find((w) => w.peer === 'wattproof' && w.readingsPerMessage === n && w.offeredPerS === r.offeredPerS) }))
+      .filter((x): x is { peer: PeerRow; w: PeerRow } => x.w !== undefined && x.w.passes === x.w.steps && x.w.steps > 0)
+      .sort((a, b) => b.peer.offeredPerS - a.peer.offeredPerS)[0];
+    if (!both && !rows.some((r) => r.readingsPerMessage === n && r.peer === against)) continue;
+    const share = both ? 1 / both.peer.cpuRatioToWattproof : Number.NaN;
+    out.push({
+      measure: both
+        ? `${n} readings/msg at ${f0(both.peer.offeredPerS)} readings/s (both zero loss): Wattproof ingest CPU per reading / ${against}'s (medians ${f2(both.w.cpuUsPerReading)} / ${f2(both.peer.cpuUsPerReading)} µs; ` +
+          `1 / median of the repetitions' ${against} ÷ Wattproof ${both.peer.cpuRatioPerRep.map((x) => `${f1(x)}×`).join(', ')})`
+        : `${n} readings/msg: Wattproof ingest CPU per reading / ${against}'s (no rate where both had zero loss in every repetition)`,
+      value: pct(share),
+      target: '≤ 25 %',
+      met: Number.isFinite(share) ? share <= 0.25 : undefined,
+    });
+  }
+  for (const z of zeroLoss.filter((r) => r.peer === against && r.readingsPerMessage === 10)) {
+    const w = zeroLoss.find((r) => r.peer === 'wattproof' && r.readingsPerMessage === z.readingsPerMessage);
+    if (!w) continue;
+    const r = z.wattproofRatio;
+    const none = z.maxZeroLossPerS === 0 && w.maxZeroLossPerS > 0;
+    // Bounds: a ladder passed to its end gives a lower bound of that peer's maximum.
+    let met: boolean | undefined;
+    if (none) met = true;
+    else if (!Number.isFinite(r)) met = undefined;
+    else if (w.atLeast && z.atLeast) met = undefined;
+    else if (w.atLeast) met = r >= 2 ? true : undefined;
+    else if (z.atLeast) met = r < 2 ? false : undefined;
+    else met = r >= 2;
+    out.push({
+      measure:
+        `${z.readingsPerMessage} readings/msg: max zero-loss rate, Wattproof / ${against} (medians ${w.atLeast ? '≥ ' : ''}${f0(w.maxZeroLossPerS)} / ${z.atLeast ? '≥ ' : ''}${f0(z.maxZeroLossPerS)} /s; ` +
+        `median of the repetitions' ratios ${z.wattproofRatioPerRep.map((x) => (Number.isFinite(x) ? `${f1(x)}×` : '–')).join(', ')})`,
+      // Both ladders passed to their ends: the ratio says nothing.
+      value: none ? `∞ (${against}: none)` : Number.isFinite(r) && !(w.atLeast && z.atLeast) ? `${w.atLeast ? '≥ ' : z.atLeast ? '≤ ' : ''}${f1(r)}×` : '–',
+      target: '≥ 2×',
+      met,
+    });
+  }
+  return out;
+}
+
+export function formatPeerRows(rows: readonly PeerRow[]): string {
+  return formatTable(
+    [
+      { header: 'rdg/msg', align: 'right' },
+      { header: 'offered/s', align: 'right' },
+      'peer',
+      { header: 'pass', align: 'right' },
+      { header: 'stored / acked readings', align: 'right' },
+      { header: 'loss (max)', align: 'right' },
+      { header: 'e2e readings/s', align: 'right' },
+      { header: 'CPU µs/rdg', align: 'right' },
+      { header: 'CPU', align: 'right' },
+      { header: 'p99 ms', align: 'right' },
+      { header: 'CPU/rdg ÷ Wattproof', align: 'right' },
+      { header: 'log errors', align: 'right' },
+    ],
+    rows.map((r) => [
+      String(r.readingsPerMessage),
+      f0(r.offeredPerS),
+      r.peer,
+      `${r.passes}/${r.steps}`,
+      `${f0(r.storedReadings)} / ${f0(r.ackedReadings)}`,
+      Number.isFinite(r.lossMedian) ? `${(r.lossMedian * 100).toFixed(2)} % (${(r.lossMax * 100).toFixed(2)} %)` : '–',
+      f0(r.e2ePerS),
+      f2(r.cpuUsPerReading),
+      Number.isFinite(r.cpuPct) ? `${f0(r.cpuPct)} %` : '–',
+      f0(r.p99Ms),
+      r.peer === 'wattproof' ? '1' : Number.isFinite(r.cpuRatioToWattproof) ? `${f1(r.cpuRatioToWattproof)}×` : '–',
+      r.peer === 'wattproof' ? '' : String(r.peerLogErrors),
+    ]),
+  );
+}
+
+/** The zero-loss table; a ratio is marked ≥ / ≤ when Wattproof's / the peer's maximum is a lower bound, and left out when both are. */
+export function formatZeroLoss(rows: readonly ZeroLossRow[]): string {
+  const bound = (r: ZeroLossRow) => {
+    const w = rows.find((x) => x.peer === 'wattproof' && x.readingsPerMessage === r.readingsPerMessage);
+    if (w?.atLeast && r.atLeast) return undefined;
+    return w?.atLeast ? '≥ ' : r.atLeast ? '≤ ' : '';
+  };
+  return formatTable(
+    [
+      { header: 'rdg/msg', align: 'right' },
+      'peer',
+      { header: 'max zero-loss offered/s (median)', align: 'right' },
+      { header: 'per repetition', align: 'right' },
+      { header: 'Wattproof ÷ peer (median)', align: 'right' },
+      { header: 'per repetition', align: 'right' },
+    ],
+    rows.map((r) => [
+      String(r.readingsPerMessage),
+      r.peer,
+      `${r.atLeast ? '≥ ' : ''}${f0(r.maxZeroLossPerS)}`,
+      r.perRep.map(f0).join(', '),
+      r.peer === 'wattproof' ? '' : Number.isFinite(r.wattproofRatio) && bound(r) !== undefined ? `${bound(r)}${f1(r.wattproofRatio)}×` : '–',
+      r.wattproofRatioPerRep.map((x) => (Number.isFinite(x) ? `${f1(x)}×` : '–')).join(', '),
+    ]),
   );
 }

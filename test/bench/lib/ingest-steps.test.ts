@@ -1,5 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { firstReaching, judgeStep, pickIntervalS, promValue, summarizeRaw, summarizeSteps, targetRows, type E2eSummary, type StepResult } from '../../../bench/lib/ingest-steps.js';
+import {
+  firstReaching,
+  formatPeerRows,
+  formatSteps,
+  formatZeroLoss,
+  judgeStep,
+  peerOf,
+  peerTargetRows,
+  pickIntervalS,
+  promValue,
+  summarizePeerSteps,
+  summarizeRaw,
+  summarizeSteps,
+  summarizeZeroLoss,
+  targetRows,
+  type E2eSummary,
+  type PeerName,
+  type StepResult,
+} from '../../../bench/lib/ingest-steps.js';
 
 const H = 3_600_000;
 
@@ -82,5 +100,95 @@ describe('ingest benchmark helpers (bench/lib/ingest-steps.ts)', () => {
     expect(find(/influxdb: 1000 readings\/msg, p99/)).toMatchObject({ met: false });
     expect(find(/DuckDB \/ InfluxDB end to end, 1000/)).toMatchObject({ value: '40 %', met: false });
     expect(find(/aggregate/)).toMatchObject({ met: true });
+  });
+
+  describe('peers: Wattproof against Node-RED in the same run', () => {
+    const lat = (p99: number) => ({ count: 100, mean: 1, p50: p99 / 2, p99, p999: p99, max: p99 });
+    /** A step of `peer` with n = 10 that stored everything acknowledged (or lost `loss`), CPU `cpu` µs per reading. */
+    const peerStep = (peer: PeerName, rep: number, offeredPerS: number, cpu: number, pass = true, loss = 0): StepResult => ({
+      ...step({ offeredPerS, rep, readingsPerMessage: 10, loss, ingestCpuUsPerReading: cpu, ingestCpuPct: cpu, latencyMs: lat(cpu * 10) }),
+      peer,
+      expectedReadings: offeredPerS * 10,
+      storedReadings: Math.round(offeredPerS * 10 * (1 - loss)),
+      pass,
+      ...(peer === 'wattproof' ? {} : { peerLogErrors: loss > 0 ? 3 : 0 }),
+    });
+    // Wattproof passes every step; Node-RED passes 5k and 10k, then loses at 20k (rep 1) or already at 10k (rep 2).
+    const steps: StepResult[] = [
+      peerStep('wattproof', 1, 5000, 4),
+      peerStep('node-red', 1, 5000, 30),
+      peerStep('node-red', 1, 10_000, 36),
+      peerStep('wattproof', 1, 10_000, 3),
+      peerStep('wattproof', 1, 20_000, 3),
+      peerStep('node-red', 1, 20_000, 40, false, 0.4),
+      peerStep('node-red-unbatched', 1, 5000, 90),
+      peerStep('node-red', 2, 5000, 32),
+      peerStep('wattproof', 2, 5000, 4),
+      peerStep('wattproof', 2, 10_000, 4),
+      peerStep('node-red', 2, 10_000, 44, false, 0.01),
+      peerStep('wattproof', 2, 20_000, 3.5),
+    ];
+
+    it('steps of runs before peers existed are Wattproof’s', () => {
+      expect(peerOf({})).toBe('wattproof');
+      expect(peerOf({ peer: 'node-red' })).toBe('node-red');
+    });
+
+    it('compare each step per peer: medians, and CPU against Wattproof’s of the same repetition', () => {
+      const rows = summarizePeerSteps([...steps, { ...peerStep('wattproof', 1, 5000, 1), store: 'duckdb' }]);
+      expect(rows.map((r) => `${r.offeredPerS} ${r.peer}`)).toEqual(['5000 wattproof', '5000 node-red', '5000 node-red-unbatched', '10000 wattproof', '10000 node-red', '20000 wattproof', '20000 node-red']);
+      const nr5 = rows.find((r) => r.peer === 'node-red' && r.offeredPerS === 5000)!;
+      // Rep 1: 30 / 4, rep 2: 32 / 4 → median 7.75.
+      expect(nr5).toMatchObject({ steps: 2, passes: 2, cpuUsPerReading: 31, cpuRatioToWattproof: 7.75, ackedReadings: 50_000, storedReadings: 50_000, lossMax: 0, p99Ms: 310 });
+      const nr10 = rows.find((r) => r.peer === 'node-red' && r.offeredPerS === 10_000)!;
+      // Rep 1: 36 / 3 = 12, rep 2: 44 / 4 = 11.
+      expect(nr10).toMatchObject({ passes: 1, cpuRatioToWattproof: 11.5, cpuRatioPerRep: [12, 11], lossMax: 0.01, peerLogErrors: 3 });
+      expect(rows.find((r) => r.peer === 'wattproof' && r.offeredPerS === 5000)!.cpuRatioToWattproof).toBeNaN();
+      // Paired with Wattproof's step of its own repetition (rep 1: 4 µs), not with the DuckDB step.
+      expect(rows.find((r) => r.peer === 'node-red-unbatched')).toMatchObject({ cpuRatioToWattproof: 22.5 });
+      // Without a Wattproof step in the same repetition there is no ratio.
+      expect(summarizePeerSteps(steps.filter((s) => !(peerOf(s) === 'wattproof' && s.rep === 1 && s.offeredPerS === 5000))).find((r) => r.peer === 'node-red-unbatched')!.cpuRatioToWattproof).toBeNaN();
+      expect(formatPeerRows(rows)).toMatch(/\|\s+10 \|\s+10,000 \| node-red\s+\|\s+1\/2 \|\s+99,500 \/ 100,000 \|\s+0\.50 % \(1\.00 %\) \|.*\|\s+11\.5× \|\s+3 \|/);
+    });
+
+    it('find each peer’s highest zero-loss rate per repetition, and Wattproof’s against it', () => {
+      const rows = summarizeZeroLoss(steps);
+      const get = (peer: PeerName) => rows.find((r) => r.peer === peer)!;
+      // Wattproof never failed: at least 20,000 in both repetitions.
+      expect(get('wattproof')).toMatchObject({ perRep: [20_000, 20_000], maxZeroLossPerS: 20_000, atLeast: true });
+      // Node-RED: 10,000 (rep 1), 5,000 (rep 2); Wattproof / Node-RED: 2 and 4.
+      expect(get('node-red')).toMatchObject({ perRep: [10_000, 5000], maxZeroLossPerS: 7500, atLeast: false, wattproofRatioPerRep: [2, 4], wattproofRatio: 3 });
+      expect(get('node-red-unbatched')).toMatchObject({ perRep: [5000], atLeast: true });
+      const table = formatZeroLoss(rows);
+      expect(table).toContain('≥ 20,000');
+      // Wattproof's maximum is a lower bound: so is the ratio; both bounds: no ratio.
+      expect(table).toMatch(/\| node-red +\| +7,500 \| +10,000, 5,000 \| +≥ 3\.0× \| +2\.0×, 4\.0× \|/);
+      expect(table).toMatch(/\| node-red-unbatched +\| +≥ 5,000 \| +5,000 \| +– \|/);
+    });
+
+    it('judge the targets against batched Node-RED: CPU at the highest rate both passed every time, zero-loss rate with bounds', () => {
+      const targets = peerTargetRows(summarizePeerSteps(steps), summarizeZeroLoss(steps));
+      // 10,000/s: Node-RED failed once; 5,000/s is the highest both always passed: 1 / 7.75 = 13 %.
+      expect(targets[0]).toMatchObject({ value: '13 %', target: '≤ 25 %', met: true });
+      expect(targets[0]!.measure).toMatch(/at 5,000 readings\/s/);
+      // Wattproof's maximum is a lower bound (it never failed): a ratio ≥ 2 is met.
+      expect(targets[1]).toMatchObject({ value: '≥ 3.0×', target: '≥ 2×', met: true });
+      expect(targets[1]!.measure).toContain('ratios 2.0×, 4.0×');
+
+      // Node-RED never failed and Wattproof did at a lower rate: below 2× and Node-RED may be faster still: not met.
+      const flipped = steps.map((s) => (peerOf(s) === 'node-red' ? { ...s, pass: true, loss: 0 } : peerOf(s) === 'wattproof' && s.offeredPerS === 10_000 ? { ...s, pass: false } : s));
+      expect(peerTargetRows(summarizePeerSteps(flipped), summarizeZeroLoss(flipped))[1]).toMatchObject({ met: false });
+      // Both passed every step: the ratio says nothing.
+      const allPass = steps.map((s) => ({ ...s, pass: true, loss: 0 }));
+      expect(peerTargetRows(summarizePeerSteps(allPass), summarizeZeroLoss(allPass))[1]).toMatchObject({ value: '–', met: undefined });
+      // Node-RED passed nothing: infinitely many times faster.
+      const none = steps.map((s) => (peerOf(s) === 'node-red' ? { ...s, pass: false } : s));
+      expect(peerTargetRows(summarizePeerSteps(none), summarizeZeroLoss(none))).toMatchObject([{ value: '–', met: undefined }, { value: '∞ (node-red: none)', met: true }]);
+    });
+
+    it('list every step with a peer column only when there are other peers', () => {
+      expect(formatSteps(steps).split('\n')[0]).toMatch(/^\| peer +\| store/);
+      expect(formatSteps([step({ offeredPerS: 1000 })]).split('\n')[0]).toMatch(/^\| store/);
+    });
   });
 });
