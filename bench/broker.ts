@@ -32,15 +32,28 @@
  *                          dies) instead of a fresh one per turn; faster (the gateway's scrypt
  *                          logins are cached), but RSS and backlogs then carry over between turns
  *   --pin                  broker on CPU 0, generator and subscriber on CPU 1 (taskset)
+ *   --cpu-prof             run the gateway under `node --cpu-prof` (a fresh process per turn: the
+ *                          profile is written when it exits) and print its self time over each
+ *                          turn's measured window, by owner of the code (gateway/src, core/src, each
+ *                          node_modules package, Node internals, V8) and by function, also as
+ *                          µs/msg: the share of profiled time × the broker CPU µs/msg of the turn.
+ *                          V8 samples the main thread's wall time, not CPU time: on a busy machine
+ *                          the time the gateway waits for a core after a syscall that woke another
+ *                          process (`writev` to the subscriber) is counted in that syscall, and GC
+ *                          helper threads are not sampled; `perf record` shows on-CPU time
+ *   --cpu-prof-dir DIR     keep the .cpuprofile files there (one directory per turn; open them in
+ *                          Chrome DevTools) instead of in the temp dir removed at the end
  *   --json FILE            also write every turn and the summary as JSON
  *   --summarize FILE       print the tables of a JSON file written by --json again, run nothing
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BROKERS, mosquittoConfig, provisionBench, startBroker, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerName, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
+import { summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import type { SubIn, SubOut, SubResult } from './lib/mqtt-sub.js';
@@ -63,9 +76,15 @@ export interface BrokerBenchOptions {
   readonly mosquittoLimits: MosquittoLimits;
   /** Keep each broker running from turn to turn (restarted only when it dies) instead of a fresh process per turn. */
   readonly reuseBrokers: boolean;
+  /** Profile the gateway (`node --cpu-prof`) in every turn; needs a fresh process per turn. */
+  readonly cpuProf: boolean;
+  /** Where the .cpuprofile files are kept; undefined = the temp dir, removed at the end. */
+  readonly cpuProfDir?: string;
 }
 
 export type MosquittoLimits = 'unlimited' | 'stock';
+
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** Mosquitto config lines per `--mosquitto-limits` (mosquitto.conf(5): 0 = no maximum). */
 export const MOSQUITTO_LIMITS: Record<MosquittoLimits, readonly string[]> = {
@@ -105,6 +124,67 @@ export interface TurnResult {
   readonly subscriberCpuPct?: number;
   readonly loadAverage1m?: number;
   readonly crash?: { readonly exit: unknown; readonly outputTail: string };
+  /** The measured window, CLOCK_MONOTONIC ms (bench/lib/payload.ts `monotonicMs`), as the CPU profile's clock. */
+  readonly windowMonoMs?: { readonly t0: number; readonly t1: number };
+  /** `--cpu-prof`: the gateway's self time over the window. */
+  readonly profile?: TurnProfile;
+}
+
+/** Self time of the code of one owner (see `ownerOf`). */
+export interface OwnerRow {
+  readonly owner: string;
+  readonly selfMs: number;
+  /** Share of the profiled (non-idle) time. */
+  readonly share: number;
+}
+
+/** A gateway turn's CPU profile over the measured window: the top functions and every owner's total. */
+export interface TurnProfile extends ProfileSummary {
+  readonly byOwner: readonly OwnerRow[];
+}
+
+/** V8's own entries ("(garbage collector)", "(program)") and functions without a script (builtins, C++ bindings). */
+export const V8_OWNER = 'V8: GC, builtins, native';
+
+/**
+ * Whose code a function of a profile summary is, from its `name (file:line)` label
+ * (bench/lib/cpu-profile.ts): `gateway/src`, `core/src`, `bin`, a node_modules package
+ * (`aedes`, `mqtt-packet`, `@scope/name`), `node internals` (node:*), or `V8_OWNER`.
+ */
+export function ownerOf(fn: string): string {
+  const open = fn.lastIndexOf(' (');
+  if (open < 0 || !fn.endsWith(')')) return V8_OWNER;
+  const file = fn.slice(open + 2, -1).replace(/:\d+$/, '');
+  if (file.startsWith('node:')) return 'node internals';
+  const parts = file.split('/');
+  if (parts[0] === 'node_modules') return parts[1]?.startsWith('@') ? `${parts[1]}/${parts[2]}` : (parts[1] ?? file);
+  if (parts.length > 2 && parts[1] === 'src') return `${parts[0]}/src`;
+  return parts.length > 1 ? parts[0]! : file;
+}
+
+/** The profile's self time in [t0, t1] (monotonic ms): the `top` functions and every owner's total. */
+export function profileTurn(profile: CpuProfile, window: { t0: number; t1: number }, top = 25): TurnProfile {
+  const range = { root: REPO_ROOT, fromUs: window.t0 * 1000, toUs: window.t1 * 1000 };
+  const all = summarizeCpuProfile(profile, { ...range, top: Number.MAX_SAFE_INTEGER });
+  const owners = new Map<string, number>();
+  for (const r of all.top) owners.set(ownerOf(r.fn), (owners.get(ownerOf(r.fn)) ?? 0) + r.selfMs);
+  const byOwner = [...owners]
+    .sort((a, b) => b[1] - a[1])
+    .map(([owner, selfMs]) => ({ owner, selfMs, share: all.busyMs ? selfMs / all.busyMs : 0 }));
+  return { ...all, top: all.top.slice(0, top), byOwner };
+}
+
+/**
+ * The main thread's profile in `dir`. Node writes one per thread, `CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile`;
+ * tsx's module loader runs on a worker thread of its own (thread id ≠ 0), idle after start-up.
+ */
+async function mainThreadProfile(dir: string): Promise<CpuProfile | undefined> {
+  try {
+    const f = (await readdir(dir)).find((name) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name));
+    return f ? (JSON.parse(await readFile(join(dir, f), 'utf8')) as CpuProfile) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface SummaryRow {
@@ -215,6 +295,7 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
       generatorCpuPct: cpuPct(samples.t0.gen, samples.t1.gen),
       subscriberCpuPct: cpuPct(samples.t0.sub, samples.t1.sub),
       loadAverage1m: loadAverage()[0],
+      windowMonoMs: { t0: t0Ms, t1: t1Ms },
       ...(crashed ? { crash: { exit: broker.exit(), outputTail: broker.outputTail() } } : {}),
     };
     return result;
@@ -334,6 +415,27 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
   return `${main}${ratios ? `\ngateway / mosquitto (medians):\n\n${ratios}` : ''}`;
 }
 
+/** The profile of each gateway turn that has one: owners, then the top functions, as share and as µs/msg. */
+export function formatProfiles(turns: readonly TurnResult[]): string {
+  const out: string[] = [];
+  for (const t of turns) {
+    const p = t.profile;
+    if (!p) continue;
+    const usPerMsg = t.brokerCpuUsPerMsg ?? Number.NaN;
+    const row = (share: number, selfMs: number, what: string) => `  ${(share * 100).toFixed(1).padStart(5)} %  ${f1(share * usPerMsg).padStart(6)} µs/msg  ${selfMs.toFixed(0).padStart(6)} ms  ${what}`;
+    out.push(
+      `${t.broker} QoS ${t.qos} ${f0(t.rate)}/s rep ${t.rep}: broker CPU ${f1(usPerMsg)} µs/msg, sent ${f0(t.sentPerS ?? Number.NaN)}/s, load ${f1(t.loadAverage1m ?? Number.NaN)}; ` +
+        `profiled ${p.busyMs.toFixed(0)} ms busy, ${p.idleMs.toFixed(0)} ms idle, ${p.samples} samples (µs/msg = share × broker CPU µs/msg; wall-time samples of the main thread)`,
+      '  self time by owner:',
+      ...p.byOwner.map((r) => row(r.share, r.selfMs, r.owner)),
+      '  top self time by function:',
+      ...p.top.map((r) => row(r.share, r.selfMs, r.fn)),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
 export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { json?: string; summarize?: string } {
   const { values } = parseArgs({
     args: argv,
@@ -349,6 +451,8 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
       brokers: { type: 'string', default: BROKERS.join(',') },
       pin: { type: 'boolean', default: false },
       'reuse-brokers': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      'cpu-prof-dir': { type: 'string' },
       'mosquitto-limits': { type: 'string', default: 'unlimited' },
       json: { type: 'string' },
       summarize: { type: 'string' },
@@ -363,6 +467,8 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     if (q !== 0 && q !== 1) throw new Error('--qos takes 0 and/or 1');
     return q as 0 | 1;
   });
+  if (values['cpu-prof'] && values['reuse-brokers']) throw new Error('--cpu-prof needs a fresh gateway per turn (the profile is written when it exits): drop --reuse-brokers');
+  if (values['cpu-prof-dir'] && !values['cpu-prof']) throw new Error('--cpu-prof-dir goes with --cpu-prof');
   const brokers = values.brokers.split(',').map((b) => {
     if (!(BROKERS as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKERS.join(', ')}`);
     return b as BrokerName;
@@ -379,6 +485,8 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     brokers,
     pin: values.pin,
     reuseBrokers: values['reuse-brokers'],
+    cpuProf: values['cpu-prof'],
+    ...(values['cpu-prof-dir'] ? { cpuProfDir: values['cpu-prof-dir'] } : {}),
     mosquittoLimits: (() => {
       const l = values['mosquitto-limits'];
       if (l !== 'unlimited' && l !== 'stock') throw new Error('--mosquitto-limits takes unlimited or stock');
@@ -393,7 +501,8 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseBrokerBenchArgs(argv);
   if (o.summarize) {
     const saved = JSON.parse(await readFile(o.summarize, 'utf8')) as { command: string; turns: TurnResult[] };
-    process.stdout.write(`${saved.command}\n\n${formatSummary(summarizeTurns(saved.turns))}`);
+    const profiles = formatProfiles(saved.turns);
+    process.stdout.write(`${saved.command}\n\n${formatSummary(summarizeTurns(saved.turns))}${profiles ? `\nGateway CPU profiles (self time over each turn's window):\n\n${profiles}` : ''}`);
     return;
   }
   const command = `npm run bench -- broker ${argv.join(' ')}`.trim();
@@ -410,11 +519,16 @@ export async function main(argv: string[]): Promise<void> {
     let t = performance.now();
     const creds = await provisionBench(dir, o.devices);
     log(`provisioned ${o.devices} devices for both brokers in ${((performance.now() - t) / 1000).toFixed(1)} s (${dir})`);
-    const ensure = async (name: BrokerName): Promise<BrokerProcess> => {
+    const ensure = async (name: BrokerName, profDir: string | undefined): Promise<BrokerProcess> => {
       const b = brokers.get(name);
       if (b && !b.exit()) return b;
       t = performance.now();
-      const started = await startBroker(name, creds, { extraConfig: MOSQUITTO_LIMITS[o.mosquittoLimits], ...(o.pin ? { cpus: '0' } : {}) });
+      const started = await startBroker(name, creds, {
+        extraConfig: MOSQUITTO_LIMITS[o.mosquittoLimits],
+        ...(o.pin ? { cpus: '0' } : {}),
+        // Writing a profile of a 10-30 s turn at exit takes a few seconds.
+        ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], stopTimeoutMs: 60_000 } : {}),
+      });
       brokers.set(name, started);
       commands.set(name, started.command);
       log(`${b ? 're' : ''}started ${name} pid ${started.pid} on port ${started.port} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -426,8 +540,10 @@ export async function main(argv: string[]): Promise<void> {
         for (const rate of o.rates) {
           for (const name of o.brokers) {
             let turn: TurnResult;
+            const profDir = o.cpuProf && name === 'gateway' ? join(o.cpuProfDir ?? join(dir, 'profiles'), `turn-${turns.length + 1}-qos${qos}-${rate}-rep${rep}`) : undefined;
+            if (profDir) await mkdir(profDir, { recursive: true });
             try {
-              turn = await runTurn(await ensure(name), creds, o, qos, rate, rep);
+              turn = await runTurn(await ensure(name, profDir), creds, o, qos, rate, rep);
             } catch (err) {
               turn = { broker: name, qos, rate, rep, status: 'error', error: (err as Error).message };
             } finally {
@@ -436,6 +552,11 @@ export async function main(argv: string[]): Promise<void> {
                 await broker.stop();
                 brokers.delete(name);
               }
+            }
+            if (profDir && turn.windowMonoMs) {
+              const profile = await mainThreadProfile(profDir);
+              if (profile) turn = { ...turn, profile: profileTurn(profile, turn.windowMonoMs) };
+              else log(`no CPU profile of the gateway in ${profDir} (killed before it could write one?)`);
             }
             turns.push(turn);
             log(
@@ -447,13 +568,18 @@ export async function main(argv: string[]): Promise<void> {
                 (turn.error ? ` (${turn.error})` : '') +
                 (turn.crash ? `\n--- ${name} output before it died ---\n${turn.crash.outputTail}\n---` : ''),
             );
+            if (turn.profile) log(formatProfiles([turn]));
           }
         }
       }
     }
     const summary = summarizeTurns(turns);
     const machineEnd = machineInfo();
-    process.stdout.write(`\n${formatSummary(summary)}\nload average at start ${machineStart.loadAverage.join(' ')}, at end ${machineEnd.loadAverage.join(' ')}\n`);
+    const profiles = formatProfiles(turns);
+    process.stdout.write(
+      `\n${formatSummary(summary)}\nload average at start ${machineStart.loadAverage.join(' ')}, at end ${machineEnd.loadAverage.join(' ')}\n` +
+        (profiles ? `\nGateway CPU profiles (self time over each turn's window):\n\n${profiles}` : ''),
+    );
     if (o.json) {
       await writeFile(
         o.json,

@@ -139,7 +139,7 @@ export interface BrokerProcess {
   exit(): BrokerExit | undefined;
   /** The last lines the process wrote on stdout and stderr (a crash's stack trace). */
   outputTail(): string;
-  /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
+  /** SIGTERM, then SIGKILL after 5 s (StartOptions.stopTimeoutMs); resolves when it has exited. */
   stop(): Promise<void>;
 }
 
@@ -152,9 +152,16 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** Time allowed to start listening, ms (default 30,000). */
   readonly startTimeoutMs?: number;
+  /**
+   * Node arguments before the gateway's script, e.g. `--cpu-prof` (Node 20 refuses it in
+   * NODE_OPTIONS). Mosquitto ignores them.
+   */
+  readonly nodeArgs?: readonly string[];
+  /** Time `stop()` allows after SIGTERM before SIGKILL, ms (default 5,000; longer when a CPU profile is written at exit). */
+  readonly stopTimeoutMs?: number;
 }
 
-function track(name: BrokerName, child: ChildProcess, port: number, command: string, logFile: string): BrokerProcess {
+function track(name: BrokerName, child: ChildProcess, port: number, command: string, logFile: string, stopTimeoutMs = 5000): BrokerProcess {
   let exited: BrokerExit | undefined;
   let tail = '';
   const log = createWriteStream(logFile, { flags: 'a' });
@@ -182,7 +189,7 @@ function track(name: BrokerName, child: ChildProcess, port: number, command: str
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
       await done;
       clearTimeout(timer);
     },
@@ -224,10 +231,10 @@ export async function startGateway(creds: BenchCredentials, options: StartOption
     LOG_LEVEL: 'warn',
     ...options.env,
   };
-  const [cmd, args] = wrap(process.execPath, [join(REPO_ROOT, 'bin/wattproof.js'), 'gateway'], options);
+  const [cmd, args] = wrap(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bin/wattproof.js'), 'gateway'], options);
   const child = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const command = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${cmd} ${args.join(' ')}`;
-  return untilListening(track('gateway', child, port, command, join(creds.dir, `gateway-${port}.log`)), options.startTimeoutMs ?? 30_000);
+  return untilListening(track('gateway', child, port, command, join(creds.dir, `gateway-${port}.log`), options.stopTimeoutMs), options.startTimeoutMs ?? 30_000);
 }
 
 /** Mosquitto's config: one listener, the password file and ACL, persistence off, logs of warnings and errors. */

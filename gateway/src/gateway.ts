@@ -18,8 +18,8 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { Registry } from 'prom-client';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { encodeDeadLetterPayload, parseStatusMessage, parseTopic, printable, silentLogger, verifySecret, type Logger, type RegistryStore } from '@wattproof/core';
-import { canPublish, canSubscribe, type Identity } from './acl.js';
+import { encodeDeadLetterPayload, parseStatusMessage, printable, silentLogger, verifySecret, type Logger, type RegistryStore, type TopicChannel } from '@wattproof/core';
+import { canSubscribe, createPublishRights, type Identity, type PublishRights } from './acl.js';
 import type { GatewayConfig } from './config.js';
 import { gatewayError, type GATEWAY_ERRORS } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -113,6 +113,16 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('base64url');
 }
 
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** An authenticated connection: who it is, and its rights on the topics it publishes to. */
+interface Connection {
+  readonly identity: Identity;
+  readonly publishRights: (topic: string) => PublishRights;
+}
+
 export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway {
   const logger = deps.logger ?? silentLogger;
   const clock = deps.clock ?? Date.now;
@@ -134,7 +144,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     () => handOff?.stats() ?? { inFlight: 0, waiting: 0 },
   );
 
-  const identities = new WeakMap<Client, Identity>();
+  const connections = new WeakMap<Client, Connection>();
   // The username a client gave in its CONNECT (also when it was refused), for log lines.
   const usernames = new WeakMap<Client, string>();
   const emptyIdPersistent = new WeakSet<Client>();
@@ -155,7 +165,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
   let startedAtMs: number | null = null;
 
   async function deadLetter(client: Client, packet: PublishPacket, code: GatewayCode, reason: string): Promise<void> {
-    const identity = identities.get(client);
+    const identity = connections.get(client)?.identity;
     await registry.addDeadLetters([
       {
         receivedAtMs: clock(),
@@ -215,17 +225,20 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
   /**
    * Everything a PUBLISH goes through before aedes acknowledges it: limits, ACL, contract checks,
    * the backlog bound and, for QoS 1, the hand-off to the session store. Null = acknowledge it.
+   *
+   * The checks are synchronous; what has to wait (a refusal's dead letter, the readings stream,
+   * the backlog and the QoS > 0 hand-off) returns a promise. So a QoS 0 PUBLISH that passes them
+   * is decided without a promise (`HandOff.inOrder` then calls aedes back at once).
    */
-  async function authorizePublish(client: Client, packet: PublishPacket): Promise<Error | null> {
-    const identity = identities.get(client);
-    if (!identity) return new Error('not authenticated');
+  function authorizePublish(client: Client, packet: PublishPacket): Error | null | Promise<Error | null> {
+    const connection = connections.get(client);
+    if (!connection) return new Error('not authenticated');
     const size = packet.payload?.length ?? 0;
     if (size > config.GATEWAY_MAX_PAYLOAD_BYTES) {
       return refusePublish(client, packet, 'GATEWAY_PAYLOAD_TOO_LARGE', `payload is ${size} bytes; the limit is ${config.GATEWAY_MAX_PAYLOAD_BYTES}`);
     }
-    const acl = canPublish(identity, packet.topic);
-    if (!acl.ok) return refusePublish(client, packet, 'GATEWAY_PUBLISH_FORBIDDEN', acl.reason);
-    const channel = parseTopic(packet.topic)?.channel;
+    const { decision, channel } = connection.publishRights(packet.topic);
+    if (!decision.ok) return refusePublish(client, packet, 'GATEWAY_PUBLISH_FORBIDDEN', decision.reason);
     if (channel === 'readings') {
       // Readings are never retained (contract v1); a retained reading would replay to every new subscriber.
       packet.retain = false;
@@ -233,8 +246,16 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       const status = parseStatusMessage(packet.payload);
       if (!status.ok) return refusePublish(client, packet, 'GATEWAY_STATUS_INVALID', status.error.reason);
     }
+    // A Will (no `cmd`) is published when its client is gone: nothing to acknowledge, nobody to refuse.
+    if (packet.cmd === 'publish' && ((sink && channel === 'readings') || packet.qos > 0)) return handOffPublish(client, packet, channel, size);
+    metrics.accepted(size);
+    return null;
+  }
+
+  /** The part of `authorizePublish` that waits: the readings stream, the backlog bound and the QoS > 0 hand-off. */
+  async function handOffPublish(client: Client, packet: PublishPacket, channel: TopicChannel | undefined, size: number): Promise<Error | null> {
     // Scale-out hand-off (stream-sink.ts): the readings are in their meter's stream before anything acknowledges them.
-    if (sink && channel === 'readings' && packet.cmd === 'publish') {
+    if (sink && channel === 'readings') {
       const error = await sink.append(client, packet);
       if (error) {
         metrics.publishes.inc({ result: 'stream_refused' });
@@ -242,8 +263,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
         return error;
       }
     }
-    // A Will (no `cmd`) is published when its client is gone: nothing to acknowledge, nobody to refuse.
-    if (packet.cmd === 'publish' && packet.qos > 0) {
+    if (packet.qos > 0) {
       const admission = await backlog!.admit(packet.topic);
       if (!admission.ok) return refuseForBacklog(client, packet, admission);
       if (packet.qos === 1) {
@@ -262,8 +282,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
         admission.release();
       }
     }
-    metrics.publishes.inc({ result: 'accepted' });
-    metrics.receivedBytes.inc(size);
+    metrics.accepted(size);
     return null;
   }
 
@@ -414,7 +433,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
         authenticate(client, username, password, done) {
           authenticate(client, username ?? undefined, password ?? undefined).then(
             (identity) => {
-              identities.set(client, identity);
+              connections.set(client, { identity, publishRights: createPublishRights(identity) });
               metrics.connections.inc({ result: 'accepted' });
               done(null, true);
             },
@@ -424,12 +443,18 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
         authorizePublish(client, packet, callback) {
           // client is null for the Last Will of a client that is gone; it was authorized at its CONNECT.
           if (!client) return callback(null);
-          const outcome = authorizePublish(client, packet).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+          let outcome: Error | null | Promise<Error | null>;
+          try {
+            outcome = authorizePublish(client, packet);
+          } catch (err) {
+            outcome = toError(err);
+          }
+          if (outcome instanceof Promise) outcome = outcome.catch(toError);
           // Callbacks in arrival order, so PUBACKs keep the order of the PUBLISH packets [MQTT-4.6.0-2].
-          handOff!.inOrder(client, outcome, (error) => callback(error));
+          handOff!.inOrder(client, outcome, callback);
         },
         authorizeSubscribe(client, sub, callback) {
-          const identity = identities.get(client);
+          const identity = connections.get(client)?.identity;
           if (!identity) return callback(new Error('not authenticated'));
           const acl = canSubscribe(identity, sub.topic);
           if (!acl.ok) {

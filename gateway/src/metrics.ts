@@ -17,7 +17,20 @@ export function createGatewayMetrics(
   backlog?: BacklogGauges,
   deliveries?: () => { inFlight: number; waiting: number },
 ) {
+  // Accepted publishes and their bytes are counted in plain numbers and added to their counters
+  // when these are read (a scrape): prom-client's `inc({ result })` hashes and validates the labels
+  // on every call, and a pre-bound `labels('accepted')` child does the same. The two `inc`s of
+  // every accepted publish were 1-2 % of the gateway's profiled time at 10k msg/s
+  // (`npm run bench -- broker --cpu-prof`); in process (hook and broker.publish, no sockets,
+  // medians of 7) a PUBLISH went from 1.71 to 1.23 µs at QoS 0 and from 9.28 to 8.31 µs at QoS 1.
+  let acceptedPublishes = 0;
+  let acceptedBytes = 0;
   return {
+    /** Counts one accepted PUBLISH of `bytes` payload bytes (wattproof_gateway_publishes_total{result="accepted"}, wattproof_gateway_received_payload_bytes_total). */
+    accepted(bytes: number): void {
+      acceptedPublishes++;
+      acceptedBytes += bytes;
+    },
     connections: new Counter({
       name: 'wattproof_gateway_connections_total',
       help: 'CONNECT attempts by result',
@@ -37,6 +50,11 @@ export function createGatewayMetrics(
       help: 'PUBLISH packets from clients by result (accepted = forwarded)',
       labelNames: ['result'] as const,
       registers: [registry],
+      collect() {
+        if (acceptedPublishes === 0) return;
+        this.inc({ result: 'accepted' }, acceptedPublishes);
+        acceptedPublishes = 0;
+      },
     }),
     rejections: new Counter({
       name: 'wattproof_gateway_rejections_total',
@@ -110,6 +128,11 @@ export function createGatewayMetrics(
       name: 'wattproof_gateway_received_payload_bytes_total',
       help: 'Payload bytes of accepted PUBLISH packets',
       registers: [registry],
+      collect() {
+        if (acceptedBytes === 0) return;
+        this.inc(acceptedBytes);
+        acceptedBytes = 0;
+      },
     }),
   };
 }

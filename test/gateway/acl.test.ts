@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
-import { aggregatorUsername, canPublish, canSubscribe, provisionAggregator, type Identity } from '@wattproof/gateway';
+import { aggregatorUsername, canPublish, canSubscribe, createPublishRights, provisionAggregator, type Identity } from '@wattproof/gateway';
 
 const device: Identity = {
   kind: 'principal',
@@ -58,6 +58,28 @@ describe('ACL', () => {
     for (const who of [siteless, meterless]) {
       expect(canPublish(who, 'wattproof/v1/yz/b01/elec/readings').ok).toBe(false);
       expect(canSubscribe(who, 'wattproof/v1/#').ok).toBe(false);
+    }
+  });
+  it('gives the same publish decisions with the last topic remembered, and the channel of v1 topics', () => {
+    const topics = [
+      'wattproof/v1/yz/b01/elec/readings',
+      'wattproof/v1/yz/b01/elec/readings',
+      'wattproof/v1/yz/b01/gas/readings',
+      'wattproof/v1/yz/b01/elec/status',
+      'wattproof/v1/yz/b01/elec/readings',
+      'wattproof/v1/other/b01/elec/readings',
+      'wattproof/v1/other/b01/elec/readings',
+      'other/topic',
+      '$SYS/x',
+      'wattproof/v1/yz/b01/elec/status',
+    ];
+    for (const who of [device, aggregator, ingest, { kind: 'anonymous' } as const]) {
+      const rights = createPublishRights(who);
+      for (const topic of topics) {
+        const { decision, channel } = rights(topic);
+        expect(decision).toEqual(canPublish(who, topic));
+        expect(channel).toBe(topic.endsWith('/readings') && topic.startsWith('wattproof/v1/') ? 'readings' : topic.endsWith('/status') ? 'status' : undefined);
+      }
     }
   });
   it('provisions aggregators through the installer code path, one username per site (and name)', async () => {

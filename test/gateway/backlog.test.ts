@@ -84,6 +84,34 @@ describe('backlog', () => {
     expect((await backlog.admit('wattproof/v1/s/b/m/status')).ok).toBe(true);
   });
 
+  it('holds a slot without looking the sessions up while all queues together are below the limit, and counts such slots against every session', async () => {
+    const { p } = fakePersistence([INGEST]);
+    let lookups = 0;
+    const lookup = p.subscriptionsByTopic.bind(p);
+    p.subscriptionsByTopic = (topic) => (lookups++, lookup(topic));
+    const backlog = createBacklog(p, { limit: 3, initial: new Map([['ops', 1]]) });
+    const release = (a: Awaited<ReturnType<typeof backlog.admit>>) => (a.ok ? a.release() : undefined);
+    // 1 queued (ops) + 0 held < 3, then 1 + 1 < 3: admitted at once (no promise), no lookup.
+    const a = backlog.admit('t');
+    const b = backlog.admit('t');
+    expect([a, b]).toMatchObject([{ ok: true }, { ok: true }]);
+    expect(lookups).toBe(0);
+    // 1 + 2 = 3: looked up. ingest: 0 queued + 2 held for any session < 3.
+    const c = await backlog.admit('t');
+    expect(c.ok).toBe(true);
+    // ingest: 0 queued + 1 held for it + 2 held for any session = 3.
+    expect(await backlog.admit('t')).toEqual({ ok: false, clientId: 'ingest', queued: 0 });
+    expect(lookups).toBe(2);
+    release(await a);
+    const e = await backlog.admit('t');
+    expect(e.ok).toBe(true);
+    expect(lookups).toBe(3);
+    for (const x of [await b, c, e]) release(x);
+    // All released: 1 + 0 < 3, at once again.
+    expect(backlog.admit('t')).toMatchObject({ ok: true });
+    expect(lookups).toBe(3);
+  });
+
   it('releases a slot once, however often release() is called', async () => {
     const { p } = fakePersistence([INGEST]);
     const backlog = createBacklog(p, { limit: 2 });
