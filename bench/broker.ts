@@ -23,7 +23,10 @@
  *   --reps N               repetitions of every (broker, QoS, rate) turn (default 3)
  *   --inflight N           QoS 1 PUBLISHes unacknowledged per device connection (default 2)
  *   --drain S              after the window, time allowed for late messages and PUBACKs (default 10)
- *   --brokers B,B          gateway and/or mosquitto (default both)
+ *   --brokers B,B          gateway and/or mosquitto (default both), and aedes: stock aedes without
+ *                          authentication, ACL or hooks (bench/lib/stock-aedes.mjs), the floor under
+ *                          the gateway; with it in the run the ratios aedes / mosquitto and
+ *                          gateway / aedes are printed too
  *   --mosquitto-limits L   unlimited (default): no cap on QoS 1 messages in flight or queued to a
  *                          client, as the gateway has no in-flight window (aedes) and a queue bound
  *                          far above what a turn builds up, so both deliver alike; or stock:
@@ -32,7 +35,7 @@
  *                          dies) instead of a fresh one per turn; faster (the gateway's scrypt
  *                          logins are cached), but RSS and backlogs then carry over between turns
  *   --pin                  broker on CPU 0, generator and subscriber on CPU 1 (taskset)
- *   --cpu-prof             run the gateway under `node --cpu-prof` (a fresh process per turn: the
+ *   --cpu-prof             run the gateway (and stock aedes) under `node --cpu-prof` (a fresh process per turn: the
  *                          profile is written when it exits) and print its self time over each
  *                          turn's measured window, by owner of the code (gateway/src, core/src, each
  *                          node_modules package, Node internals, V8) and by function, also as
@@ -51,7 +54,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BROKERS, mosquittoConfig, provisionBench, startBroker, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerName, type BrokerProcess } from './lib/brokers.js';
+import { BROKER_NAMES, BROKERS, mosquittoConfig, provisionBench, startBroker, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerName, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
 import { summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
@@ -400,19 +403,24 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       `${r.crashed}/${r.turns}`,
     ]),
   );
-  const pairs: string[][] = [];
-  for (const g of rows.filter((r) => r.broker === 'gateway')) {
-    const m = rows.find((r) => r.broker === 'mosquitto' && r.qos === g.qos && r.rate === g.rate);
-    if (!m) continue;
-    pairs.push([String(g.qos), f0(g.rate), ratio(g.sentPerS, m.sentPerS), ratio(g.deliveredPerS, m.deliveredPerS), ratio(g.p50Ms, m.p50Ms), ratio(g.p99Ms, m.p99Ms), ratio(g.p999Ms, m.p999Ms), ratio(g.cpuUsPerMsg, m.cpuUsPerMsg), ratio(g.rssMiB, m.rssMiB)]);
+  // Ratios per pair of brokers run side by side: the issue's gateway / Mosquitto, and with stock
+  // aedes in the run, what aedes itself costs against Mosquitto and what the gateway adds to aedes.
+  const sections: string[] = [];
+  for (const [a, b] of [['gateway', 'mosquitto'], ['aedes', 'mosquitto'], ['gateway', 'aedes']] as const) {
+    const pairs: string[][] = [];
+    for (const g of rows.filter((r) => r.broker === a)) {
+      const m = rows.find((r) => r.broker === b && r.qos === g.qos && r.rate === g.rate);
+      if (!m) continue;
+      pairs.push([String(g.qos), f0(g.rate), ratio(g.sentPerS, m.sentPerS), ratio(g.deliveredPerS, m.deliveredPerS), ratio(g.p50Ms, m.p50Ms), ratio(g.p99Ms, m.p99Ms), ratio(g.p999Ms, m.p999Ms), ratio(g.cpuUsPerMsg, m.cpuUsPerMsg), ratio(g.rssMiB, m.rssMiB)]);
+    }
+    if (!pairs.length) continue;
+    const table = formatTable(
+      ['QoS', { header: 'target/s', align: 'right' }, ...['sent/s', 'delivered/s', 'p50', 'p99', 'p99.9', 'CPU/msg', 'RSS'].map((h) => ({ header: h, align: 'right' as const }))],
+      pairs,
+    );
+    sections.push(`\n${a} / ${b} (medians):\n\n${table}`);
   }
-  const ratios = pairs.length
-    ? formatTable(
-        ['QoS', { header: 'target/s', align: 'right' }, ...['sent/s', 'delivered/s', 'p50', 'p99', 'p99.9', 'CPU/msg', 'RSS'].map((h) => ({ header: h, align: 'right' as const }))],
-        pairs,
-      )
-    : '';
-  return `${main}${ratios ? `\ngateway / mosquitto (medians):\n\n${ratios}` : ''}`;
+  return `${main}${sections.join('')}`;
 }
 
 /** The profile of each gateway turn that has one: owners, then the top functions, as share and as µs/msg. */
@@ -470,7 +478,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
   if (values['cpu-prof'] && values['reuse-brokers']) throw new Error('--cpu-prof needs a fresh gateway per turn (the profile is written when it exits): drop --reuse-brokers');
   if (values['cpu-prof-dir'] && !values['cpu-prof']) throw new Error('--cpu-prof-dir goes with --cpu-prof');
   const brokers = values.brokers.split(',').map((b) => {
-    if (!(BROKERS as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKERS.join(', ')}`);
+    if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKER_NAMES.join(', ')}`);
     return b as BrokerName;
   });
   return {
@@ -540,7 +548,7 @@ export async function main(argv: string[]): Promise<void> {
         for (const rate of o.rates) {
           for (const name of o.brokers) {
             let turn: TurnResult;
-            const profDir = o.cpuProf && name === 'gateway' ? join(o.cpuProfDir ?? join(dir, 'profiles'), `turn-${turns.length + 1}-qos${qos}-${rate}-rep${rep}`) : undefined;
+            const profDir = o.cpuProf && name !== 'mosquitto' ? join(o.cpuProfDir ?? join(dir, 'profiles'), `turn-${turns.length + 1}-qos${qos}-${rate}-rep${rep}`) : undefined;
             if (profDir) await mkdir(profDir, { recursive: true });
             try {
               turn = await runTurn(await ensure(name, profDir), creds, o, qos, rate, rep);

@@ -35,7 +35,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { BROKERS, provisionBench, startBroker, type BrokerName } from './lib/brokers.js';
+import { BROKER_NAMES, BROKERS, provisionBench, startBroker, type BrokerName } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadConnected, LoadIn, LoadOut } from './lib/mqtt-load.js';
@@ -97,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
   const settleMs = Number(values.settle) * 1000;
   const idleMs = Number(values.idle) * 1000;
   const brokers = values.brokers.split(',') as BrokerName[];
-  for (const b of brokers) if (!(BROKERS as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKERS.join(', ')}`);
+  for (const b of brokers) if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKER_NAMES.join(', ')}`);
   if (![count, concurrency, perProcess, sourceAddresses].every((x) => Number.isInteger(x) && x > 0)) throw new Error('--count, --concurrency, --per-process and --source-addresses must be positive integers');
 
   const command = `npm run bench -- connections ${argv.join(' ')}`.trim();

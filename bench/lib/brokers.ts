@@ -19,8 +19,15 @@ export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 export const MOSQUITTO_PASSWD_BIN = '/usr/bin/mosquitto_passwd';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export type BrokerName = 'gateway' | 'mosquitto';
+/**
+ * `aedes` is stock aedes with no authentication, ACL or hooks (bench/lib/stock-aedes.mjs): not a
+ * broker users would deploy, but the floor under the gateway, which is aedes plus Wattproof's checks.
+ */
+export type BrokerName = 'gateway' | 'mosquitto' | 'aedes';
+/** The brokers a benchmark runs when none are named: the issue's comparison. */
 export const BROKERS: readonly BrokerName[] = ['gateway', 'mosquitto'];
+/** Every broker a benchmark can start. */
+export const BROKER_NAMES: readonly BrokerName[] = ['gateway', 'mosquitto', 'aedes'];
 
 /** The meter of bench device `i`: site `bench`, 100 meters per building. */
 export function benchDevice(i: number): MeterRef {
@@ -219,7 +226,7 @@ function wrap(cmd: string, args: string[], options: StartOptions): [string, stri
  * Starts `node bin/wattproof.js gateway` on a free port with the registry in `creds.dir/data`
  * (authentication, topic ACLs and the gateway's payload checks on, as in production; logs at warn).
  */
-export async function startGateway(creds: BenchCredentials, options: StartOptions = {}): Promise<BrokerProcess> {
+export async function startGateway(creds: Pick<BenchCredentials, 'dir'>, options: StartOptions = {}): Promise<BrokerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
   const env: Record<string, string> = {
@@ -266,6 +273,19 @@ export async function startMosquitto(creds: BenchCredentials, options: StartOpti
   return untilListening(track('mosquitto', child, port, `${cmd} ${args.join(' ')}`, join(creds.dir, `mosquitto-${port}.log`)), options.startTimeoutMs ?? 30_000);
 }
 
+/**
+ * Starts stock aedes (bench/lib/stock-aedes.mjs) on a free port: it accepts any login and any topic,
+ * so the same load generator and subscriber run against it unchanged.
+ */
+export async function startStockAedes(creds: Pick<BenchCredentials, 'dir'>, options: StartOptions = {}): Promise<BrokerProcess> {
+  const port = await freePort();
+  const [cmd, args] = wrap(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bench/lib/stock-aedes.mjs'), String(port)], options);
+  const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return untilListening(track('aedes', child, port, `${cmd} ${args.join(' ')}`, join(creds.dir, `aedes-${port}.log`), options.stopTimeoutMs), options.startTimeoutMs ?? 30_000);
+}
+
 export function startBroker(name: BrokerName, creds: BenchCredentials, options: StartOptions & { extraConfig?: readonly string[] } = {}): Promise<BrokerProcess> {
-  return name === 'gateway' ? startGateway(creds, options) : startMosquitto(creds, options);
+  if (name === 'gateway') return startGateway(creds, options);
+  if (name === 'aedes') return startStockAedes(creds, options);
+  return startMosquitto(creds, options);
 }

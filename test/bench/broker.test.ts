@@ -1,6 +1,6 @@
 /** bench/broker.ts: who owns the functions of a gateway CPU profile, and the --cpu-prof options. */
 import { describe, expect, it } from 'vitest';
-import { ownerOf, parseBrokerBenchArgs, V8_OWNER } from '../../bench/broker.js';
+import { formatSummary, ownerOf, parseBrokerBenchArgs, V8_OWNER, type SummaryRow } from '../../bench/broker.js';
 
 describe('bench broker --cpu-prof', () => {
   it('names the owner of a profiled function from its label', () => {
@@ -17,5 +17,45 @@ describe('bench broker --cpu-prof', () => {
     expect(parseBrokerBenchArgs([]).cpuProf).toBe(false);
     expect(() => parseBrokerBenchArgs(['--cpu-prof', '--reuse-brokers'])).toThrow(/--reuse-brokers/);
     expect(() => parseBrokerBenchArgs(['--cpu-prof-dir', '/tmp/x'])).toThrow(/--cpu-prof/);
+  });
+});
+
+describe('bench broker with stock aedes', () => {
+  const row = (broker: 'gateway' | 'mosquitto' | 'aedes', cpuUsPerMsg: number): SummaryRow => ({
+    broker,
+    qos: 0,
+    rate: 10_000,
+    turns: 1,
+    crashed: 0,
+    sentPerS: 10_000,
+    deliveredPerS: 10_000,
+    loss: 0,
+    p50Ms: 1,
+    p99Ms: 2,
+    p999Ms: 3,
+    cpuUsPerMsg,
+    cpuPct: 50,
+    rssMiB: 100,
+    generatorCpuPct: 30,
+    subscriberCpuPct: 20,
+    blockedShare: 0,
+    laggedShare: 0,
+    pubackP99Ms: Number.NaN,
+  });
+  it('accepts aedes as a broker, and runs the issue pair by default', () => {
+    expect(parseBrokerBenchArgs(['--brokers', 'aedes,gateway,mosquitto']).brokers).toEqual(['aedes', 'gateway', 'mosquitto']);
+    expect(parseBrokerBenchArgs([]).brokers).toEqual(['gateway', 'mosquitto']);
+    expect(() => parseBrokerBenchArgs(['--brokers', 'emqx'])).toThrow(/gateway, mosquitto, aedes/);
+  });
+  it('prints the ratio of each pair run side by side', () => {
+    const out = formatSummary([row('gateway', 45), row('mosquitto', 30), row('aedes', 40)]);
+    expect(out).toContain('gateway / mosquitto (medians)');
+    expect(out).toContain('aedes / mosquitto (medians)');
+    expect(out).toContain('gateway / aedes (medians)');
+    // CPU per message: 45 / 30, 40 / 30, 45 / 40.
+    expect(out).toContain('1.50×');
+    expect(out).toContain('1.33×');
+    expect(out).toContain('1.13×');
+    expect(formatSummary([row('gateway', 45), row('mosquitto', 30)])).not.toContain('aedes /');
   });
 });
