@@ -16,15 +16,28 @@
  *   --stub               use a trivial building model instead of simulators/src/building.ts
  *   --dedupe-cache N     the ingest's INGEST_DEDUPE_CACHE_SIZE (default its own default)
  *   --batch-readings N   the ingest's INGEST_BATCH_MAX_READINGS (default its own default)
+ *   --processes          with --store influxdb: the gateway (`wattproof gateway`) and the ingest
+ *                        (`wattproof ingest`) each in a process of its own, as deployed, on an
+ *                        embedded registry in a temp dir; this process only generates and publishes.
+ *                        Prints each process's CPU per reading. Without it all three share one thread.
+ *   --ingest-cpu-prof DIR  with --processes: the ingest under `node --cpu-prof`, its profile in DIR
+ *                        (open it in Chrome DevTools, or summarize it with bench/lib/cpu-profile.ts)
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configWith, type ReadingStore, type StoredReading } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionAggregator, provisionDevice, provisionService } from '@wattproof/gateway';
-import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
+import { createJsonlRegistryStore, createMemoryRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
 import { createIngest, createInfluxReadingStore, createMemoryReadingStore, ingestConfigSchema } from '@wattproof/ingest';
 import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
+import { freePort, startGateway, type BrokerProcess } from './lib/brokers.js';
 import { countReadings } from './lib/influx.js';
+import { promSum } from './lib/ingest-steps.js';
+import { startIngestProcess, type IngestProcess } from './lib/node-process.js';
+import { sampleProcess } from './lib/proc.js';
 import { createSimulationRun, FAULT_PRESETS, generatePortfolio, portfolioSummary, type BuildingModelFactory } from '@wattproof/simulators';
 import type { WeatherSeries } from '../simulators/src/types.js';
 import { formatKeyValues } from './lib/table.js';
@@ -57,8 +70,14 @@ export async function main(argv: string[]): Promise<void> {
       'dedupe-cache': { type: 'string' },
       progress: { type: 'boolean' },
       'batch-readings': { type: 'string' },
+      processes: { type: 'boolean' },
+      'ingest-cpu-prof': { type: 'string' },
     },
   });
+  if (values.processes) {
+    if (values.store !== 'influxdb') throw new Error('--processes needs --store influxdb (the memory and count stores live in this process)');
+    if (values.faults) throw new Error('--processes runs without --faults');
+  } else if (values['ingest-cpu-prof']) throw new Error('--ingest-cpu-prof goes with --processes');
   const buildings = Number(values.buildings ?? 200);
   const meters = Number(values.meters ?? 10);
   const days = Number(values.days ?? 1);
@@ -86,6 +105,30 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
 
+  const toMs = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
+  const fromMs = toMs - days * 86_400_000;
+  if (values.processes) {
+    await backfillInProcesses({
+      portfolio,
+      generateMs,
+      modelName: values.stub || !existsSync(modelFile) ? 'stub' : 'simulators/src/building.ts + Chongqing typical year',
+      buildingModel,
+      weather,
+      strategy,
+      days,
+      fromMs,
+      toMs,
+      ...(values.connections ? { connections: Number(values.connections) } : {}),
+      progress: Boolean(values.progress),
+      ...(values['ingest-cpu-prof'] ? { ingestCpuProfDir: values['ingest-cpu-prof'] } : {}),
+      ingestEnv: {
+        ...(values['dedupe-cache'] !== undefined ? { INGEST_DEDUPE_CACHE_SIZE: values['dedupe-cache'] } : {}),
+        ...(values['batch-readings'] !== undefined ? { INGEST_BATCH_MAX_READINGS: values['batch-readings'] } : {}),
+      },
+    });
+    return;
+  }
+
   const registry = createMemoryRegistryStore();
   await registry.init();
   const svc = await provisionService(registry, 'wattproof-ingest', 'service');
@@ -101,8 +144,6 @@ export async function main(argv: string[]): Promise<void> {
   } else {
     store = counting ?? createMemoryReadingStore();
   }
-  const toMs = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
-  const fromMs = toMs - days * 86_400_000;
   const ingest = createIngest({ readings: store, registry }, configWith(ingestConfigSchema, {
       INGEST_MQTT_URL: url,
       INGEST_MQTT_PASSWORD: svc.secret,
@@ -162,4 +203,135 @@ export async function main(argv: string[]): Promise<void> {
   await gateway.close();
   await store.close?.();
   await influx?.stop();
+}
+
+interface ProcessesRun {
+  readonly portfolio: ReturnType<typeof generatePortfolio>;
+  readonly generateMs: number;
+  readonly modelName: string;
+  readonly buildingModel: BuildingModelFactory;
+  readonly weather: WeatherSeries;
+  readonly strategy: 'device' | 'aggregator';
+  readonly days: number;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly connections?: number;
+  readonly progress: boolean;
+  readonly ingestEnv: Record<string, string>;
+  /** Run the ingest under `node --cpu-prof`, writing its profile here when it exits. */
+  readonly ingestCpuProfDir?: string;
+}
+
+/**
+ * The backfill with the gateway and the ingest as processes of their own (`--processes`), as
+ * `wattproof gateway` and `wattproof ingest` run in production, sharing an embedded registry
+ * (the gateway reads principals this process adds to it); this process is the generator. The
+ * readings are durable once the ingest has counted every published message with its outcome (it
+ * does so when the store confirmed the write) and holds none pending.
+ */
+async function backfillInProcesses(r: ProcessesRun): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-simulate-'));
+  const dataDir = join(dir, 'data');
+  const registry = createJsonlRegistryStore({ dir: join(dataDir, REGISTRY_DATA_SUBDIR) });
+  await registry.init();
+  let influx: TestInfluxDb | undefined;
+  let gateway: BrokerProcess | undefined;
+  let ingest: IngestProcess | undefined;
+  try {
+    const svc = await provisionService(registry, 'wattproof-ingest', 'service');
+    influx = await startInfluxDb();
+    gateway = await startGateway({ dir }, { env: { GATEWAY_MAX_CONNECTIONS: '100000', GATEWAY_HTTP_PORT: String(await freePort()) } });
+    const url = `mqtt://${gateway.host}:${gateway.port}`;
+    const httpPort = await freePort();
+    ingest = startIngestProcess(
+      {
+        LOG_LEVEL: 'warn',
+        REGISTRY_STORE: 'embedded',
+        WATTPROOF_DATA_DIR: dataDir,
+        API_HOST: '127.0.0.1',
+        INGEST_HTTP_PORT: String(httpPort),
+        INGEST_MQTT_URL: url,
+        INGEST_MQTT_USERNAME: svc.username,
+        INGEST_MQTT_PASSWORD: svc.secret,
+        READINGS_STORE: 'influxdb',
+        INFLUX_URL: influx.url,
+        INFLUX_DATABASE: influx.database,
+        INFLUX_API_VERSION: 'v1',
+        ...r.ingestEnv,
+      },
+      r.ingestCpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${r.ingestCpuProfDir}`] : [],
+    );
+    await ingest.waitForOutput('Wattproof ingest:', 180_000);
+    const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
+    const pids = { generator: process.pid, gateway: gateway.pid, ingest: ingest.child.pid ?? -1, influxd: influx.pid() ?? -1 };
+    const sampleAll = () => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, sampleProcess(pid)]));
+
+    const sim = createSimulationRun(
+      {
+        provisionDevice: (ref) => provisionDevice(registry, ref, { rotate: true }),
+        provisionAggregator: (site, name) => provisionAggregator(registry, site, { rotate: true, ...(name !== undefined ? { name } : {}) }),
+        buildingModel: r.buildingModel,
+        weather: () => r.weather,
+      },
+      {
+        url,
+        mode: 'backfill',
+        portfolio: r.portfolio,
+        fromMs: r.fromMs,
+        toMs: r.toMs,
+        ...(r.connections !== undefined ? { connections: r.connections } : {}),
+        status: false,
+        ...(r.progress ? { progress: true } : {}),
+      },
+    );
+    const cpu0 = sampleAll();
+    const t = performance.now();
+    await sim.start();
+    const publishedMs = performance.now() - t;
+    const s = sim.stats();
+    let storedMs = Number.NaN;
+    for (let lastChange = performance.now(), last = -1; ; ) {
+      // Every 250 ms: each scrape costs the ingest a metrics rendering (its CPU is part of the figures).
+      await new Promise((res) => setTimeout(res, 250));
+      const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text();
+      const handled = promSum(text, 'wattproof_ingest_messages_total');
+      if (handled >= s.messages.published && promSum(text, 'wattproof_ingest_pending_messages') === 0) {
+        storedMs = performance.now() - t;
+        break;
+      }
+      if (handled !== last) [last, lastChange] = [handled, performance.now()];
+      else if (performance.now() - lastChange > 60_000) throw new Error(`the ingest has handled ${handled} of ${s.messages.published} messages and not moved for 60 s`);
+    }
+    const cpu1 = sampleAll();
+    const written = promSum(await (await fetch(metricsUrl)).text(), 'wattproof_ingest_readings_written_total');
+    const inInflux = await countReadings(influx.url, influx.database);
+    const summary = portfolioSummary(r.portfolio);
+    const cpuRow = (k: string): [string, string] => {
+      const a = cpu0[k];
+      const b = cpu1[k];
+      if (!a || !b) return [`${k} CPU`, 'n/a'];
+      const cpuS = b.cpuS - a.cpuS;
+      return [`${k} CPU`, `${cpuS.toFixed(1)} s = ${((cpuS / (storedMs / 1000)) * 100).toFixed(0)} % of a core, ${((cpuS * 1e6) / s.readings.valid).toFixed(2)} µs per reading`];
+    };
+    const rows: Array<[string, string]> = [
+      ['portfolio', `${summary.buildings} buildings, ${summary.meters} meters on ${summary.sites} sites (generated in ${r.generateMs.toFixed(0)} ms)`],
+      ['model', r.modelName],
+      ['processes', `generator (this process, pid ${pids.generator}), gateway ${pids.gateway}, ingest ${pids.ingest}, influxd ${pids.influxd}`],
+      ['strategy', `${r.strategy}: ${s.publishers} publishers, ${s.connections.opened} connections opened`],
+      ['backfill', `${r.days} day(s): ${s.messages.published} messages, ${s.readings.published} readings`],
+      ['published (PUBACKed)', `${(publishedMs / 1000).toFixed(1)} s = ${Math.round(s.readings.published / (publishedMs / 1000))} readings/s`],
+      ['durable in InfluxDB', `${(storedMs / 1000).toFixed(1)} s = ${Math.round(s.readings.valid / (storedMs / 1000))} readings/s`],
+      ...['generator', 'gateway', 'ingest', 'influxd'].map(cpuRow),
+      ['errors', String(s.errors)],
+      ['readings written', `${written.toLocaleString('en-US')} by the ingest, ${inInflux.toLocaleString('en-US')} in InfluxDB (valid published ${s.readings.valid.toLocaleString('en-US')}, plus intervals derived from registers)`],
+    ];
+    process.stdout.write(formatKeyValues(rows, 23));
+    await sim.close();
+  } finally {
+    await ingest?.stop();
+    await gateway?.stop();
+    await influx?.stop();
+    await registry.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -53,6 +53,13 @@ export function promValue(text: string, name: string): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/** The sum of every series of a counter or gauge (labelled or not) in Prometheus text format; 0 when absent. */
+export function promSum(text: string, name: string): number {
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}
+
 export interface StepResult {
   readonly store: StoreName;
   /** The ingest-side process; absent: wattproof. Its CPU and RSS are the `ingest*` figures. */

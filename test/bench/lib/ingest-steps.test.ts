@@ -8,6 +8,7 @@ import {
   peerOf,
   peerTargetRows,
   pickIntervalS,
+  promSum,
   promValue,
   summarizePeerSteps,
   summarizeRaw,
@@ -57,6 +58,19 @@ describe('ingest benchmark helpers (bench/lib/ingest-steps.ts)', () => {
     const text = '# HELP x y\n# TYPE wattproof_ingest_readings_written_total counter\nwattproof_ingest_readings_written_total 12345\nwattproof_ingest_readings_written_total_other 1\n';
     expect(promValue(text, 'wattproof_ingest_readings_written_total')).toBe(12345);
     expect(promValue(text, 'missing')).toBeNaN();
+  });
+  it('sum every series of a labelled Prometheus counter', () => {
+    const text = [
+      '# TYPE wattproof_ingest_messages_total counter',
+      'wattproof_ingest_messages_total{outcome="written"} 40',
+      'wattproof_ingest_messages_total{outcome="duplicate"} 2',
+      'wattproof_ingest_messages_total_other{outcome="written"} 1000',
+      'wattproof_ingest_pending_messages 3',
+      '',
+    ].join('\n');
+    expect(promSum(text, 'wattproof_ingest_messages_total')).toBe(42);
+    expect(promSum(text, 'wattproof_ingest_pending_messages')).toBe(3);
+    expect(promSum(text, 'missing')).toBe(0);
   });
   it('judge a step: loss, push-back, lag and errors fail it', () => {
     expect(judgeStep(step({ offeredPerS: 1000 }))).toEqual([]);
