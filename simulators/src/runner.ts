@@ -310,6 +310,15 @@ function createLimiter(ratePerS: number, now: () => number) {
 }
 
 /** An id from a CSV column name: invalid characters become `-`. */
+/** A progress bar's time left: `1h05m`, `2m30s`, `45s`; `--` when unknown (no rate yet). */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  const s = Math.ceil(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
 export function columnId(name: string): string {
   let id = name.trim().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
   if (!/^[A-Za-z0-9]/.test(id)) id = `c${id}`.slice(0, 64);
@@ -686,7 +695,7 @@ export function createSimulationRun(deps: SimulationDeps, config: SimulationConf
           counters.acked++;
         }
         if (--pub.inflight === 0) pub.idle.splice(0).forEach((w) => w());
-        if (!retain && bar) bar.update(counters.generated, { rate: Math.round(readingsPerS()) });
+        if (!retain && bar) bar.update(counters.generated, progressPayload());
       });
     })();
     return started;
@@ -876,6 +885,12 @@ export function createSimulationRun(deps: SimulationDeps, config: SimulationConf
     return elapsed > 0 ? counters.readingsPublished / elapsed : 0;
   }
 
+  /** The progress bar's rate and ETA: readings still to generate at the average rate so far. */
+  function progressPayload(): { rate: number; timeLeft: string } {
+    const rate = readingsPerS();
+    return { rate: Math.round(rate), timeLeft: formatEta(rate > 0 ? Math.max(0, estimatedReadings - counters.generated) / rate : Number.NaN) };
+  }
+
   let running: Promise<void> | undefined;
 
   return {
@@ -901,12 +916,13 @@ export function createSimulationRun(deps: SimulationDeps, config: SimulationConf
             stream,
             noTTYOutput: !stream.isTTY,
             notTTYSchedule: 5000,
-            etaBuffer: 50,
             // value = readings generated so far (the total is known in advance); rate = readings published per second.
-            format: '{bar} {percentage}% | {value}/{total} readings | {rate} readings/s | ETA {eta_formatted}',
+            // The ETA is ours (remaining / average rate; `eta` is cli-progress' own key): cli-progress' printed
+            // "LLs" (its "NULL" cut to two characters) when the value stopped moving at the end.
+            format: '{bar} {percentage}% | {value}/{total} readings | {rate} readings/s | ETA {timeLeft}',
             hideCursor: stream.isTTY,
           });
-          bar.start(Math.max(1, estimatedReadings), 0, { rate: 0 });
+          bar.start(Math.max(1, estimatedReadings), 0, { rate: 0, timeLeft: formatEta(Number.NaN) });
         }
         try {
           if (mode === 'backfill' || mode === 'replay') await runBackfill();
@@ -914,7 +930,7 @@ export function createSimulationRun(deps: SimulationDeps, config: SimulationConf
         } finally {
           endedAtMs = Date.now();
           if (bar) {
-            bar.update(counters.generated, { rate: Math.round(readingsPerS()) });
+            bar.update(counters.generated, progressPayload());
             bar.stop();
           }
         }

@@ -4,13 +4,14 @@
  * runner reports as sent must be exactly what the pipeline stored and dead-lettered.
  */
 import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { configWith, hasCode, type MeterRef, type ReadingStore } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionAggregator, provisionDevice, provisionService, type Gateway } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createIngest, createMemoryReadingStore, ingestConfigSchema, type Ingest } from '@wattproof/ingest';
-import { createSimulationRun, parsePortfolio, portfolioMeters, type Portfolio, type PortfolioInput, type SimulationDeps, type SimulationRun } from '@wattproof/simulators';
+import { createSimulationRun, formatEta, parsePortfolio, portfolioMeters, type Portfolio, type PortfolioInput, type SimulationDeps, type SimulationRun } from '@wattproof/simulators';
 import { waitFor } from '../support/mqtt.js';
 import { stubBuildingModel, stubWeather } from './stub-model.js';
 
@@ -206,6 +207,35 @@ describe('backfill through the real gateway and ingest', () => {
     }
     expect(reports[1]).toEqual(reports[0]);
     expect(reports[0]!.faults.events.malformed).toBeGreaterThan(0);
+  });
+});
+
+describe('progress bar', () => {
+  it('formats the time left', () => {
+    expect(formatEta(Number.NaN)).toBe('--');
+    expect(formatEta(Number.POSITIVE_INFINITY)).toBe('--');
+    expect(formatEta(0)).toBe('0s');
+    expect(formatEta(44.2)).toBe('45s');
+    expect(formatEta(150)).toBe('2m30s');
+    expect(formatEta(3900)).toBe('1h05m');
+  });
+
+  it('ends a backfill at 100 % with a readable rate and ETA', async () => {
+    const p = await startPipeline(() => T0 + 2 * 24 * HOUR);
+    const portfolio = parsePortfolio({ seed: 4, sites: [{ id: 'bar' }], buildings: [building('b01', 'bar', 2)] });
+    const stream = new PassThrough();
+    let text = '';
+    stream.on('data', (d: Buffer) => (text += d.toString()));
+    const sim = run(
+      p,
+      { url: p.url, mode: 'backfill', portfolio, fromMs: T0, toMs: T0 + 24 * HOUR, readingsPerMessage: 24, progress: true },
+      { progressStream: stream as unknown as NodeJS.WriteStream },
+    );
+    await sim.start();
+    const last = text.trim().split('\n').at(-1)!;
+    expect(last).toMatch(/100% \| (\d+)\/\1 readings \| \d+ readings\/s \| ETA 0s$/);
+    expect(text).not.toContain('LLs');
+    expect(text).not.toContain('NULL');
   });
 });
 
