@@ -45,7 +45,7 @@ export const USAGE = `Usage: wattproof <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .map(([name, c], _, all) => `  ${name.padEnd(Math.max(...all.map(([n]) => n.length)))} ${c.summary}`)
   .join('\n')}
 
 Run 'wattproof <command> --help' for a command's options. Configuration comes from

@@ -90,6 +90,9 @@ describe('usage', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: wattproof <command> \[options\]/);
     for (const name of SUBCOMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+    // Every summary starts in one column, the longest command name included.
+    const columns = new Set(r.stdout.split('\n').filter((l) => /^  [a-z]/.test(l)).map((l) => /^  \S+ +/.exec(l)![0].length));
+    expect(columns.size).toBe(1);
   });
 
   for (const name of SUBCOMMANDS) {
