@@ -28,6 +28,9 @@ export const ingestConfigSchema = z.object({
   INGEST_BATCH_MAX_READINGS: envInt(5000, 1, 100_000).describe('Readings per store write'),
   INGEST_FLUSH_INTERVAL_MS: envInt(200, 1, 60_000).describe('Longest time a reading waits for its batch to fill'),
   INGEST_MAX_PENDING_MESSAGES: envInt(20_000, 1, 1_000_000).describe('Unacknowledged messages held before the ingest stops reading from the broker (back-pressure)'),
+  INGEST_MAX_PENDING_BYTES: envInt(32 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024).describe(
+    'Payload bytes of unacknowledged messages held before the ingest stops reading from the broker (back-pressure that bounds memory when messages carry many readings; one larger message still goes in alone)',
+  ),
   INGEST_MAX_FUTURE_S: envInt(900, 0, 86_400 * 7).describe('How far ahead of the ingest clock a timestamp may be (device clock skew)'),
   INGEST_LATE_AFTER_S: envInt(3600, 1, 86_400 * 365).describe('A reading older than this when received counts as late (it is stored all the same)'),
   INGEST_RETRY_MAX_DELAY_MS: envInt(30_000, 100, 600_000).describe('Longest back-off between retries of a failed store write'),

@@ -52,6 +52,7 @@ export function createIngest(deps: IngestDeps, config: IngestConfig) {
       ...(config.INGEST_MQTT_PASSWORD ? { password: config.INGEST_MQTT_PASSWORD } : {}),
       clientId: config.INGEST_MQTT_CLIENT_ID,
       maxPending: config.INGEST_MAX_PENDING_MESSAGES,
+      maxPendingBytes: config.INGEST_MAX_PENDING_BYTES,
     },
   );
   return {

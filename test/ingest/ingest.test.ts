@@ -131,4 +131,34 @@ describe('ingest over a real gateway', () => {
     await waitFor(async () => (await ctl.store.query({ ...ref, from: T0, to: T0 + 86_400_000 })).length === 10, 15_000, '10 readings');
     expect(ctl.writes()).toBeGreaterThan(3);
   });
+
+  it('bounds the payload bytes it holds unacknowledged (INGEST_MAX_PENDING_BYTES), then stores everything', async () => {
+    const ctl = controllableStore(createMemoryReadingStore());
+    ctl.hold();
+    const ingest = ingestWith(ctl.store, { INGEST_MAX_PENDING_BYTES: 64 * 1024 });
+    await ingest.start();
+    const d = await device();
+    // 20 messages of 100 30-second readings (within the ingest clock's day), about 13 KB each: 260 KB in all, four times the bound.
+    const big = (m: number) =>
+      JSON.stringify({
+        seq: m + 1,
+        readings: Array.from({ length: 100 }, (_, k) => ({ ts: T0 + (m * 100 + k) * 30_000, quantity: 'electricity', unit: 'kWh', kind: 'interval', intervalS: 30, value: m * 100 + k })),
+      });
+    const size = Buffer.byteLength(big(0));
+    expect(size).toBeGreaterThan(10_000);
+    const acked = Array.from({ length: 20 }, (_, m) => d.publishAsync(readingsTopic(ref), big(m), { qos: 1 }));
+    await waitFor(() => ctl.writes() > 0, 5000, 'a write to start');
+    // While the store holds the write, the ingest takes messages only up to the byte bound.
+    let most = 0;
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      most = Math.max(most, ingest.pipeline.pending());
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(Math.ceil((64 * 1024) / size) + 1);
+    ctl.release();
+    await Promise.all(acked);
+    await waitFor(async () => (await ctl.store.query({ ...ref, from: T0, to: T0 + 86_400_000 })).length === 2000, 15_000, '2,000 readings');
+  });
 });
