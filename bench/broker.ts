@@ -49,14 +49,14 @@
  *   --json FILE            also write every turn and the summary as JSON
  *   --summarize FILE       print the tables of a JSON file written by --json again, run nothing
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BROKER_NAMES, BROKERS, mosquittoConfig, provisionBench, startBroker, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerName, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
-import { summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
+import { mainThreadProfile, summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import type { SubIn, SubOut, SubResult } from './lib/mqtt-sub.js';
@@ -177,18 +177,6 @@ export function profileTurn(profile: CpuProfile, window: { t0: number; t1: numbe
   return { ...all, top: all.top.slice(0, top), byOwner };
 }
 
-/**
- * The main thread's profile in `dir`. Node writes one per thread, `CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile`;
- * tsx's module loader runs on a worker thread of its own (thread id ≠ 0), idle after start-up.
- */
-async function mainThreadProfile(dir: string): Promise<CpuProfile | undefined> {
-  try {
-    const f = (await readdir(dir)).find((name) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name));
-    return f ? (JSON.parse(await readFile(join(dir, f), 'utf8')) as CpuProfile) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export interface SummaryRow {
   readonly broker: BrokerName;

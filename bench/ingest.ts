@@ -86,7 +86,7 @@
  * Needs `influxd` (apt-get install influxdb); the Node-RED peers need the npm registry once.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,7 +99,7 @@ import { createDuckDbReadingStore, EMBEDDED_READINGS_FILE } from '@wattproof/ing
 import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
 import { benchDevice, benchDeviceLogin, freePort, provisionBench, startGateway, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
-import { summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
+import { mainThreadProfile, summarizeCpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import { countReadings, createDatabase, dropDatabase, meterValuesAfter, rawBodies, writeBodies } from './lib/influx.js';
 import {
   DEFAULT_STEP_CRITERIA,
@@ -398,18 +398,6 @@ async function duckDbFileCount(path: string): Promise<number> {
   }
 }
 
-/**
- * The main thread's profile in `dir`. Node writes one per thread, `CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile`;
- * tsx's module loader runs on a worker thread of its own (thread id ≠ 0), idle after start-up.
- */
-async function mainThreadProfile(dir: string): Promise<CpuProfile | undefined> {
-  try {
-    const f = (await readdir(dir)).find((name) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name));
-    return f ? (JSON.parse(await readFile(join(dir, f), 'utf8')) as CpuProfile) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** One rate step: a fresh ingest (or Node-RED) on a fresh database, warm-up, load, drain, count. */
 async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, rate: number, rep: number): Promise<StepResult & { profile?: ProfileSummary }> {

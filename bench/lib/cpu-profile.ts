@@ -5,6 +5,8 @@
  * since the previous tick. A node's self time is the time of the ticks it was on top; the same
  * function reached through different call paths is summed here.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export interface CpuProfileNode {
   readonly id: number;
@@ -93,4 +95,17 @@ export function summarizeCpuProfile(profile: CpuProfile, options: { top?: number
     .slice(0, options.top ?? 15)
     .map(([fn, us]) => ({ fn, selfMs: us / 1000, share: busyUs ? us / busyUs : 0 }));
   return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, samples, top };
+}
+
+/**
+ * The main thread's profile in `dir`. Node writes one per thread, `CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile`;
+ * tsx's module loader runs on a worker thread of its own (thread id ≠ 0), idle after start-up.
+ */
+export async function mainThreadProfile(dir: string): Promise<CpuProfile | undefined> {
+  try {
+    const f = (await readdir(dir)).find((name) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(name));
+    return f ? (JSON.parse(await readFile(join(dir, f), 'utf8')) as CpuProfile) : undefined;
+  } catch {
+    return undefined;
+  }
 }

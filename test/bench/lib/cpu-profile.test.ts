@@ -1,5 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { summarizeCpuProfile, type CpuProfile } from '../../../bench/lib/cpu-profile.js';
+import { mainThreadProfile, summarizeCpuProfile, type CpuProfile } from '../../../bench/lib/cpu-profile.js';
 
 const frame = (functionName: string, url = '', lineNumber = -1) => ({ functionName, url, lineNumber, columnNumber: 0 });
 
@@ -45,5 +48,21 @@ describe('CPU profile summary (bench/lib/cpu-profile.ts)', () => {
       ['a', 3],
       ['b', 1],
     ]);
+  });
+});
+
+describe('mainThreadProfile', () => {
+  it('picks the main thread (id 0) of the profiles node wrote, and tolerates none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wattproof-cpuprof-'));
+    try {
+      expect(await mainThreadProfile(dir)).toBeUndefined();
+      const profile = (marker: number) => JSON.stringify({ nodes: [], startTime: marker, endTime: marker + 1, samples: [], timeDeltas: [] });
+      await writeFile(join(dir, 'CPU.20261130.185824.30372.1.002.cpuprofile'), profile(1));
+      await writeFile(join(dir, 'CPU.20261130.185824.30372.0.001.cpuprofile'), profile(2));
+      expect((await mainThreadProfile(dir))?.startTime).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(await mainThreadProfile(join(dir, 'gone'))).toBeUndefined();
   });
 });
