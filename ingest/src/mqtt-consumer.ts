@@ -66,7 +66,15 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
     unacked: new Gauge({ name: 'wattproof_ingest_unacknowledged_messages', help: 'QoS 1 messages received and not yet acknowledged to the broker (or dropped with their connection)', registers: [registry] }),
     connected: new Gauge({ name: 'wattproof_ingest_broker_connected', help: '1 while connected to the broker', registers: [registry] }),
     reconnects: new Counter({ name: 'wattproof_ingest_broker_reconnects_total', help: 'Connections to the broker after the first one', registers: [registry] }),
-    pendingBytes: new Gauge({ name: 'wattproof_ingest_pending_bytes', help: 'Payload bytes of messages received and not yet durable (bounded by INGEST_MAX_PENDING_BYTES)', registers: [registry] }),
+    // Read at scrape time, not set per message (the per-message path stays free of metric updates).
+    pendingBytes: new Gauge({
+      name: 'wattproof_ingest_pending_bytes',
+      help: 'Payload bytes of messages received and not yet durable (bounded by INGEST_MAX_PENDING_BYTES)',
+      registers: [registry],
+      collect() {
+        this.set(pendingBytes);
+      },
+    }),
   };
   const maxPendingBytes = config.maxPendingBytes ?? Number.POSITIVE_INFINITY;
   let pendingBytes = 0;
@@ -99,10 +107,8 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
   /** Counts a message's payload until it is settled (durable, dead-lettered or failed). */
   function holdBytes(size: number): () => void {
     pendingBytes += size;
-    metrics.pendingBytes.set(pendingBytes);
     return () => {
       pendingBytes -= size;
-      metrics.pendingBytes.set(pendingBytes);
     };
   }
 

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
+import { Registry } from 'prom-client';
 import { configWith, readingsTopic, type ReadingStore, type StoredReading } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService, type Gateway } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
@@ -67,9 +68,9 @@ afterEach(async () => {
   await gateway.close();
 });
 
-function ingestWith(store: ReadingStore, extra: Partial<Parameters<typeof configWith<typeof ingestConfigSchema>>[1]> = {}): Ingest {
+function ingestWith(store: ReadingStore, extra: Partial<Parameters<typeof configWith<typeof ingestConfigSchema>>[1]> = {}, metrics?: Registry): Ingest {
   const ingest = createIngest(
-    { readings: store, registry, clock: () => T0 + 86_400_000 },
+    { readings: store, registry, clock: () => T0 + 86_400_000, ...(metrics ? { metrics } : {}) },
     configWith(ingestConfigSchema, { INGEST_MQTT_URL: url, INGEST_MQTT_PASSWORD: svc.secret, INGEST_FLUSH_INTERVAL_MS: 20, INGEST_RETRY_MAX_DELAY_MS: 200, INGEST_CLOSE_TIMEOUT_MS: 500, ...extra }),
   );
   open.push(ingest);
@@ -135,7 +136,9 @@ describe('ingest over a real gateway', () => {
   it('bounds the payload bytes it holds unacknowledged (INGEST_MAX_PENDING_BYTES), then stores everything', async () => {
     const ctl = controllableStore(createMemoryReadingStore());
     ctl.hold();
-    const ingest = ingestWith(ctl.store, { INGEST_MAX_PENDING_BYTES: 64 * 1024 });
+    const metrics = new Registry();
+    const pendingBytes = async () => (await metrics.getSingleMetric('wattproof_ingest_pending_bytes')!.get()).values[0]?.value ?? Number.NaN;
+    const ingest = ingestWith(ctl.store, { INGEST_MAX_PENDING_BYTES: 64 * 1024 }, metrics);
     await ingest.start();
     const d = await device();
     // 20 messages of 100 30-second readings (within the ingest clock's day), about 13 KB each: 260 KB in all, four times the bound.
@@ -157,8 +160,13 @@ describe('ingest over a real gateway', () => {
     }
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(Math.ceil((64 * 1024) / size) + 1);
+    // Reading stopped once the payload held reached the bound (messages differ by a few bytes).
+    const held = await pendingBytes();
+    expect(held).toBeGreaterThanOrEqual(64 * 1024);
+    expect(held).toBeLessThan(64 * 1024 + 1.1 * size);
     ctl.release();
     await Promise.all(acked);
+    await waitFor(async () => (await pendingBytes()) === 0, 5000, 'no payload held');
     await waitFor(async () => (await ctl.store.query({ ...ref, from: T0, to: T0 + 86_400_000 })).length === 2000, 15_000, '2,000 readings');
   });
 });
