@@ -12,7 +12,8 @@
  * every meter's readings as the ingest is (bench/lib/mqtt-sub.ts). After `--warmup` seconds at
  * the target rate the window of `--seconds` is measured: the generator's achieved send rate, the
  * subscriber's delivered rate, end-to-end latency (p50/p99/p99.9), loss, and the broker's CPU
- * (utime + stime from /proc/<pid>/stat) and RSS over the window. A broker that dies is recorded
+ * (utime + stime from /proc/<pid>/stat), RSS, and read and write system calls per message (/proc/<pid>/io:
+ * how many PUBLISHes one socket read carries, how many PUBACKs and deliveries one write) over the window. A broker that dies is recorded
  * as crashed with its output and restarted for the next turn.
  *
  *   --rates R,R,...        target messages/s over all devices (default 5000,10000,20000,30000)
@@ -121,6 +122,9 @@ export interface TurnResult {
   readonly brokerCpuS?: number;
   readonly brokerCpuPct?: number;
   readonly brokerCpuUsPerMsg?: number;
+  /** The broker's write and read system calls (socket writes and reads) per message sent in the window. */
+  readonly brokerWritesPerMsg?: number;
+  readonly brokerReadsPerMsg?: number;
   readonly brokerRssMiB?: number;
   readonly brokerPeakRssMiB?: number;
   readonly generatorCpuPct?: number;
@@ -191,6 +195,9 @@ export interface SummaryRow {
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly cpuUsPerMsg: number;
+  /** Write / read system calls of the broker per message: how well it batches socket writes (PUBACKs, deliveries) and reads. */
+  readonly writesPerMsg: number;
+  readonly readsPerMsg: number;
   readonly cpuPct: number;
   readonly rssMiB: number;
   readonly generatorCpuPct: number;
@@ -207,6 +214,11 @@ const MiB = 2 ** 20;
 
 function cpuPct(a: ProcessSample | undefined, b: ProcessSample | undefined): number {
   return a && b && b.atMs > a.atMs ? ((b.cpuS - a.cpuS) / ((b.atMs - a.atMs) / 1000)) * 100 : Number.NaN;
+}
+
+/** (b − a) / n, NaN when a counter is missing or nothing was sent. */
+function perMsg(a: number | undefined, b: number | undefined, n: number): number {
+  return a !== undefined && b !== undefined && n > 0 ? (b - a) / n : Number.NaN;
 }
 
 function at(monoMs: number, fn: () => void): NodeJS.Timeout {
@@ -276,6 +288,8 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
             laggedInWindow: gr.laggedInWindow,
             ackMs: gr.ackMs,
             brokerCpuUsPerMsg: gr.sentInWindow ? (brokerCpuS * 1e6) / gr.sentInWindow : Number.NaN,
+            brokerWritesPerMsg: perMsg(b0?.writeSyscalls, b1?.writeSyscalls, gr.sentInWindow),
+            brokerReadsPerMsg: perMsg(b0?.readSyscalls, b1?.readSyscalls, gr.sentInWindow),
           }
         : {}),
       ...(sr ? { deliveredPerS: sr.arrivedInWindow / windowS, receivedInWindow: sr.receivedInWindow, latencyMs: sr.latencyMs } : {}),
@@ -330,6 +344,8 @@ export function summarizeTurns(turns: readonly TurnResult[]): SummaryRow[] {
       p99Ms: m((t) => t.latencyMs?.p99),
       p999Ms: m((t) => t.latencyMs?.p999),
       cpuUsPerMsg: m((t) => t.brokerCpuUsPerMsg),
+      writesPerMsg: m((t) => t.brokerWritesPerMsg),
+      readsPerMsg: m((t) => t.brokerReadsPerMsg),
       cpuPct: m((t) => t.brokerCpuPct),
       rssMiB: m((t) => t.brokerRssMiB),
       generatorCpuPct: m((t) => t.generatorCpuPct),
@@ -361,6 +377,8 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       { header: 'p99 ms', align: 'right' },
       { header: 'p99.9 ms', align: 'right' },
       { header: 'broker CPU µs/msg', align: 'right' },
+      { header: 'writes/msg', align: 'right' },
+      { header: 'reads/msg', align: 'right' },
       { header: 'broker CPU', align: 'right' },
       { header: 'broker RSS MiB', align: 'right' },
       { header: 'PUBACK p99 ms', align: 'right' },
@@ -381,6 +399,8 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       f2(r.p99Ms),
       f2(r.p999Ms),
       f1(r.cpuUsPerMsg),
+      f2(r.writesPerMsg),
+      f2(r.readsPerMsg),
       `${f0(r.cpuPct)} %`,
       f0(r.rssMiB),
       r.qos === 1 ? f2(r.pubackP99Ms) : '',

@@ -1,6 +1,7 @@
 /**
  * CPU time and memory of another process from Linux procfs (proc(5)): `/proc/<pid>/stat` fields
- * 14 utime and 15 stime (clock ticks) and `/proc/<pid>/status` VmRSS / VmHWM (kB).
+ * 14 utime and 15 stime (clock ticks), `/proc/<pid>/status` VmRSS / VmHWM (kB) and the read and
+ * write system calls so far from `/proc/<pid>/io` (syscr, syscw; socket reads and writes count).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -38,6 +39,12 @@ export function parseProcStat(line: string): ProcStat {
   return { state: f[0], utimeTicks: utime, stimeTicks: stime };
 }
 
+/** A counter of `/proc/<pid>/io` (e.g. syscw); undefined when absent or not readable. */
+export function parseProcIo(text: string, field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s+(\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** A `kB` field of `/proc/<pid>/status` (e.g. VmRSS) in bytes; undefined when absent (a zombie has none). */
 export function parseProcStatusBytes(text: string, field: string): number | undefined {
   const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(text);
@@ -50,8 +57,22 @@ export interface ProcessSample {
   readonly rssBytes: number;
   /** Peak RSS so far. */
   readonly hwmBytes: number;
+  /** Read and write system calls since the process started (/proc/<pid>/io: needs the same user or root). */
+  readonly readSyscalls?: number;
+  readonly writeSyscalls?: number;
   /** Monotonic time of the sample, ms (performance.now()). */
   readonly atMs: number;
+}
+
+function readIo(pid: number): { readSyscalls?: number; writeSyscalls?: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const r = parseProcIo(io, 'syscr');
+    const w = parseProcIo(io, 'syscw');
+    return { ...(r !== undefined ? { readSyscalls: r } : {}), ...(w !== undefined ? { writeSyscalls: w } : {}) };
+  } catch {
+    return {};
+  }
 }
 
 /** Reads one sample of `pid`; undefined when the process is gone. */
@@ -63,6 +84,7 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
       cpuS: (stat.utimeTicks + stat.stimeTicks) / CLK_TCK,
       rssBytes: parseProcStatusBytes(status, 'VmRSS') ?? 0,
       hwmBytes: parseProcStatusBytes(status, 'VmHWM') ?? 0,
+      ...readIo(pid),
       atMs: performance.now(),
     };
   } catch {

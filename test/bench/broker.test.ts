@@ -34,6 +34,8 @@ describe('bench broker with stock aedes', () => {
     p99Ms: 2,
     p999Ms: 3,
     cpuUsPerMsg,
+    writesPerMsg: 0.5,
+    readsPerMsg: 0.25,
     cpuPct: 50,
     rssMiB: 100,
     generatorCpuPct: 30,
@@ -56,6 +58,9 @@ describe('bench broker with stock aedes', () => {
     expect(out).toContain('1.50×');
     expect(out).toContain('1.33×');
     expect(out).toContain('1.13×');
+    // System calls per message, for how the brokers batch their socket writes and reads.
+    expect(out).toMatch(/writes\/msg.*reads\/msg/);
+    expect(out).toMatch(/gateway .* 0\.50 .* 0\.25 /);
     expect(formatSummary([row('gateway', 45), row('mosquitto', 30)])).not.toContain('aedes /');
   });
 });

@@ -1,5 +1,6 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseProcStat, parseProcStatusBytes, sampleProcess } from '../../../bench/lib/proc.js';
+import { parseProcIo, parseProcStat, parseProcStatusBytes, sampleProcess } from '../../../bench/lib/proc.js';
 
 describe('procfs parsing', () => {
   it('reads utime and stime counting from the last parenthesis of the command name', () => {
@@ -14,8 +15,20 @@ describe('procfs parsing', () => {
     expect(parseProcStatusBytes(status, 'VmHWM')).toBe(10240 * 1024);
     expect(parseProcStatusBytes(status, 'VmSwap')).toBeUndefined();
   });
-  it('samples this process', () => {
+  it('reads the system call counters of /proc/<pid>/io', () => {
+    const io = 'rchar: 5030\nwchar: 912\nsyscr: 17\nsyscw: 9\nread_bytes: 0\n';
+    expect(parseProcIo(io, 'syscr')).toBe(17);
+    expect(parseProcIo(io, 'syscw')).toBe(9);
+    expect(parseProcIo(io, 'cancelled_write_bytes')).toBeUndefined();
+  });
+  it('samples this process, its write system calls included', () => {
+    const before = sampleProcess(process.pid);
+    const fd = openSync('/dev/null', 'w');
+    for (let i = 0; i < 3; i++) writeSync(fd, 'x');
+    closeSync(fd);
     const s = sampleProcess(process.pid);
+    expect((s?.writeSyscalls ?? 0) - (before?.writeSyscalls ?? 0)).toBeGreaterThanOrEqual(3);
+    expect(s?.readSyscalls).toBeGreaterThan(0);
     expect(s?.rssBytes).toBeGreaterThan(0);
     expect(s?.cpuS).toBeGreaterThan(0);
     expect(sampleProcess(2 ** 22 + 1)).toBeUndefined();
