@@ -5,6 +5,9 @@ import { CONTRACT_LIMITS, MAX_READINGS_STREAM_SHARDS, envBool, envInt, envOption
 /** Messages a persistent subscriber session may have queued at the gateway by default: ~12 h of 10,000 meters at 4 messages/h. */
 export const DEFAULT_MAX_QUEUED_MESSAGES = 500_000;
 
+/** Payload bytes a persistent subscriber session may have queued at the gateway by default (in memory unless GATEWAY_PERSISTENCE_DIR). */
+export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024 * 1024;
+
 /** Shards of the readings streams by default: up to 16 ingest workers share the load. */
 export const DEFAULT_STREAM_SHARDS = 16;
 
@@ -45,6 +48,9 @@ export const gatewayConfigSchema = z.object({
   ),
   GATEWAY_MAX_QUEUED_MESSAGES: envInt(DEFAULT_MAX_QUEUED_MESSAGES, 1, 100_000_000).describe(
     'Messages one persistent subscriber session (the ingest) may have queued at the gateway (enqueued, not yet acknowledged by it, in-flight ones included). At the bound a QoS 1/2 PUBLISH that would be queued for that session is refused without PUBACK (the device is disconnected and resends it later); /ready answers 503 until the session is below the bound. Keep it well above INGEST_MAX_PENDING_MESSAGES',
+  ),
+  GATEWAY_MAX_QUEUED_BYTES: envInt(DEFAULT_MAX_QUEUED_BYTES, 1024, 2 ** 50).describe(
+    'Payload bytes one persistent subscriber session may have queued at the gateway, as GATEWAY_MAX_QUEUED_MESSAGES counts messages (the in-memory store holds them in the gateway\'s memory): a QoS 1/2 PUBLISH that would take that session past it is refused without PUBACK (the device resends it later); a session with nothing queued takes one message of any size. Messages found in the on-disk store at start count at their stored size',
   ),
   GATEWAY_MAX_PUBLISHES_IN_FLIGHT: envInt(DEFAULT_MAX_PUBLISHES_IN_FLIGHT, 1, 1_000_000).describe(
     'Publishes the gateway delivers at once (stored for persistent subscriber sessions and written to subscribers\' sockets). Past it, overload policy: a device\'s QoS 0 publish is dropped (wattproof_gateway_shed_publishes_total) and a QoS 1/2 publish waits for a slot with its PUBACK, while the gateway reads nothing more from that device (TCP back-pressure). Bounds the memory a slow subscriber can make the gateway hold',

@@ -59,8 +59,8 @@ export const GATEWAY_ERRORS = {
   GATEWAY_BACKLOG_FULL: {
     statusCode: 503,
     retriable: true,
-    meaning: 'A QoS 1/2 PUBLISH was refused without acknowledgement: a persistent subscriber session it would be queued for (normally the ingest) already holds GATEWAY_MAX_QUEUED_MESSAGES messages. MQTT 3.1.1 has no negative PUBACK, so the gateway disconnects the client; a device keeps the un-acknowledged message and resends it after reconnecting. The gateway\'s /ready answers 503 meanwhile.',
-    fix: 'Bring the subscriber back (the ingest and its reading store): once it drains below the bound, resent messages are accepted. If the session belongs to a subscriber that is gone for good, end it by connecting once with its client id and clean session. Raise GATEWAY_MAX_QUEUED_MESSAGES only if the gateway has the disk (or memory) for it.',
+    meaning: 'A QoS 1/2 PUBLISH was refused without acknowledgement: a persistent subscriber session it would be queued for (normally the ingest) already holds GATEWAY_MAX_QUEUED_MESSAGES messages, or would hold more than GATEWAY_MAX_QUEUED_BYTES payload bytes with this one. MQTT 3.1.1 has no negative PUBACK, so the gateway disconnects the client; a device keeps the un-acknowledged message and resends it after reconnecting. The gateway\'s /ready answers 503 meanwhile.',
+    fix: 'Bring the subscriber back (the ingest and its reading store): once it drains below the bound, resent messages are accepted. If the session belongs to a subscriber that is gone for good, end it by connecting once with its client id and clean session. Raise GATEWAY_MAX_QUEUED_MESSAGES or GATEWAY_MAX_QUEUED_BYTES only if the gateway has the disk (or memory) for it.',
   },
   GATEWAY_OVERLOADED: {
     statusCode: 503,

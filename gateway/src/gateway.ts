@@ -5,7 +5,8 @@
  * Delivery (docs/RELIABILITY.md): sessions live in the session store (session-store.ts; on disk
  * with GATEWAY_PERSISTENCE_DIR); a QoS 1 PUBACK goes out only after the message is queued there
  * for every persistent subscriber session (hand-off.ts); and a session's queue is bounded by
- * GATEWAY_MAX_QUEUED_MESSAGES, past which publishes are refused without PUBACK (backlog.ts).
+ * GATEWAY_MAX_QUEUED_MESSAGES and GATEWAY_MAX_QUEUED_BYTES, past which publishes are refused
+ * without PUBACK (backlog.ts).
  *
  * Listeners: TCP always; TLS and WebSocket when configured. TCP_NODELAY is set on every socket
  * (neither aedes nor MQTT.js sets it; without it p99 latency was 30-40 ms instead of 2-4 ms here).
@@ -62,7 +63,7 @@ export interface Gateway {
   /** The backlog of the persistent subscriber sessions (after start). */
   backlog(): BacklogStatus;
   /**
-   * Readiness: listening, and no persistent subscriber session at GATEWAY_MAX_QUEUED_MESSAGES
+   * Readiness: listening, and no persistent subscriber session at GATEWAY_MAX_QUEUED_MESSAGES or GATEWAY_MAX_QUEUED_BYTES
    * (publishes to it are being refused). Each failed check is named in `reasons`.
    */
   ready(): { ready: boolean; reasons: string[] };
@@ -86,8 +87,12 @@ export interface GatewayStats {
 export interface BacklogStatus {
   /** GATEWAY_MAX_QUEUED_MESSAGES. */
   readonly limit: number;
+  /** GATEWAY_MAX_QUEUED_BYTES. */
+  readonly limitBytes: number;
   /** Messages queued for all persistent subscriber sessions. */
   readonly queuedMessages: number;
+  /** Their payload bytes. */
+  readonly queuedBytes: number;
   /** The session with the most queued messages, if any has one. */
   readonly largest: SessionQueue | undefined;
   /** Sessions at the limit: publishes that would be queued for them are refused. */
@@ -140,6 +145,8 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       total: () => backlog?.total() ?? 0,
       largest: () => backlog?.largest()?.queued ?? 0,
       limit: () => config.GATEWAY_MAX_QUEUED_MESSAGES,
+      totalBytes: () => backlog?.totalBytes() ?? 0,
+      limitBytes: () => config.GATEWAY_MAX_QUEUED_BYTES,
     },
     () => handOff?.stats() ?? { inFlight: 0, waiting: 0 },
   );
@@ -204,6 +211,15 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     return null;
   }
 
+  /** "N messages (limit L), B bytes (limit LB)": what a session holds against both bounds, for refusals and /ready. */
+  function queueText(session: SessionQueue): string {
+    return `${session.queued} messages (limit ${config.GATEWAY_MAX_QUEUED_MESSAGES}) of ${session.queuedBytes} payload bytes (limit ${config.GATEWAY_MAX_QUEUED_BYTES})`;
+  }
+
+  function backlogFields(s: SessionQueue) {
+    return { session: s.clientId, queued: s.queued, queuedBytes: s.queuedBytes, limit: config.GATEWAY_MAX_QUEUED_MESSAGES, limitBytes: config.GATEWAY_MAX_QUEUED_BYTES };
+  }
+
   function refuseForBacklog(client: Client, packet: PublishPacket, session: SessionQueue): Error {
     metrics.publishes.inc({ result: 'refused_backlog' });
     metrics.rejections.inc({ code: 'GATEWAY_BACKLOG_FULL' });
@@ -211,7 +227,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     const now = clock();
     if (now - backlogLogAtMs >= 1000) {
       logger.warn(
-        { ...who(client), topic: packet.topic, code: 'GATEWAY_BACKLOG_FULL', session: session.clientId, queued: session.queued, limit: config.GATEWAY_MAX_QUEUED_MESSAGES, notLogged: backlogUnlogged },
+        { ...who(client), topic: packet.topic, code: 'GATEWAY_BACKLOG_FULL', session: session.clientId, queued: session.queued, queuedBytes: session.queuedBytes, limit: config.GATEWAY_MAX_QUEUED_MESSAGES, limitBytes: config.GATEWAY_MAX_QUEUED_BYTES, notLogged: backlogUnlogged },
         'publish refused without PUBACK: backlog full; disconnecting, the device resends it',
       );
       backlogLogAtMs = now;
@@ -219,7 +235,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     } else {
       backlogUnlogged++;
     }
-    return gatewayError('GATEWAY_BACKLOG_FULL', `session "${session.clientId}" has ${session.queued} messages queued (limit ${config.GATEWAY_MAX_QUEUED_MESSAGES})`);
+    return gatewayError('GATEWAY_BACKLOG_FULL', `session "${session.clientId}" has ${queueText(session)} queued`);
   }
 
   /**
@@ -264,7 +280,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       }
     }
     if (packet.qos > 0) {
-      const admission = await backlog!.admit(packet.topic);
+      const admission = await backlog!.admit(packet.topic, size);
       if (!admission.ok) return refuseForBacklog(client, packet, admission);
       if (packet.qos === 1) {
         const startedAt = performance.now();
@@ -391,14 +407,21 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     },
 
     backlog() {
-      return { limit: config.GATEWAY_MAX_QUEUED_MESSAGES, queuedMessages: backlog?.total() ?? 0, largest: backlog?.largest(), full: backlog?.full() ?? [] };
+      return {
+        limit: config.GATEWAY_MAX_QUEUED_MESSAGES,
+        limitBytes: config.GATEWAY_MAX_QUEUED_BYTES,
+        queuedMessages: backlog?.total() ?? 0,
+        queuedBytes: backlog?.totalBytes() ?? 0,
+        largest: backlog?.largest(),
+        full: backlog?.full() ?? [],
+      };
     },
 
     ready() {
       const reasons: string[] = [];
       if (startedAtMs === null) reasons.push('not listening');
       for (const s of backlog?.full() ?? []) {
-        reasons.push(`session "${s.clientId}" has ${s.queued} messages queued (limit ${config.GATEWAY_MAX_QUEUED_MESSAGES}): publishes to it are refused`);
+        reasons.push(`session "${s.clientId}" has ${queueText(s)} queued: publishes to it are refused`);
       }
       const stream = sink?.stats();
       if (stream && !stream.connected) reasons.push('readings stream Redis not connected: readings publishes are refused');
@@ -486,11 +509,13 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       const persistence = (aedes as unknown as { persistence: QueuePersistence }).persistence;
       backlog = createBacklog(persistence, {
         limit: config.GATEWAY_MAX_QUEUED_MESSAGES,
+        limitBytes: config.GATEWAY_MAX_QUEUED_BYTES,
         initial: store.queuedAtOpen,
-        onFull: (s) => logger.warn({ session: s.clientId, queued: s.queued, limit: config.GATEWAY_MAX_QUEUED_MESSAGES }, 'session backlog at the limit: refusing publishes queued for it'),
-        onBelow: (s) => logger.info({ session: s.clientId, queued: s.queued, limit: config.GATEWAY_MAX_QUEUED_MESSAGES }, 'session backlog below the limit: accepting publishes again'),
+        initialBytes: store.queuedBytesAtOpen,
+        onFull: (s) => logger.warn(backlogFields(s), 'session backlog at the limit: refusing publishes queued for it'),
+        onBelow: (s) => logger.info(backlogFields(s), 'session backlog below the limit: accepting publishes again'),
       });
-      for (const s of backlog.full()) logger.warn({ session: s.clientId, queued: s.queued, limit: config.GATEWAY_MAX_QUEUED_MESSAGES }, 'session backlog at the limit: refusing publishes queued for it');
+      for (const s of backlog.full()) logger.warn(backlogFields(s), 'session backlog at the limit: refusing publishes queued for it');
       aedes.on('client', (client) => logger.info({ ...who(client), address: clientAddress(client), clean: client.clean }, 'client connected'));
       aedes.on('clientDisconnect', (client) => logger.info(who(client), 'client disconnected'));
       aedes.on('clientError', (client, err) => logger.debug({ ...who(client), err: err.message }, 'client error'));

@@ -9,6 +9,10 @@ export interface BacklogGauges {
   largest(): number;
   /** GATEWAY_MAX_QUEUED_MESSAGES. */
   limit(): number;
+  /** Payload bytes queued for all persistent subscriber sessions. */
+  totalBytes(): number;
+  /** GATEWAY_MAX_QUEUED_BYTES. */
+  limitBytes(): number;
 }
 
 export function createGatewayMetrics(
@@ -92,9 +96,25 @@ export function createGatewayMetrics(
         this.set(backlog?.limit() ?? 0);
       },
     }),
+    queuedBytes: new Gauge({
+      name: 'wattproof_gateway_queued_bytes',
+      help: 'Payload bytes of the messages counted by wattproof_gateway_queued_messages (in the gateway\'s memory unless the session store is on disk)',
+      registers: [registry],
+      collect() {
+        this.set(backlog?.totalBytes() ?? 0);
+      },
+    }),
+    queueBytesLimit: new Gauge({
+      name: 'wattproof_gateway_queued_bytes_limit',
+      help: 'GATEWAY_MAX_QUEUED_BYTES: payload bytes one persistent subscriber session may have queued',
+      registers: [registry],
+      collect() {
+        this.set(backlog?.limitBytes() ?? 0);
+      },
+    }),
     backlogRefusals: new Counter({
       name: 'wattproof_gateway_backlog_refused_publishes_total',
-      help: 'QoS 1/2 PUBLISH packets refused without acknowledgement because a session they would be queued for was at GATEWAY_MAX_QUEUED_MESSAGES (the client is disconnected and resends them)',
+      help: 'QoS 1/2 PUBLISH packets refused without acknowledgement because a session they would be queued for was at GATEWAY_MAX_QUEUED_MESSAGES or GATEWAY_MAX_QUEUED_BYTES (the client is disconnected and resends them)',
       registers: [registry],
     }),
     handOffSeconds: new Histogram({

@@ -45,6 +45,8 @@ export interface SessionStore {
   readonly mq?: unknown;
   /** Messages queued per client id found in the store when it was opened (empty in memory). */
   readonly queuedAtOpen: ReadonlyMap<string, number>;
+  /** Their stored size per client id (the encoded records: the payload plus a few hundred bytes of packet). */
+  readonly queuedBytesAtOpen?: ReadonlyMap<string, number>;
   readonly owners: SessionOwners;
   /** Writes fsynced so far by GATEWAY_PERSISTENCE_SYNC (the on-disk store; tests and diagnostics). */
   syncedWrites?(): number;
@@ -174,10 +176,14 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
     const syncedWrites = options.sync ? syncDurableWrites(db, persistence) : () => 0;
     completeEnqueuesInOrder(persistence);
     const queuedAtOpen = new Map<string, number>();
-    for await (const key of db.keys(OUTGOING_RANGE)) {
+    const queuedBytesAtOpen = new Map<string, number>();
+    // Values too, for GATEWAY_MAX_QUEUED_BYTES: one sequential read of what is queued. The stored
+    // size stands for the payload's, so nothing is decoded.
+    for await (const [key, value] of db.iterator<string, Uint8Array>({ ...OUTGOING_RANGE, valueEncoding: 'view' })) {
       const end = key.indexOf(':', OUTGOING_PREFIX.length);
       const clientId = decodeURIComponent(key.slice(OUTGOING_PREFIX.length, end));
       queuedAtOpen.set(clientId, (queuedAtOpen.get(clientId) ?? 0) + 1);
+      queuedBytesAtOpen.set(clientId, (queuedBytesAtOpen.get(clientId) ?? 0) + value.byteLength);
     }
     const ownersDb = db.sublevel<string, string>(OWNERS_SUBLEVEL, { valueEncoding: 'utf8' });
     const owners = new Map<string, string>();
@@ -188,6 +194,7 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
       dir,
       persistence,
       queuedAtOpen,
+      queuedBytesAtOpen,
       syncedWrites,
       owners: {
         get: (clientId) => owners.get(clientId),

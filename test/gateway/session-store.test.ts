@@ -63,6 +63,13 @@ describe('on-disk session store', () => {
     const second = await open(false);
     expect(second.kind).toBe('disk');
     expect(Object.fromEntries(second.queuedAtOpen)).toEqual({ ingest: 2, 'ops:1': 3 });
+    // Their bytes as stored (for GATEWAY_MAX_QUEUED_BYTES): each record holds at least its payload.
+    const bytes = Object.fromEntries(second.queuedBytesAtOpen ?? []);
+    expect(Object.keys(bytes).sort()).toEqual(['ingest', 'ops:1']);
+    const payload = queued[0]!.payload.length;
+    expect(bytes.ingest).toBeGreaterThanOrEqual(2 * payload);
+    expect(bytes.ingest).toBeLessThan(2 * (payload + 512));
+    expect(bytes['ops:1']! / 3).toBeCloseTo(bytes.ingest! / 2, 0);
     expect(second.owners.get('dev-1')).toBe('yz/b1/m1');
     expect(second.owners.get('dev-2')).toBe('yz/b1/m2');
     expect(second.owners.get('tool-1')).toBeUndefined();

@@ -1,5 +1,5 @@
 /**
- * The bound on the gateway's backlog (GATEWAY_MAX_QUEUED_MESSAGES): the ingest is away, a device
+ * The bounds on the gateway's backlog (GATEWAY_MAX_QUEUED_MESSAGES, GATEWAY_MAX_QUEUED_BYTES): the ingest is away, a device
  * publishes past the bound. The gateway accepts exactly up to the bound and refuses the rest
  * without PUBACK (it disconnects the device, which keeps them and keeps retrying), reports itself
  * not ready and counts the refusals. When the ingest is back and has drained the queue, the
@@ -80,7 +80,8 @@ describe('gateway backlog bound', () => {
       expect(await rig.gatewayMetric('wattproof_gateway_rejections_total', { code: 'GATEWAY_BACKLOG_FULL' })).toBe(refusals);
       const ready = await rig.gatewayReady();
       expect(ready.ready).toBe(false);
-      expect(ready.reasons).toEqual([`session "${rig.ingestClientId}" has ${MAX} messages queued (limit ${MAX}): publishes to it are refused`]);
+      expect(ready.reasons).toHaveLength(1);
+      expect(ready.reasons[0]).toMatch(new RegExp(`^session "${rig.ingestClientId}" has ${MAX} messages \\(limit ${MAX}\\) of \\d+ payload bytes \\(limit \\d+\\) queued: publishes to it are refused$`));
 
       await rig.startIngest();
       await all;
@@ -90,4 +91,49 @@ describe('gateway backlog bound', () => {
       expect(await rig.gatewayReady()).toEqual({ ready: true, reasons: [] });
     }, 120_000);
   }
+
+  it('refuses publishes that would take the session past GATEWAY_MAX_QUEUED_BYTES without PUBACK, well below the message bound, and stores all of them once the ingest drains', async () => {
+    // Messages of 20 readings (~2.4 KB); the byte bound is what exactly the first K of them take.
+    const K = 30;
+    const message = (i: number) => readingMessage(i + 1, Array.from({ length: 20 }, (_, j) => i * 20 + j));
+    const limitBytes = Array.from({ length: K }, (_, k) => Buffer.byteLength(message(BEFORE + k))).reduce((a, b) => a + b, 0);
+    rig = await createRig({
+      influxUrl: influx.url,
+      database: influx.database,
+      site: 'backlog-bytes',
+      sessions: 'memory',
+      gateway: { GATEWAY_MAX_QUEUED_BYTES: limitBytes },
+      ingest: { INGEST_MAX_PENDING_MESSAGES: 5 },
+    });
+    const device: MqttClient = await rig.device({ reconnectPeriod: 200 });
+    await Promise.all(Array.from({ length: BEFORE }, (_, i) => device.publishAsync(readingsTopic(rig!.ref), message(i), { qos: 1 })));
+    await rig.expectExactly(BEFORE * 20);
+    await waitFor(async () => (await rig!.gatewayMetric(QUEUED)) === 0, 10_000, 'the ingest to acknowledge the first readings');
+
+    await rig.stopIngest();
+    const M = 80;
+    const acked: number[] = [];
+    const all = Promise.all(
+      Array.from({ length: M }, (_, k) => BEFORE + k).map((i) => device.publishAsync(readingsTopic(rig!.ref), message(i), { qos: 1 }).then(() => acked.push(i))),
+    );
+    await waitFor(async () => (await rig!.gatewayMetric(REFUSED)) > 0, 20_000, 'a refusal');
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    expect(await rig.gatewayMetric(QUEUED), 'the first K messages, far below the message bound').toBe(K);
+    expect(await rig.gatewayMetric('wattproof_gateway_queued_bytes')).toBe(limitBytes);
+    expect(await rig.gatewayMetric('wattproof_gateway_queued_bytes_limit')).toBe(limitBytes);
+    expect([...acked].sort((a, b) => a - b)).toEqual(Array.from({ length: K }, (_, k) => BEFORE + k));
+    expect(Object.keys(device.outgoing).length).toBe(M - K);
+    expect(await rig.gatewayMetric(REFUSED)).toBeGreaterThanOrEqual(2);
+    const ready = await rig.gatewayReady();
+    expect(ready.ready).toBe(false);
+    expect(ready.reasons[0]).toContain(`has ${K} messages (limit 500000) of ${limitBytes} payload bytes (limit ${limitBytes}) queued`);
+
+    await rig.startIngest();
+    await all;
+    await rig.expectExactly((BEFORE + M) * 20);
+    await waitFor(async () => (await rig!.gatewayMetric(QUEUED)) === 0, 20_000, 'the ingest to acknowledge everything');
+    expect(await rig.gatewayMetric('wattproof_gateway_queued_bytes')).toBe(0);
+    expect(await rig.gatewayReady()).toEqual({ ready: true, reasons: [] });
+  }, 120_000);
 });
