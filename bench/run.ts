@@ -6,7 +6,8 @@
  * stock aedes, in one process without sockets), connections (idle authenticated connections per broker),
  * generator (the load generator's own cost per message, MQTT.js against the raw client),
  * ingest (Wattproof end to end against the raw InfluxDB write ceiling, and the embedded DuckDB store),
- * ingest-stages (CPU per reading of each stage of the ingest's hot path, no network).
+ * ingest-stages (CPU per reading of each stage of the ingest's hot path, no network),
+ * session-queue (the in-memory session store's cost per message while a backlog drains, aedes-persistence against the gateway's).
  */
 const [name = 'analytics', ...rest] = process.argv.slice(2);
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void> }>> = {
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<void
   soak: () => import('./soak.js'),
   ingest: () => import('./ingest.js'),
   'ingest-stages': () => import('./ingest-stages.js'),
+  'session-queue': () => import('./session-queue.js'),
 };
 const load = benches[name];
 if (!load) {

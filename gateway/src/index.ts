@@ -10,3 +10,4 @@ export * from './hand-off.js';
 export * from './session-store.js';
 export * from './cluster.js';
 export * from './stream-sink.js';
+export * from './memory-persistence.js';

@@ -1,7 +1,7 @@
 /**
  * The gateway's session store, aedes' "persistence": persistent sessions, their subscriptions,
- * the messages queued for them, retained messages and wills. In memory (aedes-persistence, lost on
- * restart) unless GATEWAY_PERSISTENCE_DIR is set; then LevelDB on local disk
+ * the messages queued for them, retained messages and wills. In memory (aedes-persistence with
+ * O(1) removal from the queues, memory-persistence.ts; lost on restart) unless GATEWAY_PERSISTENCE_DIR is set; then LevelDB on local disk
  * (aedes-persistence-level 9 over classic-level 3), one directory per gateway process (LevelDB
  * locks it).
  *
@@ -14,6 +14,7 @@
 import { ClassicLevel } from 'classic-level';
 import createLevelPersistence from 'aedes-persistence-level';
 import { gatewayError } from './errors.js';
+import { SessionQueueMemoryPersistence } from './memory-persistence.js';
 
 /** The part of the aedes persistence API (aedes-persistence 11, promise form) the gateway calls itself. */
 export interface QueuePersistence {
@@ -39,8 +40,8 @@ export interface SessionStore {
   readonly kind: 'memory' | 'disk' | 'redis';
   /** The directory, for `disk`. */
   readonly dir?: string;
-  /** The persistence to hand to aedes; undefined = aedes' in-memory default. */
-  readonly persistence: QueuePersistence | undefined;
+  /** The persistence to hand to aedes. */
+  readonly persistence: QueuePersistence;
   /** The pub/sub to hand to aedes (`redis`: mqemitter-redis); undefined = aedes' in-process default. */
   readonly mq?: unknown;
   /** Messages queued per client id found in the store when it was opened (empty in memory). */
@@ -161,7 +162,7 @@ export function completeEnqueuesInOrder(persistence: QueuePersistence): void {
  */
 export async function openSessionStore(options: SessionStoreOptions): Promise<SessionStore> {
   if (options.dir === undefined) {
-    return { kind: 'memory', persistence: undefined, queuedAtOpen: new Map(), owners: memoryOwners(), syncedWrites: () => 0, close: async () => {} };
+    return { kind: 'memory', persistence: new SessionQueueMemoryPersistence(), queuedAtOpen: new Map(), owners: memoryOwners(), syncedWrites: () => 0, close: async () => {} };
   }
   const dir = options.dir;
   const db = new ClassicLevel(dir);
