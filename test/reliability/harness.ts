@@ -66,6 +66,8 @@ export interface Rig {
   startIngest(): Promise<void>;
   /** Value of a gateway metric (summed over the series matching `labels`), from its registry or its /metrics. */
   gatewayMetric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** The gateway's metrics text (one scrape), for values that must come from the same instant. */
+  gatewayMetricsText(): Promise<string>;
   /** The gateway's readiness: `ready()` in process, GET /ready of a child process. */
   gatewayReady(): Promise<{ ready: boolean; reasons: string[] }>;
   close(): Promise<void>;
@@ -132,6 +134,10 @@ export async function createRig(options: RigOptions): Promise<Rig> {
   let httpPort = 0;
   const port = options.gatewayPort ?? (options.gatewayProcess ? await freePort() : 0);
   let boundPort = port;
+
+  async function gatewayMetricsText(): Promise<string> {
+    return child ? (await gatewayHttp('/metrics')).text() : gatewayMetrics.metrics();
+  }
 
   async function startGateway(): Promise<void> {
     if (options.gatewayProcess) {
@@ -212,9 +218,9 @@ export async function createRig(options: RigOptions): Promise<Rig> {
       ingest = undefined;
     },
     startIngest,
+    gatewayMetricsText,
     async gatewayMetric(name, labels) {
-      const text = child ? await (await gatewayHttp('/metrics')).text() : await gatewayMetrics.metrics();
-      return metricValue(text, name, labels);
+      return metricValue(await gatewayMetricsText(), name, labels);
     },
     async gatewayReady() {
       if (!child) return gateway!.ready();
