@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInfluxReadingStore } from '@wattproof/ingest/stores';
 import { startInfluxDb, type TestInfluxDb } from '../support/influxdb.js';
@@ -36,6 +38,26 @@ describe('influxdb reading store errors', () => {
     await expect(store.write([reading])).rejects.toMatchObject({ code: 'STORE_WRITE_FAILED', retriable: false });
     expect(await store.query({ site: 's', building: 'b', meter: 'm', from: 0, to: 1_000 })).toEqual([]);
     await store.close();
+  });
+
+  it('does not follow a redirect of a write: STORE_UNAVAILABLE naming it, nothing sent to where it points', async () => {
+    // A server that answers every request with a redirect to the real InfluxDB.
+    let redirected = 0;
+    const proxy = createServer((req, res) => {
+      redirected++;
+      req.resume();
+      res.writeHead(307, { location: `${influx.url}${req.url ?? '/'}` }).end();
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const store = createInfluxReadingStore({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, apiVersion: 'v1', database: `${influx.database}_redirect`, createDatabase: false, timeoutMs: 2_000 });
+      const reading = { site: 'redirect', building: 'b', meter: 'm', quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: 0, value: 1, intervalS: 900 } as const;
+      await expect(store.write([reading])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/unreachable \(write\): unexpected redirect/) });
+      expect(redirected).toBe(1);
+      await store.close();
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('rejects a bad INFLUX_URL with STORE_CONFIG_INVALID', () => {
