@@ -29,7 +29,7 @@ export const ingestConfigSchema = z.object({
   INGEST_FLUSH_INTERVAL_MS: envInt(200, 1, 60_000).describe('Longest time a reading waits for its batch to fill'),
   INGEST_MAX_PENDING_MESSAGES: envInt(20_000, 1, 1_000_000).describe('Unacknowledged messages held before the ingest stops reading from the broker (back-pressure)'),
   INGEST_MAX_PENDING_BYTES: envInt(32 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024).describe(
-    'Payload bytes of unacknowledged messages held before the ingest stops reading from the broker (back-pressure that bounds memory when messages carry many readings; one larger message still goes in alone)',
+    'Payload bytes of unacknowledged messages held before the ingest stops reading from the broker or the readings streams (back-pressure that bounds memory when messages carry many readings; one larger message still goes in alone)',
   ),
   INGEST_MAX_FUTURE_S: envInt(900, 0, 86_400 * 7).describe('How far ahead of the ingest clock a timestamp may be (device clock skew)'),
   INGEST_LATE_AFTER_S: envInt(3600, 1, 86_400 * 365).describe('A reading older than this when received counts as late (it is stored all the same)'),

@@ -41,6 +41,7 @@ export function createIngest(deps: IngestDeps, config: IngestConfig) {
           leaseMs: config.INGEST_STREAM_LEASE_MS,
           readEntries: config.INGEST_STREAM_READ_ENTRIES,
           maxPending: config.INGEST_MAX_PENDING_MESSAGES,
+          maxPendingBytes: config.INGEST_MAX_PENDING_BYTES,
         },
       )
     : undefined;

@@ -17,8 +17,10 @@
  *   letters; acknowledgements go out in the order of each shard. An entry whose worker died before
  *   that is claimed and processed again by the next owner; the writes are idempotent (same point
  *   key), so it is stored once.
- * - At most INGEST_MAX_PENDING_MESSAGES entries are in flight (read, not yet durable); at the
- *   bound the worker stops reading and the entries wait in Redis.
+ * - At most INGEST_MAX_PENDING_MESSAGES entries and INGEST_MAX_PENDING_BYTES of payload are in
+ *   flight (read, not yet durable); at a bound the worker stops reading and the entries wait in
+ *   Redis. Entries are read in batches sized from the average payload seen so far (one entry
+ *   before any was seen), so a read takes at most one entry per shard past the byte bound.
  * - The owner trims its shards below what every consumer group has acknowledged (XTRIM MINID
  *   below the oldest pending entry and the last delivered one), never an unacknowledged entry.
  */
@@ -51,6 +53,8 @@ export interface StreamSourceConfig {
   readonly readEntries: number;
   /** INGEST_MAX_PENDING_MESSAGES: entries in flight at most. */
   readonly maxPending: number;
+  /** INGEST_MAX_PENDING_BYTES: payload bytes in flight at most; unbounded when omitted. */
+  readonly maxPendingBytes?: number;
 }
 
 export interface StreamSourceStats {
@@ -59,6 +63,8 @@ export interface StreamSourceStats {
   readonly shards: number[];
   /** Entries read and not yet durable. */
   readonly inFlight: number;
+  /** Their payload bytes. */
+  readonly inFlightBytes: number;
   /** Entries of the owned shards not yet delivered to the group, at the last maintenance round. */
   readonly lag: number;
   /** Entries of the owned shards delivered and not yet acknowledged, at the last maintenance round. */
@@ -150,6 +156,11 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
   let leases: ShardLeases | undefined;
   let shardCount: number | undefined;
   let inFlight = 0;
+  let inFlightBytes = 0;
+  const maxPendingBytes = config.maxPendingBytes ?? Number.POSITIVE_INFINITY;
+  // Entries and payload bytes taken so far, for the size of the next read under the byte bound.
+  let takenEntries = 0;
+  let takenBytes = 0;
   let lag = 0;
   let pendingInGroup = 0;
   let acked = 0;
@@ -180,6 +191,14 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
         this.set(inFlight);
       },
     }),
+    inFlightBytes: new Gauge({
+      name: 'wattproof_ingest_stream_in_flight_bytes',
+      help: 'Payload bytes of the entries read by this worker and not yet durable (bounded by INGEST_MAX_PENDING_BYTES)',
+      registers: [registry],
+      collect() {
+        this.set(inFlightBytes);
+      },
+    }),
     acked: new Counter({ name: 'wattproof_ingest_stream_acked_entries_total', help: 'Entries acknowledged (XACK) after their readings became durable', registers: [registry] }),
     claimed: new Counter({ name: 'wattproof_ingest_stream_claimed_entries_total', help: 'Pending entries claimed from a previous owner of a shard and processed again', registers: [registry] }),
     leaseChanges: new Counter({ name: 'wattproof_ingest_stream_lease_changes_total', help: 'Shard leases acquired, released and lost by this worker', labelNames: ['change'] as const, registers: [registry] }),
@@ -187,13 +206,23 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
 
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
+  const hasRoom = () => inFlight < config.maxPending && inFlightBytes < maxPendingBytes;
+
   function waitForRoom(): Promise<void> {
-    if (inFlight < config.maxPending || closing) return Promise.resolve();
+    if (hasRoom() || closing) return Promise.resolve();
     return new Promise((r) => roomWaiters.push(r));
   }
 
   function wakeRoom(): void {
-    while (roomWaiters.length && (inFlight < config.maxPending || closing)) roomWaiters.shift()!();
+    while (roomWaiters.length && (hasRoom() || closing)) roomWaiters.shift()!();
+  }
+
+  /** Entries one read may ask for on each of `streams` streams: within both bounds, at least one. */
+  function readCount(streams: number): number {
+    const byMessages = Math.floor((config.maxPending - inFlight) / streams);
+    // Before any entry was seen its size is unknown: one at a time until one was.
+    const byBytes = takenEntries === 0 ? (Number.isFinite(maxPendingBytes) ? 1 : Infinity) : Math.floor((maxPendingBytes - inFlightBytes) / (takenBytes / takenEntries) / streams);
+    return Math.max(1, Math.min(config.readEntries, byMessages, byBytes));
   }
 
   function ack(state: ShardState, ids: string[]): void {
@@ -227,10 +256,15 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
     state.ids.add(id);
     inFlight++;
     const msg = messageOf(id, fields);
+    const bytes = msg.payload.length;
+    inFlightBytes += bytes;
+    takenEntries++;
+    takenBytes += bytes;
     deps.accept(msg).then(
       () => {
         item.done = true;
         inFlight--;
+        inFlightBytes -= bytes;
         settle(state);
         wakeRoom();
       },
@@ -243,6 +277,7 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
         if (i >= 0) state.inflight.splice(i, 1);
         state.ids.delete(id);
         inFlight--;
+        inFlightBytes -= bytes;
         settle(state);
         wakeRoom();
       },
@@ -273,7 +308,7 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
         do {
           await waitForRoom();
           if (states.get(state.shard) !== state || state.phase !== 'claiming' || closing) return;
-          const count = Math.max(1, Math.min(config.readEntries, config.maxPending - inFlight));
+          const count = readCount(1);
           const [next, entries] = (await (cmd as BufferCommands).xautoclaimBuffer(state.key, group, workerId, 0, cursor, 'COUNT', count)) as [Buffer, Array<[Buffer, Buffer[] | null]>];
           if (states.get(state.shard) !== state || state.phase !== 'claiming') return;
           for (const [id, fields] of entries) {
@@ -347,11 +382,11 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
         await sleep(blockMs);
         continue;
       }
-      if (inFlight >= config.maxPending) {
+      if (!hasRoom()) {
         await waitForRoom();
         continue;
       }
-      const count = Math.max(1, Math.min(config.readEntries, Math.floor((config.maxPending - inFlight) / readable.length)));
+      const count = readCount(readable.length);
       const keys = readable.map((s) => s.key);
       let reply: Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
       try {
@@ -459,7 +494,7 @@ export function createStreamSource(deps: StreamSourceDeps, config: StreamSourceC
       return cmd?.status === 'ready' && reader?.status === 'ready';
     },
     stats(): StreamSourceStats {
-      return { workerId, shards: [...states.keys()].sort((a, b) => a - b), inFlight, lag, pendingInGroup, acked, claimed };
+      return { workerId, shards: [...states.keys()].sort((a, b) => a - b), inFlight, inFlightBytes, lag, pendingInGroup, acked, claimed };
     },
     /** The shard leases (tests, diagnostics). */
     leases: () => leases,

@@ -71,7 +71,7 @@ function controlledAccept() {
 
 const METER_KEYS = Array.from({ length: 40 }, (_, i) => `s/b/m${i}`);
 
-function source(workerId: string, accept: (m: IncomingMessage) => Promise<AcceptOutcome>, options: { maxPending?: number; leaseMs?: number; forgot?: string[][] } = {}): StreamSource {
+function source(workerId: string, accept: (m: IncomingMessage) => Promise<AcceptOutcome>, options: { maxPending?: number; maxPendingBytes?: number; leaseMs?: number; forgot?: string[][] } = {}): StreamSource {
   const s = createStreamSource(
     {
       accept,
@@ -80,16 +80,17 @@ function source(workerId: string, accept: (m: IncomingMessage) => Promise<Accept
         return 0;
       },
     },
-    { url: redis.url, workerId, leaseMs: options.leaseMs ?? 1500, readEntries: 100, maxPending: options.maxPending ?? 1000 },
+    { url: redis.url, workerId, leaseMs: options.leaseMs ?? 1500, readEntries: 100, maxPending: options.maxPending ?? 1000, ...(options.maxPendingBytes !== undefined ? { maxPendingBytes: options.maxPendingBytes } : {}) },
   );
   sources.push(s);
   return s;
 }
 
-async function append(shard: number, n: number, from = 0): Promise<string[]> {
+async function append(shard: number, n: number, from = 0, padBytes = 0): Promise<string[]> {
   const ids: string[] = [];
   for (let i = from; i < from + n; i++) {
-    ids.push((await admin.xadd(readingsStreamKey(shard), '*', F.topic, `wattproof/v1/s/b/m${i}/readings`, F.payload, Buffer.from(JSON.stringify({ seq: i })), F.client, `c${i}`, F.receivedMs, '0'))!);
+    const payload = Buffer.from(JSON.stringify({ seq: i, ...(padBytes ? { pad: 'x'.repeat(padBytes) } : {}) }));
+    ids.push((await admin.xadd(readingsStreamKey(shard), '*', F.topic, `wattproof/v1/s/b/m${i}/readings`, F.payload, payload, F.client, `c${i}`, F.receivedMs, '0'))!);
   }
   return ids;
 }
@@ -142,6 +143,30 @@ describe('ingest stream worker', () => {
     acc.resolve();
     await waitFor(async () => (await pendingCount(0)) === 0 && acc.seen.length === 50, 10_000, 'all fifty processed');
     expect(seqs(acc.seen)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it('keeps at most maxPendingBytes of payload in flight (INGEST_MAX_PENDING_BYTES), one read past the bound at most', async () => {
+    await admin.hset(READINGS_STREAM_META_KEY, 'shards', '1');
+    // 50 entries of ~10 KB against 64 KiB: at most ⌈65,536 / 10,000⌉ + 1 = 8 in flight, far below maxPending.
+    await append(0, 50, 0, 10_000);
+    const acc = controlledAccept();
+    const w = source('w1', acc.accept, { maxPending: 1000, maxPendingBytes: 64 * 1024 });
+    await w.start();
+    await waitFor(() => acc.seen.length > 0, 10_000, 'entries read');
+    await new Promise((r) => setTimeout(r, 600));
+    const held = acc.seen.length;
+    expect(held).toBeGreaterThanOrEqual(6);
+    expect(held).toBeLessThanOrEqual(8);
+    expect(w.stats().inFlightBytes).toBe(acc.seen.reduce((sum, x) => sum + x.msg.payload.length, 0));
+    for (let round = 0; round < 40 && acc.seen.length < 50; round++) {
+      acc.resolve();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(acc.seen.filter((x) => !x.done).length).toBeLessThanOrEqual(8);
+    }
+    acc.resolve();
+    await waitFor(async () => (await pendingCount(0)) === 0 && acc.seen.length === 50, 10_000, 'all fifty processed');
+    expect(seqs(acc.seen)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(w.stats().inFlightBytes).toBe(0);
   });
 
   it('lets the next owner process, before anything new, every entry a killed worker had not acknowledged', async () => {
