@@ -211,7 +211,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     return null;
   }
 
-  /** "N messages (limit L), B bytes (limit LB)": what a session holds against both bounds, for refusals and /ready. */
+  /** "N messages (limit L) of B payload bytes (limit LB)": what a session holds against both bounds, for refusals and /ready. */
   function queueText(session: SessionQueue): string {
     return `${session.queued} messages (limit ${config.GATEWAY_MAX_QUEUED_MESSAGES}) of ${session.queuedBytes} payload bytes (limit ${config.GATEWAY_MAX_QUEUED_BYTES})`;
   }
@@ -227,7 +227,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     const now = clock();
     if (now - backlogLogAtMs >= 1000) {
       logger.warn(
-        { ...who(client), topic: packet.topic, code: 'GATEWAY_BACKLOG_FULL', session: session.clientId, queued: session.queued, queuedBytes: session.queuedBytes, limit: config.GATEWAY_MAX_QUEUED_MESSAGES, limitBytes: config.GATEWAY_MAX_QUEUED_BYTES, notLogged: backlogUnlogged },
+        { ...who(client), topic: packet.topic, code: 'GATEWAY_BACKLOG_FULL', ...backlogFields(session), notLogged: backlogUnlogged },
         'publish refused without PUBACK: backlog full; disconnecting, the device resends it',
       );
       backlogLogAtMs = now;
