@@ -128,23 +128,33 @@ function sameCalendarFields(iso: string, ms: number): boolean {
 
 /** Resolves a contract timestamp to epoch ms, or explains why it is not one. */
 export function resolveTimestamp(ts: string | number): { ok: true; ms: number } | { ok: false; message: string } {
+  const r = timestampMs(ts);
+  return typeof r === 'number' ? { ok: true, ms: r } : { ok: false, message: r };
+}
+
+/**
+ * resolveTimestamp without a result object: epoch ms, or the message saying why `ts` is not a
+ * timestamp. parseReadingsMessage calls it once per reading, where the result object was one of
+ * several short-lived allocations per reading (bench/ingest-stages.ts, validate column).
+ */
+function timestampMs(ts: string | number): number | string {
   if (typeof ts === 'number') {
-    if (!Number.isInteger(ts)) return { ok: false, message: 'epoch timestamp must be whole milliseconds' };
+    if (!Number.isInteger(ts)) return 'epoch timestamp must be whole milliseconds';
     // Beyond ±8.64e15 ms no Date exists (ECMA-262 21.4.1.1); formatting one in a reason would throw.
-    if (Math.abs(ts) > 8.64e15) return { ok: false, message: `timestamp ${ts} is not a real date-time` };
+    if (Math.abs(ts) > 8.64e15) return `timestamp ${ts} is not a real date-time`;
     if (ts < CONTRACT_LIMITS.minTimestampMs) {
       const hint = ts > 1e8 && ts < 1e11 ? ' (this looks like epoch seconds; send milliseconds)' : '';
-      return { ok: false, message: `timestamp ${ts} is before 2000-01-01${hint}` };
+      return `timestamp ${ts} is before 2000-01-01${hint}`;
     }
-    return { ok: true, ms: ts };
+    return ts;
   }
   if (!ISO_WITH_OFFSET.test(ts)) {
-    return { ok: false, message: `"${ts.slice(0, 40)}" is not ISO 8601 with an offset (e.g. 2026-11-30T08:00:00+08:00)` };
+    return `"${ts.slice(0, 40)}" is not ISO 8601 with an offset (e.g. 2026-11-30T08:00:00+08:00)`;
   }
   const ms = Date.parse(ts);
-  if (!Number.isFinite(ms) || !sameCalendarFields(ts, ms)) return { ok: false, message: `"${ts}" is not a real date-time` };
-  if (ms < CONTRACT_LIMITS.minTimestampMs) return { ok: false, message: `timestamp ${ts} is before 2000-01-01` };
-  return { ok: true, ms };
+  if (!Number.isFinite(ms) || !sameCalendarFields(ts, ms)) return `"${ts}" is not a real date-time`;
+  if (ms < CONTRACT_LIMITS.minTimestampMs) return `timestamp ${ts} is before 2000-01-01`;
+  return ms;
 }
 
 /** Escapes control characters so a reason can be logged and stored anywhere (PostgreSQL refuses NUL). */
@@ -194,57 +204,56 @@ export function parseReadingsMessage(payload: Uint8Array | string, opts: ParseOp
   const tsIssues: ContractIssue[] = [];
   const unitIssues: ContractIssue[] = [];
   const schemaIssues: ContractIssue[] = [];
-  msg.readings.forEach((r, i) => {
-    const at = `readings[${i}]`;
+  // Per reading, nothing is allocated unless it is invalid: the issue paths are built only for an
+  // issue, and the optional fields are assigned rather than spread (the spreads and the per-reading
+  // path string were most of this loop's cost; bench/ingest-stages.ts, validate column).
+  const at = (i: number, field: string) => `readings[${i}].${field}`;
+  for (let i = 0; i < msg.readings.length; i++) {
+    const r = msg.readings[i]!;
     if (!isUnitAllowed(r.quantity, r.kind, r.unit)) {
       const allowed = allowedUnits(r.quantity, r.kind);
       unitIssues.push({
-        path: `${at}.unit`,
+        path: at(i, 'unit'),
         message: allowed.length
           ? `unit "${r.unit}" is not valid for ${r.quantity} (${r.kind}); expected one of ${allowed.join(', ')}`
           : `${r.quantity} cannot be reported as kind "${r.kind}"`,
       });
     }
     if (Math.abs(r.value) > CONTRACT_LIMITS.maxAbsValue) {
-      schemaIssues.push({ path: `${at}.value`, message: `value ${r.value} exceeds ±${CONTRACT_LIMITS.maxAbsValue}` });
+      schemaIssues.push({ path: at(i, 'value'), message: `value ${r.value} exceeds ±${CONTRACT_LIMITS.maxAbsValue}` });
     }
     if (r.kind === 'interval' && r.intervalS === undefined) {
-      schemaIssues.push({ path: `${at}.intervalS`, message: 'intervalS is required for kind "interval"' });
+      schemaIssues.push({ path: at(i, 'intervalS'), message: 'intervalS is required for kind "interval"' });
     }
     if (r.kind !== 'interval' && r.intervalS !== undefined) {
-      schemaIssues.push({ path: `${at}.intervalS`, message: `intervalS is only allowed for kind "interval", not "${r.kind}"` });
+      schemaIssues.push({ path: at(i, 'intervalS'), message: `intervalS is only allowed for kind "interval", not "${r.kind}"` });
     }
     if (r.rollover !== undefined && r.kind !== 'register') {
-      schemaIssues.push({ path: `${at}.rollover`, message: 'rollover is only allowed for kind "register"' });
+      schemaIssues.push({ path: at(i, 'rollover'), message: 'rollover is only allowed for kind "register"' });
     }
     if (r.rollover !== undefined && r.value >= r.rollover) {
-      schemaIssues.push({ path: `${at}.value`, message: `register value ${r.value} is not below its rollover ${r.rollover}` });
+      schemaIssues.push({ path: at(i, 'value'), message: `register value ${r.value} is not below its rollover ${r.rollover}` });
     }
     if (r.kind === 'register' && r.value < 0) {
-      schemaIssues.push({ path: `${at}.value`, message: 'a cumulative register cannot be negative' });
+      schemaIssues.push({ path: at(i, 'value'), message: 'a cumulative register cannot be negative' });
     }
-    const ts = resolveTimestamp(r.ts);
-    if (!ts.ok) {
-      tsIssues.push({ path: `${at}.ts`, message: ts.message });
-      return;
+    const ms = timestampMs(r.ts);
+    if (typeof ms === 'string') {
+      tsIssues.push({ path: at(i, 'ts'), message: ms });
+      continue;
     }
-    if (ts.ms > opts.nowMs + opts.maxFutureMs) {
+    if (ms > opts.nowMs + opts.maxFutureMs) {
       tsIssues.push({
-        path: `${at}.ts`,
-        message: `timestamp ${new Date(ts.ms).toISOString()} is ${Math.round((ts.ms - opts.nowMs) / 1000)} s in the future (limit ${Math.round(opts.maxFutureMs / 1000)} s); check the device clock`,
+        path: at(i, 'ts'),
+        message: `timestamp ${new Date(ms).toISOString()} is ${Math.round((ms - opts.nowMs) / 1000)} s in the future (limit ${Math.round(opts.maxFutureMs / 1000)} s); check the device clock`,
       });
-      return;
+      continue;
     }
-    readings.push({
-      tsMs: ts.ms,
-      quantity: r.quantity,
-      unit: r.unit,
-      kind: r.kind,
-      value: r.value,
-      ...(r.intervalS !== undefined ? { intervalS: r.intervalS } : {}),
-      ...(r.rollover !== undefined ? { rollover: r.rollover } : {}),
-    });
-  });
+    const reading: { -readonly [K in keyof ValidReading]: ValidReading[K] } = { tsMs: ms, quantity: r.quantity, unit: r.unit, kind: r.kind, value: r.value };
+    if (r.intervalS !== undefined) reading.intervalS = r.intervalS;
+    if (r.rollover !== undefined) reading.rollover = r.rollover;
+    readings.push(reading);
+  }
   if (schemaIssues.length) return { ok: false, error: violation('CONTRACT_SCHEMA_INVALID', schemaIssues) };
   if (unitIssues.length) return { ok: false, error: violation('CONTRACT_UNIT_INVALID', unitIssues) };
   if (tsIssues.length) return { ok: false, error: violation('CONTRACT_TIMESTAMP_INVALID', tsIssues) };
