@@ -31,6 +31,7 @@ import type { IngestConfig } from './config.js';
 import { createAmendmentRecorder, type LateWrite } from './integrity/amendments.js';
 import { createSealIndex, type SealIndex } from './integrity/seal-index.js';
 import { createNormalizer } from './normalize.js';
+import { createRecentReadings, seriesKey, type RecentReading } from './recent-readings.js';
 
 export interface PipelineDeps {
   readonly readings: ReadingStore;
@@ -85,7 +86,8 @@ interface PendingItem {
   readonly events: RegisterEvent[];
   readonly deadLetter?: NewDeadLetter;
   readonly message?: IncomingMessage;
-  readonly keys: string[];
+  /** The duplicate-cache entries of `readings`, marked durable once they are written. */
+  readonly remembered: RecentReading[];
   /** Readings older than INGEST_SEAL_AFTER_S: their day may be sealed. */
   readonly late?: LateWrite[];
   resolve(outcome: AcceptOutcome): void;
@@ -93,10 +95,6 @@ interface PendingItem {
 }
 
 type NewItem = Omit<PendingItem, 'resolve' | 'reject'>;
-
-function readingKey(r: StoredReading): string {
-  return `${r.site}/${r.building}/${r.meter}|${r.quantity}|${r.kind}|${r.ts}`;
-}
 
 function createPipelineMetrics(registry: Registry) {
   return {
@@ -151,12 +149,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     { registerLookbackMs: config.INGEST_REGISTER_LOOKBACK_S * 1000, maxFutureMs: config.INGEST_MAX_FUTURE_S * 1000 },
   );
 
-  // key -> { value, durable }: recent readings, to tell duplicates and corrections apart. Two
-  // generations instead of one LRU map: evicting the oldest key of a large Map one at a time was
-  // the ingest's hot spot (Map iteration skips deleted slots); dropping a whole generation is O(1).
-  let recent = new Map<string, { value: number; durable: boolean }>();
-  let older = new Map<string, { value: number; durable: boolean }>();
-  const seenBefore = (key: string) => recent.get(key) ?? older.get(key);
+  const recent = createRecentReadings(config.INGEST_DEDUPE_CACHE_SIZE);
   const knownMeters = new Set<string>();
   let queue: PendingItem[] = [];
   let queuedReadings = 0;
@@ -168,18 +161,6 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   const idleWaiters: Array<() => void> = [];
   let newestStoredTsMs: number | null = null;
   let lastStoredAtMs: number | null = null;
-
-  function remember(key: string, value: number): 'new' | 'duplicate_durable' | 'duplicate_pending' | 'correction' {
-    if (config.INGEST_DEDUPE_CACHE_SIZE === 0) return 'new';
-    const seen = seenBefore(key);
-    if (seen && seen.value === value) return seen.durable ? 'duplicate_durable' : 'duplicate_pending';
-    recent.set(key, { value, durable: false });
-    if (recent.size >= Math.max(1, Math.floor(config.INGEST_DEDUPE_CACHE_SIZE / 2))) {
-      older = recent;
-      recent = new Map();
-    }
-    return seen ? 'correction' : 'new';
-  }
 
   function enqueue(item: NewItem): Promise<AcceptOutcome> {
     return new Promise((resolve, reject) => {
@@ -288,10 +269,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         item.resolve('dead_lettered');
         continue;
       }
-      for (const k of item.keys) {
-        const seen = seenBefore(k);
-        if (seen) seen.durable = true;
-      }
+      for (const entry of item.remembered) entry.durable = true;
       written += item.readings.length;
       item.resolve(item.deadLetter ? 'dead_lettered' : item.readings.length ? 'stored' : 'ignored');
     }
@@ -347,13 +325,13 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   async function process(msg: IncomingMessage): Promise<NewItem> {
     const topic = parseTopic(msg.topic);
     if (!topic) {
-      return { readings: [], events: [], keys: [], message: msg, deadLetter: deadLetterFor(msg, 'CONTRACT_TOPIC_INVALID', `"${msg.topic.slice(0, 200)}" is not wattproof/v1/<site>/<building>/<meter>/readings`, undefined) };
+      return { readings: [], events: [], remembered: [], message: msg, deadLetter: deadLetterFor(msg, 'CONTRACT_TOPIC_INVALID', `"${msg.topic.slice(0, 200)}" is not wattproof/v1/<site>/<building>/<meter>/readings`, undefined) };
     }
-    if (topic.channel === 'status') return { readings: [], events: [], keys: [] };
+    if (topic.channel === 'status') return { readings: [], events: [], remembered: [] };
     const nowMs = clock();
     const parsed = parseReadingsMessage(msg.payload, { nowMs, maxFutureMs: config.INGEST_MAX_FUTURE_S * 1000, maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES });
     if (!parsed.ok) {
-      return { readings: [], events: [], keys: [], message: msg, deadLetter: deadLetterFor(msg, parsed.error.code, parsed.error.reason, { issues: parsed.error.issues }) };
+      return { readings: [], events: [], remembered: [], message: msg, deadLetter: deadLetterFor(msg, parsed.error.code, parsed.error.reason, { issues: parsed.error.issues }) };
     }
     const ref = { site: topic.site, building: topic.building, meter: topic.meter };
     const key = meterKey(ref);
@@ -363,35 +341,55 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     }
     const normalized = await normalizer.normalize(ref, parsed.value);
     const readings: StoredReading[] = [];
-    const keys: string[] = [];
+    const remembered: RecentReading[] = [];
     const lateBefore = nowMs - config.INGEST_LATE_AFTER_S * 1000;
     // No day ending after this instant is sealed yet: only older readings can amend a sealed day.
     const sealBefore = nowMs - config.INGEST_SEAL_AFTER_S * 1000;
     let late: LateWrite[] | undefined;
+    // One series key per run of readings of the same quantity and kind (recent-readings.ts).
+    let series = '';
+    let seriesQuantity = '';
+    let seriesKind = '';
+    // Counted here and added to the metrics once per message: a prom-client inc() per reading
+    // showed in a backfill's profile, where every reading is late.
+    let duplicates = 0;
+    let corrections = 0;
+    let lateReadings = 0;
     for (const r of normalized.readings) {
-      const k = readingKey(r);
-      const previous = r.ts < sealBefore ? seenBefore(k)?.value : undefined;
-      const seen = remember(k, r.value);
-      if (seen === 'duplicate_durable') {
-        metrics.duplicates.inc();
-        continue;
+      if (r.quantity !== seriesQuantity || r.kind !== seriesKind) {
+        seriesQuantity = r.quantity;
+        seriesKind = r.kind;
+        series = seriesKey(key, r.quantity, r.kind);
       }
-      if (seen === 'duplicate_pending') metrics.duplicates.inc();
-      if (seen === 'correction') metrics.corrections.inc();
-      if (r.ts < lateBefore) metrics.late.inc();
+      const seen = recent.get(series, r.ts);
+      let entry: RecentReading;
+      if (seen && seen.value === r.value) {
+        // An exact duplicate: dropped when its first copy is durable, written again (idempotent)
+        // when that copy is still pending, so that this message is acknowledged only once it is.
+        duplicates++;
+        if (seen.durable) continue;
+        entry = seen;
+      } else {
+        entry = recent.set(series, r.ts, r.value);
+        if (seen) corrections++;
+      }
+      if (r.ts < lateBefore) lateReadings++;
       if (r.ts < sealBefore) {
         // Optional fields assigned, not spread: per-reading spreads were a measurable share of a
         // backfill's CPU (bench/simulate.ts --cpu-prof; every reading of a backfill is late).
         const write: { -readonly [K in keyof LateWrite]: LateWrite[K] } = { reading: r, topic: msg.topic, receivedAtMs: nowMs };
-        if (seen === 'correction' && previous !== undefined) write.previousValue = previous;
+        if (seen && seen.value !== r.value) write.previousValue = seen.value;
         if (msg.clientId) write.clientId = msg.clientId;
         (late ??= []).push(write);
       }
       readings.push(r);
-      keys.push(k);
+      remembered.push(entry);
     }
+    if (duplicates) metrics.duplicates.inc(duplicates);
+    if (corrections) metrics.corrections.inc(corrections);
+    if (lateReadings) metrics.late.inc(lateReadings);
     for (const e of normalized.events) metrics.registerEvents.inc({ type: e.type });
-    return { readings, events: normalized.events, keys, message: msg, ...(late ? { late } : {}) };
+    return { readings, events: normalized.events, remembered, message: msg, ...(late ? { late } : {}) };
   }
 
   return {
@@ -422,7 +420,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
           logger.error({ ...messageLogFields(msg), err }, 'message processing failed; dead-lettered');
           const letter = deadLetterFor(msg, 'INGEST_STORE_REJECTED', `processing failed: ${(err as Error).message}`, undefined);
           metrics.rejections.inc({ code: letter.code });
-          return enqueue({ readings: [], events: [], keys: [], message: msg, deadLetter: letter });
+          return enqueue({ readings: [], events: [], remembered: [], message: msg, deadLetter: letter });
         },
       );
     },
