@@ -48,13 +48,14 @@ export function createLineEncoder(): (r: StoredReading) => string {
       prefix += ' ';
       last = r;
     }
-    const value = `${VALUE}=${String(r.value)}`;
-    let fields = value;
+    // One template per line, not the fields first and then the line: fewer intermediate strings
+    // for the join to flatten (line protocol µs 0.55 → see bench/ingest-stages.ts).
+    const ts = Math.round(r.ts);
     if (r.kind === 'interval' && r.intervalS !== undefined) {
-      const interval = `${INTERVAL}=${Math.floor(r.intervalS)}i`;
-      fields = INTERVAL_FIRST ? `${interval},${value}` : `${value},${interval}`;
+      const interval = Math.floor(r.intervalS);
+      return INTERVAL_FIRST ? `${prefix}${INTERVAL}=${interval}i,${VALUE}=${r.value} ${ts}` : `${prefix}${VALUE}=${r.value},${INTERVAL}=${interval}i ${ts}`;
     }
-    return `${prefix}${fields} ${Math.round(r.ts)}`;
+    return `${prefix}${VALUE}=${r.value} ${ts}`;
   };
 }
 
