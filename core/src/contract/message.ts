@@ -171,14 +171,17 @@ function violation(code: ContractErrorCode, rawIssues: ContractIssue[]): Contrac
   return { code, reason: `${where}${first?.message ?? 'invalid'}${more}`, issues };
 }
 
-/**
- * Parses and validates a readings payload. Never throws: every failure comes back as a
- * ContractViolation with a stable code and a reason naming the offending field.
- */
+/** The path of a field of the i-th reading, for an issue (module level: no closure per message). */
+const at = (i: number, field: string) => `readings[${i}].${field}`;
+
 // One decoder for every message (a fatal decoder keeps no state between calls): a new one per
 // message cost ~2 µs per single-reading message (bench/ingest-stages.ts, 1 reading per message).
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * Parses and validates a readings payload. Never throws: every failure comes back as a
+ * ContractViolation with a stable code and a reason naming the offending field.
+ */
 export function parseReadingsMessage(payload: Uint8Array | string, opts: ParseOptions): ParseResult<ValidReadingsMessage> {
   const maxBytes = opts.maxPayloadBytes ?? CONTRACT_LIMITS.maxPayloadBytes;
   const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
@@ -207,7 +210,6 @@ export function parseReadingsMessage(payload: Uint8Array | string, opts: ParseOp
   // Per reading, nothing is allocated unless it is invalid: the issue paths are built only for an
   // issue, and the optional fields are assigned rather than spread (the spreads and the per-reading
   // path string were most of this loop's cost; bench/ingest-stages.ts, validate column).
-  const at = (i: number, field: string) => `readings[${i}].${field}`;
   for (let i = 0; i < msg.readings.length; i++) {
     const r = msg.readings[i]!;
     if (!isUnitAllowed(r.quantity, r.kind, r.unit)) {

@@ -49,7 +49,8 @@ export function createLineEncoder(): (r: StoredReading) => string {
       last = r;
     }
     // One template per line, not the fields first and then the line: fewer intermediate strings
-    // for the join to flatten (line protocol µs 0.55 → see bench/ingest-stages.ts).
+    // for the join to flatten (a small gain: line protocol 0.55 → 0.52 µs per reading in
+    // bench/ingest-stages.ts at 1,000 readings per message).
     const ts = Math.round(r.ts);
     if (r.kind === 'interval' && r.intervalS !== undefined) {
       const interval = Math.floor(r.intervalS);
