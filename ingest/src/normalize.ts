@@ -7,7 +7,7 @@
  *   replacements (`meterSerial` changed) break the chain instead of producing negative or huge deltas;
  * - exact duplicates (same series, timestamp and value) detected and counted.
  */
-import { meterKey, toCanonical, type MeterRef, type Quantity, type RegisterEvent, type StoredReading, type ValidReadingsMessage } from '@wattproof/core';
+import { meterKey, toCanonical, type MeterRef, type Quantity, type RegisterEvent, type StoredReading, type ValidReading, type ValidReadingsMessage } from '@wattproof/core';
 
 interface RegisterEntry {
   readonly ts: number;
@@ -56,6 +56,19 @@ export function registerDelta(a: RegisterEntry, b: RegisterEntry): DeltaResult {
     if (wrapped >= 0 && wrapped < rollover / 2) return { ok: true, value: wrapped, event: 'rollover' };
   }
   return { ok: false, event: 'reset' };
+}
+
+/**
+ * A reading that is not a register, in canonical units. Object literals with a fixed shape, not
+ * `{ ...ref, ...(cond ? { intervalS } : {}) }`: the spreads were 9 µs of self time per reading,
+ * 20 % of the ingest's CPU at 1,000 readings per message (bench/ingest.ts --cpu-prof); these
+ * take well under 1 µs.
+ */
+function plainReading(ref: MeterRef, r: ValidReading): StoredReading {
+  const c = toCanonical(r.value, r.unit);
+  return r.kind === 'interval' && r.intervalS !== undefined
+    ? { site: ref.site, building: ref.building, meter: ref.meter, quantity: r.quantity, kind: r.kind, unit: c.unit, ts: r.tsMs, value: c.value, intervalS: r.intervalS }
+    : { site: ref.site, building: ref.building, meter: ref.meter, quantity: r.quantity, kind: r.kind, unit: c.unit, ts: r.tsMs, value: c.value };
 }
 
 function lowerBound(entries: RegisterEntry[], ts: number): number {
@@ -110,18 +123,11 @@ export function createNormalizer(deps: NormalizerDeps, config: NormalizerConfig)
       const derived = new Map<string, StoredReading>();
       const events: RegisterEvent[] = [];
       for (const r of msg.readings) {
-        const c = toCanonical(r.value, r.unit);
         if (r.kind !== 'register') {
-          // Object literals with a fixed shape, not `{ ...ref, ...(cond ? { intervalS } : {}) }`:
-          // the spreads were 9 µs of self time per reading, 20 % of the ingest's CPU at 1,000
-          // readings per message (bench/ingest.ts --cpu-prof); these take well under 1 µs.
-          out.push(
-            r.kind === 'interval' && r.intervalS !== undefined
-              ? { site: ref.site, building: ref.building, meter: ref.meter, quantity: r.quantity, kind: r.kind, unit: c.unit, ts: r.tsMs, value: c.value, intervalS: r.intervalS }
-              : { site: ref.site, building: ref.building, meter: ref.meter, quantity: r.quantity, kind: r.kind, unit: c.unit, ts: r.tsMs, value: c.value },
-          );
+          out.push(plainReading(ref, r));
           continue;
         }
+        const c = toCanonical(r.value, r.unit);
         const reg = await registerFor(ref, r.quantity, r.tsMs);
         // Fixed shapes, no spreads, on this path too (see above).
         const entry: { -readonly [K in keyof RegisterEntry]: RegisterEntry[K] } = { ts: r.tsMs, value: c.value };
@@ -160,6 +166,19 @@ export function createNormalizer(deps: NormalizerDeps, config: NormalizerConfig)
       }
       out.push(...derived.values());
       return { readings: out, events };
+    },
+    /**
+     * normalize() without a promise, for a message with no register reading (nothing to load);
+     * undefined when it has one. The ingest takes this path for most messages: a promise and its
+     * microtask per message were a visible share of the cost of small messages
+     * (bench/ingest-stages.ts, 1 and 10 readings per message).
+     */
+    normalizeNow(ref: MeterRef, msg: ValidReadingsMessage): NormalizedMessage | undefined {
+      const readings = msg.readings;
+      for (let i = 0; i < readings.length; i++) if (readings[i]!.kind === 'register') return undefined;
+      const out: StoredReading[] = [];
+      for (let i = 0; i < readings.length; i++) out.push(plainReading(ref, readings[i]!));
+      return { readings: out, events: [] };
     },
     /**
      * Drops the in-memory register history of the meters `match` selects (by `site/building/meter`);
