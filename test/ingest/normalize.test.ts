@@ -34,6 +34,26 @@ describe('unit normalization', () => {
   });
 });
 
+describe('normalizeNow (no promise, messages without register readings)', () => {
+  it('gives exactly what normalize gives for interval and instant readings', async () => {
+    const msg = {
+      seq: 1,
+      readings: [
+        { tsMs: T0, quantity: 'electricity', unit: 'Wh', kind: 'interval', value: 2500, intervalS: 900 },
+        { tsMs: T0 + H, quantity: 'water', unit: 'L', kind: 'interval', value: 1250, intervalS: 3600 },
+        { tsMs: T0, quantity: 'outdoor_temperature', unit: '°F', kind: 'instant', value: 50 },
+      ] satisfies ValidReading[],
+    };
+    const now = normalizer().normalizeNow(ref, msg);
+    expect(now).toEqual(await normalizer().normalize(ref, msg));
+    expect(now!.readings).toHaveLength(3);
+  });
+
+  it('declines a message with a register reading (its history may have to be loaded)', () => {
+    expect(normalizer().normalizeNow(ref, { seq: 1, readings: [{ tsMs: T0, quantity: 'electricity', unit: 'kWh', kind: 'interval', value: 1, intervalS: 900 }, reg(1, 100)] })).toBeUndefined();
+  });
+});
+
 describe('cumulative registers to intervals', () => {
   it('emits the delta between consecutive register readings, keyed at the earlier one', async () => {
     const n = normalizer();
