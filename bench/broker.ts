@@ -27,7 +27,10 @@
  *   --brokers B,B          gateway and/or mosquitto (default both), and aedes: stock aedes without
  *                          authentication, ACL or hooks (bench/lib/stock-aedes.mjs), the floor under
  *                          the gateway; with it in the run the ratios aedes / mosquitto and
- *                          gateway / aedes are printed too
+ *                          gateway / aedes are printed too; and baseline: the gateway of the
+ *                          checkout given by --baseline (A/B of two commits in one run)
+ *   --baseline DIR         the checkout whose gateway runs as `baseline`, e.g. made with
+ *                          `git worktree add DIR <commit>` and DIR/node_modules linking this one's
  *   --mosquitto-limits L   unlimited (default): no cap on QoS 1 messages in flight or queued to a
  *                          client, as the gateway has no in-flight window (aedes) and a queue bound
  *                          far above what a turn builds up, so both deliver alike; or stock:
@@ -84,6 +87,8 @@ export interface BrokerBenchOptions {
   readonly cpuProf: boolean;
   /** Where the .cpuprofile files are kept; undefined = the temp dir, removed at the end. */
   readonly cpuProfDir?: string;
+  /** `--baseline DIR`: the checkout whose gateway runs as the broker `baseline`. */
+  readonly baselineRoot?: string;
 }
 
 export type MosquittoLimits = 'unlimited' | 'stock';
@@ -414,7 +419,7 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
   // Ratios per pair of brokers run side by side: the issue's gateway / Mosquitto, and with stock
   // aedes in the run, what aedes itself costs against Mosquitto and what the gateway adds to aedes.
   const sections: string[] = [];
-  for (const [a, b] of [['gateway', 'mosquitto'], ['aedes', 'mosquitto'], ['gateway', 'aedes']] as const) {
+  for (const [a, b] of [['gateway', 'mosquitto'], ['aedes', 'mosquitto'], ['gateway', 'aedes'], ['gateway', 'baseline']] as const) {
     const pairs: string[][] = [];
     for (const g of rows.filter((r) => r.broker === a)) {
       const m = rows.find((r) => r.broker === b && r.qos === g.qos && r.rate === g.rate);
@@ -470,6 +475,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
       'cpu-prof': { type: 'boolean', default: false },
       'cpu-prof-dir': { type: 'string' },
       'mosquitto-limits': { type: 'string', default: 'unlimited' },
+      baseline: { type: 'string' },
       json: { type: 'string' },
       summarize: { type: 'string' },
     },
@@ -489,6 +495,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKER_NAMES.join(', ')}`);
     return b as BrokerName;
   });
+  if (brokers.includes('baseline') !== Boolean(values.baseline)) throw new Error('--brokers baseline and --baseline DIR go together');
   return {
     rates: list(values.rates).map((r) => positive('rates', r)),
     qos,
@@ -508,6 +515,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
       if (l !== 'unlimited' && l !== 'stock') throw new Error('--mosquitto-limits takes unlimited or stock');
       return l;
     })(),
+    ...(values.baseline ? { baselineRoot: values.baseline } : {}),
     ...(values.json ? { json: values.json } : {}),
     ...(values.summarize ? { summarize: values.summarize } : {}),
   };
@@ -541,6 +549,7 @@ export async function main(argv: string[]): Promise<void> {
       t = performance.now();
       const started = await startBroker(name, creds, {
         extraConfig: MOSQUITTO_LIMITS[o.mosquittoLimits],
+        ...(o.baselineRoot ? { baselineRoot: o.baselineRoot } : {}),
         ...(o.pin ? { cpus: '0' } : {}),
         // Writing a profile of a 10-30 s turn at exit takes a few seconds.
         ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], stopTimeoutMs: 60_000 } : {}),

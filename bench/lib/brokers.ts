@@ -23,11 +23,14 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * `aedes` is stock aedes with no authentication, ACL or hooks (bench/lib/stock-aedes.mjs): not a
  * broker users would deploy, but the floor under the gateway, which is aedes plus Wattproof's checks.
  */
-export type BrokerName = 'gateway' | 'mosquitto' | 'aedes';
+export type BrokerName = 'gateway' | 'mosquitto' | 'aedes' | 'baseline';
 /** The brokers a benchmark runs when none are named: the issue's comparison. */
 export const BROKERS: readonly BrokerName[] = ['gateway', 'mosquitto'];
-/** Every broker a benchmark can start. */
-export const BROKER_NAMES: readonly BrokerName[] = ['gateway', 'mosquitto', 'aedes'];
+/**
+ * Every broker a benchmark can start. `baseline` is the gateway of another checkout (`--baseline DIR`,
+ * e.g. `git worktree add DIR <commit>` with node_modules linked), for A/B runs side by side.
+ */
+export const BROKER_NAMES: readonly BrokerName[] = ['gateway', 'mosquitto', 'aedes', 'baseline'];
 
 /** The meter of bench device `i`: site `bench`, 100 meters per building. */
 export function benchDevice(i: number): MeterRef {
@@ -166,6 +169,8 @@ export interface StartOptions {
   readonly nodeArgs?: readonly string[];
   /** Time `stop()` allows after SIGTERM before SIGKILL, ms (default 5,000; longer when a CPU profile is written at exit). */
   readonly stopTimeoutMs?: number;
+  /** The checkout whose gateway runs as `baseline` (its bin/wattproof.js). */
+  readonly baselineRoot?: string;
 }
 
 function track(name: BrokerName, child: ChildProcess, port: number, command: string, logFile: string, stopTimeoutMs = 5000): BrokerProcess {
@@ -226,7 +231,7 @@ function wrap(cmd: string, args: string[], options: StartOptions): [string, stri
  * Starts `node bin/wattproof.js gateway` on a free port with the registry in `creds.dir/data`
  * (authentication, topic ACLs and the gateway's payload checks on, as in production; logs at warn).
  */
-export async function startGateway(creds: Pick<BenchCredentials, 'dir'>, options: StartOptions = {}): Promise<BrokerProcess> {
+export async function startGateway(creds: Pick<BenchCredentials, 'dir'>, options: StartOptions = {}, root = REPO_ROOT, name: BrokerName = 'gateway'): Promise<BrokerProcess> {
   const port = await freePort();
   const httpPort = await freePort();
   const env: Record<string, string> = {
@@ -238,10 +243,10 @@ export async function startGateway(creds: Pick<BenchCredentials, 'dir'>, options
     LOG_LEVEL: 'warn',
     ...options.env,
   };
-  const [cmd, args] = wrap(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bin/wattproof.js'), 'gateway'], options);
-  const child = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, args] = wrap(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/wattproof.js'), 'gateway'], options);
+  const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const command = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${cmd} ${args.join(' ')}`;
-  return untilListening(track('gateway', child, port, command, join(creds.dir, `gateway-${port}.log`), options.stopTimeoutMs), options.startTimeoutMs ?? 30_000);
+  return untilListening(track(name, child, port, command, join(creds.dir, `${name}-${port}.log`), options.stopTimeoutMs), options.startTimeoutMs ?? 30_000);
 }
 
 /** Mosquitto's config: one listener, the password file and ACL, persistence off, logs of warnings and errors. */
@@ -287,5 +292,9 @@ export async function startStockAedes(creds: Pick<BenchCredentials, 'dir'>, opti
 export function startBroker(name: BrokerName, creds: BenchCredentials, options: StartOptions & { extraConfig?: readonly string[] } = {}): Promise<BrokerProcess> {
   if (name === 'gateway') return startGateway(creds, options);
   if (name === 'aedes') return startStockAedes(creds, options);
+  if (name === 'baseline') {
+    if (!options.baselineRoot) throw new Error('the baseline broker needs --baseline DIR (a checkout of the commit to compare with)');
+    return startGateway(creds, options, options.baselineRoot, 'baseline');
+  }
   return startMosquitto(creds, options);
 }

@@ -25,7 +25,7 @@ import type { GatewayConfig } from './config.js';
 import { gatewayError, type GATEWAY_ERRORS } from './errors.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createAuthLimiter } from './auth-limiter.js';
-import { createBacklog, type Backlog, type SessionQueue } from './backlog.js';
+import { createBacklog, type Admission, type Backlog, type SessionQueue } from './backlog.js';
 import { createHandOff, type HandOff } from './hand-off.js';
 import { openSessionStore, type QueuePersistence, type SessionStore } from './session-store.js';
 import { openClusterStore } from './cluster.js';
@@ -117,6 +117,9 @@ function clientAddress(client: Client): string {
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('base64url');
 }
+
+/** `authorizePublish`'s answer for a QoS 1 PUBLISH that passed the checks: hand it off (`handOffQos1`). */
+const HAND_OFF = Symbol('hand off');
 
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
@@ -244,9 +247,11 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
    *
    * The checks are synchronous; what has to wait (a refusal's dead letter, the readings stream,
    * the backlog and the QoS > 0 hand-off) returns a promise. So a QoS 0 PUBLISH that passes them
-   * is decided without a promise (`HandOff.inOrder` then calls aedes back at once).
+   * is decided without a promise (`HandOff.inOrder` then calls aedes back at once). `HAND_OFF`:
+   * a QoS 1 PUBLISH that passed them and goes to `handOffQos1`, which decides it without a
+   * promise either.
    */
-  function authorizePublish(client: Client, packet: PublishPacket): Error | null | Promise<Error | null> {
+  function authorizePublish(client: Client, packet: PublishPacket): Error | null | Promise<Error | null> | typeof HAND_OFF {
     const connection = connections.get(client);
     if (!connection) return new Error('not authenticated');
     const size = packet.payload?.length ?? 0;
@@ -263,13 +268,63 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       if (!status.ok) return refusePublish(client, packet, 'GATEWAY_STATUS_INVALID', status.error.reason);
     }
     // A Will (no `cmd`) is published when its client is gone: nothing to acknowledge, nobody to refuse.
-    if (packet.cmd === 'publish' && ((sink && channel === 'readings') || packet.qos > 0)) return handOffPublish(client, packet, channel, size);
+    if (packet.cmd === 'publish') {
+      if (sink && channel === 'readings') return handOffPublish(client, packet, channel, size);
+      if (packet.qos === 1) return HAND_OFF;
+      if (packet.qos > 0) return handOffPublish(client, packet, channel, size);
+    }
     metrics.accepted(size);
     return null;
   }
 
-  /** The part of `authorizePublish` that waits: the readings stream, the backlog bound and the QoS > 0 hand-off. */
-  async function handOffPublish(client: Client, packet: PublishPacket, channel: TopicChannel | undefined, size: number): Promise<Error | null> {
+  /**
+   * The QoS 1 hand-off without a promise while the backlog admits at once (every queue below its
+   * bound): the client's place in the order of PUBACKs is taken now and settled when the message is
+   * in the session store. Measured in docs/PERFORMANCE.md ("The QoS 1 hand-off without promises").
+   */
+  function handOffQos1(client: Client, packet: PublishPacket, callback: (error: Error | null) => void): void {
+    const size = packet.payload?.length ?? 0;
+    const admission = backlog!.admit(packet.topic, size);
+    if (admission instanceof Promise || !admission.ok) {
+      return handOff!.inOrder(client, handOffPublish(client, packet, undefined, size, admission).catch(toError), callback);
+    }
+    const place = handOff!.take(client, callback);
+    const startedAt = performance.now();
+    try {
+      handOff!.publish(client, packet, (error) => {
+        admission.release();
+        place.settle(handedOff(client, packet, size, error, startedAt));
+      });
+    } catch (err) {
+      admission.release();
+      place.settle(toError(err));
+    }
+  }
+
+  /** What a QoS 1 hand-off that completed with `error` answers the device: null = PUBACK. */
+  function handedOff(client: Client, packet: PublishPacket, size: number, error: Error | null, startedAt: number): Error | null {
+    if (error) {
+      metrics.publishes.inc({ result: 'store_failed' });
+      metrics.rejections.inc({ code: 'GATEWAY_SESSION_STORE_FAILED' });
+      logger.error({ ...who(client), topic: packet.topic, code: 'GATEWAY_SESSION_STORE_FAILED', err: error.message }, 'publish not stored: no PUBACK, disconnecting so the client resends it');
+      return gatewayError('GATEWAY_SESSION_STORE_FAILED', `message not queued in the session store: ${error.message}`, { cause: error });
+    }
+    metrics.handOffSeconds.observe((performance.now() - startedAt) / 1000);
+    metrics.accepted(size);
+    return null;
+  }
+
+  /**
+   * The part of `authorizePublish` that waits: the readings stream, the backlog bound and the QoS > 0
+   * hand-off. `admitted`: the backlog's answer when `handOffQos1` already asked it.
+   */
+  async function handOffPublish(
+    client: Client,
+    packet: PublishPacket,
+    channel: TopicChannel | undefined,
+    size: number,
+    admitted?: Admission | Promise<Admission>,
+  ): Promise<Error | null> {
     // Scale-out hand-off (stream-sink.ts): the readings are in their meter's stream before anything acknowledges them.
     if (sink && channel === 'readings') {
       const error = await sink.append(client, packet);
@@ -280,23 +335,16 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       }
     }
     if (packet.qos > 0) {
-      const admission = await backlog!.admit(packet.topic, size);
+      const admission = await (admitted ?? backlog!.admit(packet.topic, size));
       if (!admission.ok) return refuseForBacklog(client, packet, admission);
       if (packet.qos === 1) {
         const startedAt = performance.now();
-        const error = await handOff!.publish(client, packet);
+        const error = await new Promise<Error | null>((resolve) => handOff!.publish(client, packet, resolve));
         admission.release();
-        if (error) {
-          metrics.publishes.inc({ result: 'store_failed' });
-          metrics.rejections.inc({ code: 'GATEWAY_SESSION_STORE_FAILED' });
-          logger.error({ ...who(client), topic: packet.topic, code: 'GATEWAY_SESSION_STORE_FAILED', err: error.message }, 'publish not stored: no PUBACK, disconnecting so the client resends it');
-          return gatewayError('GATEWAY_SESSION_STORE_FAILED', `message not queued in the session store: ${error.message}`, { cause: error });
-        }
-        metrics.handOffSeconds.observe((performance.now() - startedAt) / 1000);
-      } else {
-        // QoS 2: aedes stores the PUBLISH and publishes it before its PUBREC; that is after this slot is freed.
-        admission.release();
+        return handedOff(client, packet, size, error, startedAt);
       }
+      // QoS 2: aedes stores the PUBLISH and publishes it before its PUBREC; that is after this slot is freed.
+      admission.release();
     }
     metrics.accepted(size);
     return null;
@@ -466,9 +514,10 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
         authorizePublish(client, packet, callback) {
           // client is null for the Last Will of a client that is gone; it was authorized at its CONNECT.
           if (!client) return callback(null);
-          let outcome: Error | null | Promise<Error | null>;
+          let outcome: Error | null | Promise<Error | null> | typeof HAND_OFF;
           try {
             outcome = authorizePublish(client, packet);
+            if (outcome === HAND_OFF) return handOffQos1(client, packet, callback);
           } catch (err) {
             outcome = toError(err);
           }

@@ -42,18 +42,30 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
 
 export interface HandOff {
   /**
-   * Publishes `packet` through the broker now; resolves with null when `broker.publish()`
-   * completed, or with its error (never rejects). aedes' later publish of the same packet is skipped.
+   * Publishes `packet` through the broker now; calls `done` with null when `broker.publish()`
+   * completed, or with its error. aedes' later publish of the same packet is skipped.
    */
-  publish(client: Client, packet: PublishPacket): Promise<Error | null>;
+  publish(client: Client, packet: PublishPacket, done: (error: Error | null) => void): void;
   /**
    * Calls `callback` with `outcome` once the outcomes of every earlier call for this client have
    * been called back: synchronously when `outcome` is null and no earlier one is waiting. A
    * promised `outcome` must not reject.
    */
   inOrder(client: Client, outcome: Error | null | Promise<Error | null>, callback: (error: Error | null) => void): void;
+  /**
+   * Takes the client's next place in the order of `inOrder` and `take` for an outcome known later:
+   * `callback` runs once `settle` was called on the place and every earlier place of the client was
+   * called back. What `inOrder` does with a promise, without one.
+   */
+  take(client: Client, callback: (error: Error | null) => void): Place;
   /** Deliveries in progress and publishes waiting for one of the `maxInFlight` slots. */
   stats(): { inFlight: number; waiting: number };
+}
+
+/** A client's place in the order of callbacks (`HandOff.take`). */
+export interface Place {
+  /** The outcome of this place; called once. */
+  settle(error: Error | null): void;
 }
 
 export interface HandOffOptions {
@@ -75,10 +87,18 @@ type PublishFn = (packet: PublishPacket, client: Client | null | Done, done?: Do
  */
 export function createHandOff(broker: Aedes, options: HandOffOptions): HandOff {
   const handedOff = new WeakSet<PublishPacket>();
-  // The last outcome of a client still to be called back (undefined: none). Cleared by setting
-  // undefined, not by delete: deleting and re-adding keys of a WeakMap of 1,000 clients cost
-  // ~250 ns per message against ~20 ns (node micro-benchmark, V8 11.3).
-  const tails = new WeakMap<Client, Promise<Error | null> | undefined>();
+  // Each client's places still to be called back. A client's Line is made once and kept: setting
+  // a WeakMap entry per message (the promise chain's tail, before) cost ~250 ns against ~20 ns for
+  // a get (node micro-benchmark, V8 11.3).
+  const lines = new WeakMap<Client, Line>();
+  function lineOf(client: Client): Line {
+    let line = lines.get(client);
+    if (line === undefined) {
+      line = new Line();
+      lines.set(client, line);
+    }
+    return line;
+  }
   const target = broker as unknown as { publish: PublishFn };
   const publish = target.publish.bind(broker);
   const max = Math.max(1, options.maxInFlight);
@@ -154,36 +174,91 @@ export function createHandOff(broker: Aedes, options: HandOffOptions): HandOff {
   };
 
   return {
-    publish(client, packet) {
-      return new Promise((resolve) => {
-        handedOff.add(packet);
-        admit(packet, client, (error) => {
-          if (error) handedOff.delete(packet);
-          resolve(error ?? null);
-        });
+    publish(client, packet, done) {
+      handedOff.add(packet);
+      admit(packet, client, (error) => {
+        if (error) handedOff.delete(packet);
+        done(error ?? null);
       });
     },
     stats: () => ({ inFlight, waiting: waiting.length - head }),
+    take: (client, callback) => lineOf(client).take(callback),
     inOrder(client, outcome, callback) {
-      const previous = tails.get(client);
-      // Nothing to wait for: no promise, no turn of the microtask queue. Chaining every QoS 0
-      // publish through four promises (with authorizePublish's own) was 2-3 % of the gateway's
-      // profiled time at 10k msg/s QoS 0 (`runMicrotasks` and the chain's closures,
-      // `npm run bench -- broker --cpu-prof`); in process (hook and broker.publish, no sockets,
-      // medians of 7) a QoS 0 PUBLISH went from 1.23 to 0.96 µs.
-      if (outcome === null && previous === undefined) return callback(null);
-      const mine = (previous ? previous.then(() => outcome) : Promise.resolve(outcome)).then((error) =>
-        // An error makes aedes destroy the connection at once. mqtt-packet corks the socket until the
-        // next tick, so the PUBACKs of the messages accepted just before would be discarded with it:
-        // give them one turn of the event loop to reach the socket first.
-        error ? new Promise<Error>((resolve) => setImmediate(resolve, error)) : null,
-      );
-      tails.set(client, mine);
-      void mine.then((error) => {
-        // The last one waiting: what comes next for this client may be called back at once again.
-        if (tails.get(client) === mine) tails.set(client, undefined);
-        callback(error);
-      });
+      const line = lineOf(client);
+      // Nothing to wait for: called back at once. Chaining every QoS 0 publish through four
+      // promises (with authorizePublish's own) was 2-3 % of the gateway's profiled time at 10k
+      // msg/s QoS 0 (`runMicrotasks` and the chain's closures, `npm run bench -- broker --cpu-prof`);
+      // in process (hook and broker.publish, no sockets, medians of 7) a QoS 0 PUBLISH went from
+      // 1.23 to 0.96 µs.
+      if (outcome === null && line.head === undefined) return callback(null);
+      const place = line.take(callback);
+      if (outcome instanceof Promise) void outcome.then((error) => place.settle(error));
+      else place.settle(outcome);
     },
   };
+}
+
+/**
+ * The places of one client still to be called back, oldest first. A linked list of plain objects
+ * instead of a chain of promises: QoS 1 took five promises and their closures per message through
+ * `inOrder` (measured in docs/PERFORMANCE.md, "The QoS 1 hand-off without promises").
+ */
+class Line {
+  head: Slot | undefined = undefined;
+  tail: Slot | undefined = undefined;
+  /** A refusal at the head waits for its turn of the event loop (see `flush`). */
+  holding = false;
+
+  take(callback: (error: Error | null) => void): Slot {
+    const slot = new Slot(this, callback);
+    if (this.tail === undefined) this.head = slot;
+    else this.tail.next = slot;
+    this.tail = slot;
+    return slot;
+  }
+
+  /** Calls back the settled places at the head, in order. Re-entrant: a callback may settle later places. */
+  flush(): void {
+    while (!this.holding) {
+      const slot = this.head;
+      if (slot === undefined || !slot.settled) return;
+      if (slot.error !== null) {
+        // An error makes aedes destroy the connection at once. mqtt-packet corks the socket until
+        // the next tick, so the PUBACKs of the messages accepted just before would be discarded
+        // with it: give them one turn of the event loop to reach the socket first.
+        this.holding = true;
+        setImmediate(() => {
+          this.holding = false;
+          this.pop(slot);
+          slot.callback(slot.error);
+          this.flush();
+        });
+        return;
+      }
+      this.pop(slot);
+      slot.callback(null);
+    }
+  }
+
+  private pop(slot: Slot): void {
+    this.head = slot.next;
+    if (this.head === undefined) this.tail = undefined;
+  }
+}
+
+class Slot implements Place {
+  next: Slot | undefined = undefined;
+  settled = false;
+  error: Error | null = null;
+  constructor(
+    private readonly line: Line,
+    readonly callback: (error: Error | null) => void,
+  ) {}
+
+  settle(error: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.error = error;
+    this.line.flush();
+  }
 }

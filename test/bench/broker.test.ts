@@ -21,7 +21,7 @@ describe('bench broker --cpu-prof', () => {
 });
 
 describe('bench broker with stock aedes', () => {
-  const row = (broker: 'gateway' | 'mosquitto' | 'aedes', cpuUsPerMsg: number): SummaryRow => ({
+  const row = (broker: SummaryRow['broker'], cpuUsPerMsg: number): SummaryRow => ({
     broker,
     qos: 0,
     rate: 10_000,
@@ -62,5 +62,15 @@ describe('bench broker with stock aedes', () => {
     expect(out).toMatch(/writes\/msg.*reads\/msg/);
     expect(out).toMatch(/gateway .* 0\.50 .* 0\.25 /);
     expect(formatSummary([row('gateway', 45), row('mosquitto', 30)])).not.toContain('aedes /');
+  });
+  it('runs the gateway of another checkout as the baseline, for A/B runs in one run', () => {
+    const o = parseBrokerBenchArgs(['--brokers', 'baseline,gateway', '--baseline', '/tmp/checkout']);
+    expect(o.brokers).toEqual(['baseline', 'gateway']);
+    expect(o.baselineRoot).toBe('/tmp/checkout');
+    expect(() => parseBrokerBenchArgs(['--brokers', 'baseline,gateway'])).toThrow(/--baseline DIR/);
+    expect(() => parseBrokerBenchArgs(['--baseline', '/tmp/checkout'])).toThrow(/--baseline DIR/);
+    const out = formatSummary([row('gateway', 45), row('baseline', 60)]);
+    expect(out).toContain('gateway / baseline (medians)');
+    expect(out).toContain('0.75×');
   });
 });
