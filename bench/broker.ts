@@ -31,6 +31,10 @@
  *                          checkout given by --baseline (A/B of two commits in one run)
  *   --baseline DIR         the checkout whose gateway runs as `baseline`, e.g. made with
  *                          `git worktree add DIR <commit>` and DIR/node_modules linking this one's
+ *   --gateway-node-args=A  Node arguments for the gateway only, space-separated (with "=": e.g.
+ *                          "--max-semi-space-size=32"), after GATEWAY_NODE_ARGS (bench/lib/brokers.ts,
+ *                          docker-compose's NODE_OPTIONS), which the baseline gets too; to compare
+ *                          Node or V8 settings with the baseline
  *   --mosquitto-limits L   unlimited (default): no cap on QoS 1 messages in flight or queued to a
  *                          client, as the gateway has no in-flight window (aedes) and a queue bound
  *                          far above what a turn builds up, so both deliver alike; or stock:
@@ -89,6 +93,8 @@ export interface BrokerBenchOptions {
   readonly cpuProfDir?: string;
   /** `--baseline DIR`: the checkout whose gateway runs as the broker `baseline`. */
   readonly baselineRoot?: string;
+  /** `--gateway-node-args`: Node arguments of the gateway (not the baseline), e.g. V8 heap flags to compare. */
+  readonly gatewayNodeArgs: readonly string[];
 }
 
 export type MosquittoLimits = 'unlimited' | 'stock';
@@ -476,6 +482,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
       'cpu-prof-dir': { type: 'string' },
       'mosquitto-limits': { type: 'string', default: 'unlimited' },
       baseline: { type: 'string' },
+      'gateway-node-args': { type: 'string', default: '' },
       json: { type: 'string' },
       summarize: { type: 'string' },
     },
@@ -516,6 +523,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
       return l;
     })(),
     ...(values.baseline ? { baselineRoot: values.baseline } : {}),
+    gatewayNodeArgs: values['gateway-node-args'].split(' ').filter((a) => a !== ''),
     ...(values.json ? { json: values.json } : {}),
     ...(values.summarize ? { summarize: values.summarize } : {}),
   };
@@ -552,7 +560,8 @@ export async function main(argv: string[]): Promise<void> {
         ...(o.baselineRoot ? { baselineRoot: o.baselineRoot } : {}),
         ...(o.pin ? { cpus: '0' } : {}),
         // Writing a profile of a 10-30 s turn at exit takes a few seconds.
-        ...(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], stopTimeoutMs: 60_000 } : {}),
+        ...(profDir ? { stopTimeoutMs: 60_000 } : {}),
+        nodeArgs: [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(name === 'gateway' ? o.gatewayNodeArgs : [])],
       });
       brokers.set(name, started);
       commands.set(name, started.command);

@@ -228,8 +228,16 @@ function wrap(cmd: string, args: string[], options: StartOptions): [string, stri
 }
 
 /**
+ * The Node arguments the gateway runs with in docker-compose.yml (its NODE_OPTIONS), so that the
+ * benchmarks measure it as deployed: a 64 MiB young generation (docs/PERFORMANCE.md, "A larger
+ * young generation for the gateway"). test/compose checks that the two agree.
+ */
+export const GATEWAY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=64'];
+
+/**
  * Starts `node bin/wattproof.js gateway` on a free port with the registry in `creds.dir/data`
- * (authentication, topic ACLs and the gateway's payload checks on, as in production; logs at warn).
+ * (authentication, topic ACLs and the gateway's payload checks on, as in production; logs at warn;
+ * GATEWAY_NODE_ARGS, then `options.nodeArgs`, which win where they repeat a flag).
  */
 export async function startGateway(creds: Pick<BenchCredentials, 'dir'>, options: StartOptions = {}, root = REPO_ROOT, name: BrokerName = 'gateway'): Promise<BrokerProcess> {
   const port = await freePort();
@@ -243,7 +251,7 @@ export async function startGateway(creds: Pick<BenchCredentials, 'dir'>, options
     LOG_LEVEL: 'warn',
     ...options.env,
   };
-  const [cmd, args] = wrap(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/wattproof.js'), 'gateway'], options);
+  const [cmd, args] = wrap(process.execPath, [...GATEWAY_NODE_ARGS, ...(options.nodeArgs ?? []), join(root, 'bin/wattproof.js'), 'gateway'], options);
   const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const command = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${cmd} ${args.join(' ')}`;
   return untilListening(track(name, child, port, command, join(creds.dir, `${name}-${port}.log`), options.stopTimeoutMs), options.startTimeoutMs ?? 30_000);

@@ -63,12 +63,14 @@ describe('bench broker with stock aedes', () => {
     expect(out).toMatch(/gateway .* 0\.50 .* 0\.25 /);
     expect(formatSummary([row('gateway', 45), row('mosquitto', 30)])).not.toContain('aedes /');
   });
-  it('runs the gateway of another checkout as the baseline, for A/B runs in one run', () => {
+  it('runs the gateway of another checkout as the baseline, or with other Node arguments, for A/B runs in one run', () => {
     const o = parseBrokerBenchArgs(['--brokers', 'baseline,gateway', '--baseline', '/tmp/checkout']);
     expect(o.brokers).toEqual(['baseline', 'gateway']);
     expect(o.baselineRoot).toBe('/tmp/checkout');
     expect(() => parseBrokerBenchArgs(['--brokers', 'baseline,gateway'])).toThrow(/--baseline DIR/);
     expect(() => parseBrokerBenchArgs(['--baseline', '/tmp/checkout'])).toThrow(/--baseline DIR/);
+    expect(parseBrokerBenchArgs(['--gateway-node-args=--max-semi-space-size=64  --single-threaded-gc']).gatewayNodeArgs).toEqual(['--max-semi-space-size=64', '--single-threaded-gc']);
+    expect(parseBrokerBenchArgs([]).gatewayNodeArgs).toEqual([]);
     const out = formatSummary([row('gateway', 45), row('baseline', 60)]);
     expect(out).toContain('gateway / baseline (medians)');
     expect(out).toContain('0.75×');

@@ -27,6 +27,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@wattproof/core';
 import { CONFIG_SECTIONS } from '../../bin/commands/config.js';
+import { GATEWAY_NODE_ARGS } from '../../bench/lib/brokers.js';
 import { USAGE } from '../../bin/cli.js';
 import { createServer, type Server } from 'node:http';
 import { keyedFetch } from '../support/api-keys.js';
@@ -238,6 +239,10 @@ describe('docker-compose.yml structure', () => {
     // Explicit stores: a missing URL fails the start instead of falling back to embedded files.
     for (const name of wattproofServices) expect(service(name).environment?.REGISTRY_STORE, name).toBe('postgres');
     for (const name of ['ingest', 'api']) expect(service(name).environment?.READINGS_STORE, name).toBe('influxdb');
+  });
+
+  it('runs the gateway with the Node arguments the benchmarks measure it with', () => {
+    expect(service('gateway').environment?.NODE_OPTIONS?.split(' ')).toEqual([...GATEWAY_NODE_ARGS]);
   });
 
   it('keeps state in named volumes and mounts only files of this repository', () => {
