@@ -12,6 +12,7 @@ function fakePersistence(subs: Array<{ clientId: string; topic: string; qos: num
     outgoingEnqueueCombi: async (s, packet) => {
       for (const sub of new Set(s.map((x) => x.clientId))) push(sub, packet);
     },
+    outgoingUpdate: async () => undefined,
     outgoingClearMessageId: async (client) => queued.get(client.id)?.shift(),
   };
   return { p, queued };

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configWith } from '@wattproof/core';
-import { completeEnqueuesInOrder, createGateway, gatewayConfigSchema, openSessionStore, provisionDevice, SessionQueueMemoryPersistence, type QueuePersistence, type SessionStore } from '@wattproof/gateway';
+import { completeQueueWritesInOrder, createGateway, gatewayConfigSchema, openSessionStore, provisionDevice, SessionQueueMemoryPersistence, type QueuePersistence, type SessionStore } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { connect, type IConnackPacket } from 'mqtt';
 import { connectClient } from '../support/mqtt.js';
@@ -109,20 +109,34 @@ describe('on-disk session store', () => {
   });
 });
 
-describe('completeEnqueuesInOrder', () => {
+describe('completeQueueWritesInOrder', () => {
   it('resolves enqueues in the order they were made although the writes finish out of order', async () => {
     const finished: number[] = [];
     const fake = {
       subscriptionsByTopic: async () => [],
       outgoingEnqueue: async () => undefined,
+      outgoingUpdate: async () => undefined,
       outgoingClearMessageId: async () => undefined,
       // The first write takes longest, the last is immediate.
       outgoingEnqueueCombi: (_subs: unknown, p: { n: number }) => new Promise((r) => setTimeout(() => (finished.push(p.n), r(p.n)), (3 - p.n) * 30)),
     } as unknown as QueuePersistence;
-    completeEnqueuesInOrder(fake);
+    completeQueueWritesInOrder(fake);
     const resolved: number[] = [];
     await Promise.all([0, 1, 2].map((n) => fake.outgoingEnqueueCombi([], { n }).then(() => resolved.push(n))));
     expect(finished).toEqual([2, 1, 0]);
+    expect(resolved).toEqual([0, 1, 2]);
+  });
+
+  it('resolves the updates of delivered messages in the order they were made, apart from the enqueues', async () => {
+    const fake = {
+      // An enqueue that never finishes must not hold back the updates.
+      outgoingEnqueueCombi: () => new Promise(() => undefined),
+      outgoingUpdate: (_client: unknown, p: { n: number }) => new Promise((r) => setTimeout(() => r(p.n), (3 - p.n) * 30)),
+    } as unknown as QueuePersistence;
+    completeQueueWritesInOrder(fake);
+    void fake.outgoingEnqueueCombi([], { n: 9 });
+    const resolved: number[] = [];
+    await Promise.all([0, 1, 2].map((n) => fake.outgoingUpdate({ id: 'c' }, { n }).then(() => resolved.push(n))));
     expect(resolved).toEqual([0, 1, 2]);
   });
 
@@ -132,8 +146,9 @@ describe('completeEnqueuesInOrder', () => {
         if (p.n === 0) throw new Error('disk full');
         return p.n;
       },
+      outgoingUpdate: async () => undefined,
     } as unknown as QueuePersistence;
-    completeEnqueuesInOrder(fake);
+    completeQueueWritesInOrder(fake);
     const first = fake.outgoingEnqueueCombi([], { n: 0 });
     const second = fake.outgoingEnqueueCombi([], { n: 1 });
     await expect(first).rejects.toThrow('disk full');
