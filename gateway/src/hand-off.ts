@@ -11,10 +11,8 @@
  * told was safe. (QoS 2 is stored and published before the PUBREC already.)
  *
  * The gateway reorders that from `authorizePublish`, the last hook before the PUBACK: it calls
- * `broker.publish()` itself and calls back once the message is queued in the session store for
- * every persistent session (the moment aedes emits it to the connected subscribers), not when the
- * subscribers' sockets took it: a write to the ingest's socket is no safer than the queue, which
- * keeps the message until the ingest acknowledges it. aedes' own `broker.publish()` of the same
+ * `broker.publish()` itself and calls back only when that completed — queued in the session store
+ * (and written to connected subscribers' sockets). aedes' own `broker.publish()` of the same
  * packet object after the PUBACK is then skipped. If the publish fails, the error goes to the
  * callback and aedes disconnects the client without a PUBACK, so the device resends it.
  *
@@ -44,13 +42,10 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
 
 export interface HandOff {
   /**
-   * Publishes `packet` through the broker now (or when a delivery slot is free); calls `stored`
-   * once with null when the message is queued in the session store for every persistent session
-   * with a matching subscription, or with the error of `broker.publish()`. aedes' later publish of
-   * the same packet is skipped. The delivery slot stays taken until `broker.publish()` completed
-   * (written to the connected subscribers' sockets).
+   * Publishes `packet` through the broker now; calls `done` with null when `broker.publish()`
+   * completed, or with its error. aedes' later publish of the same packet is skipped.
    */
-  publish(client: Client, packet: PublishPacket, stored: (error: Error | null) => void): void;
+  publish(client: Client, packet: PublishPacket, done: (error: Error | null) => void): void;
   /**
    * Calls `callback` with `outcome` once the outcomes of every earlier call for this client have
    * been called back: synchronously when `outcome` is null and no earlier one is waiting. A
@@ -85,7 +80,6 @@ const MAX_DEPTH = 32;
 
 type Done = (error?: Error | null) => void;
 type PublishFn = (packet: PublishPacket, client: Client | null | Done, done?: Done) => void;
-type EmitFn = (packet: PublishPacket & { brokerId?: string; brokerCounter?: number }, done?: Done) => unknown;
 
 /**
  * Installs the hand-off on `broker` (its `publish` is wrapped on the instance). The broker must
@@ -105,29 +99,8 @@ export function createHandOff(broker: Aedes, options: HandOffOptions): HandOff {
     }
     return line;
   }
-  const target = broker as unknown as { publish: PublishFn; id: string; counter: number; mq: { emit: EmitFn } };
+  const target = broker as unknown as { publish: PublishFn };
   const publish = target.publish.bind(broker);
-  // "Stored" is when aedes emits the message to its connected subscribers: `broker.publish()` runs
-  // storeRetained, enqueueOffline (`outgoingEnqueueCombi` for every persistent session, online ones
-  // included) and then `mq.emit`, and stops at the first error. The emitted packet is a copy
-  // (aedes-packet) that keeps the original's `brokerCounter`, taken synchronously in `publish()`.
-  // Completion of `publish()` itself waits until every subscriber's socket took the message, and
-  // for 'drain' when the socket's buffer is above its high-water mark: the PUBACKs waited on the
-  // ingest's socket and came in bursts at each drain (QoS 1 10k msg/s: measured in
-  // docs/PERFORMANCE.md, "PUBACK once stored").
-  const storedBy = new Map<number, () => void>();
-  const emit = target.mq.emit.bind(target.mq);
-  target.mq.emit = (packet, done) => {
-    const result = emit(packet, done);
-    if (storedBy.size > 0 && packet.brokerId === target.id) {
-      const stored = storedBy.get(packet.brokerCounter!);
-      if (stored !== undefined) {
-        storedBy.delete(packet.brokerCounter!);
-        stored();
-      }
-    }
-    return result;
-  };
   const max = Math.max(1, options.maxInFlight);
   let inFlight = 0;
   // FIFO of publishes waiting for a slot; `head` avoids Array#shift's O(n) on a long queue.
@@ -140,22 +113,15 @@ export function createHandOff(broker: Aedes, options: HandOffOptions): HandOff {
   let depth = 0;
   let pumpScheduled = false;
 
-  /** `stored`: called when the message is emitted after being stored (see `storedBy`), unless `done` came first. */
-  function start(packet: PublishPacket, client: Client | null, done: (error?: Error | null) => void, stored?: () => void): void {
+  function start(packet: PublishPacket, client: Client | null, done: (error?: Error | null) => void): void {
     inFlight++;
     depth++;
-    let completed = false;
-    const counter = target.counter;
     try {
       publish(packet, client, (error) => {
-        completed = true;
         inFlight--;
-        if (stored) storedBy.delete(counter + 1);
         done(error);
         pump();
       });
-      // publish() numbered its copy counter + 1 unless it refused the packet at once.
-      if (stored && !completed && target.counter === counter + 1) storedBy.set(counter + 1, stored);
     } finally {
       depth--;
     }
@@ -187,9 +153,9 @@ export function createHandOff(broker: Aedes, options: HandOffOptions): HandOff {
       pumping = false;
     }
   }
-  function admit(packet: PublishPacket, client: Client | null, done: (error?: Error | null) => void, stored?: () => void): void {
-    if (inFlight < max && head === waiting.length && depth < MAX_DEPTH) return start(packet, client, done, stored);
-    waiting.push(() => start(packet, client, done, stored));
+  function admit(packet: PublishPacket, client: Client | null, done: (error?: Error | null) => void): void {
+    if (inFlight < max && head === waiting.length && depth < MAX_DEPTH) return start(packet, client, done);
+    waiting.push(() => start(packet, client, done));
     if (inFlight < max) schedulePump();
   }
 
@@ -208,23 +174,12 @@ export function createHandOff(broker: Aedes, options: HandOffOptions): HandOff {
   };
 
   return {
-    publish(client, packet, stored) {
+    publish(client, packet, done) {
       handedOff.add(packet);
-      let called = false;
-      admit(
-        packet,
-        client,
-        (error) => {
-          if (error) handedOff.delete(packet);
-          if (called) return;
-          called = true;
-          stored(error ?? null);
-        },
-        () => {
-          called = true;
-          stored(null);
-        },
-      );
+      admit(packet, client, (error) => {
+        if (error) handedOff.delete(packet);
+        done(error ?? null);
+      });
     },
     stats: () => ({ inFlight, waiting: waiting.length - head }),
     take: (client, callback) => lineOf(client).take(callback),

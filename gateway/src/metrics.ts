@@ -119,7 +119,7 @@ export function createGatewayMetrics(
     }),
     handOffSeconds: new Histogram({
       name: 'wattproof_gateway_publish_handoff_seconds',
-      help: 'Time from an accepted QoS 1 PUBLISH to its hand-off (queued in the session store for every persistent subscriber session), after which the PUBACK is sent',
+      help: 'Time from an accepted QoS 1 PUBLISH to its hand-off (queued in the session store for every persistent subscriber session and written to connected subscribers), after which the PUBACK is sent',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createHandOff } from '@wattproof/gateway';
 
 function handOff() {
-  const broker = { publish: (_packet: unknown, _client: unknown, done: () => void) => done(), mq: { emit: () => undefined } };
+  const broker = { publish: (_packet: unknown, _client: unknown, done: () => void) => done() };
   return createHandOff(broker as unknown as Aedes, { maxInFlight: 10 });
 }
 
