@@ -279,8 +279,10 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
 
   /**
    * The QoS 1 hand-off without a promise while the backlog admits at once (every queue below its
-   * bound): the client's place in the order of PUBACKs is taken now and settled when the message is
-   * in the session store. Measured in docs/PERFORMANCE.md ("The QoS 1 hand-off without promises").
+   * bound): the client's place in the order of PUBACKs is taken now and settled when
+   * `broker.publish()` completed (queued in the session store and written to the connected
+   * subscribers' sockets, hand-off.ts). Measured in docs/PERFORMANCE.md ("The QoS 1 hand-off
+   * without promises").
    */
   function handOffQos1(client: Client, packet: PublishPacket, callback: (error: Error | null) => void): void {
     const size = packet.payload?.length ?? 0;
