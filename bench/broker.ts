@@ -12,7 +12,8 @@
  * every meter's readings as the ingest is (bench/lib/mqtt-sub.ts). After `--warmup` seconds at
  * the target rate the window of `--seconds` is measured: the generator's achieved send rate, the
  * subscriber's delivered rate, end-to-end latency (p50/p99/p99.9), loss, and the broker's CPU
- * (utime + stime from /proc/<pid>/stat), RSS, and read and write system calls per message (/proc/<pid>/io:
+ * (utime + stime from /proc/<pid>/stat, also split into user space and kernel: the kernel part is
+ * mostly socket system calls, so the user part is what the broker's own code costs), RSS, and read and write system calls per message (/proc/<pid>/io:
  * how many PUBLISHes one socket read carries, how many PUBACKs and deliveries one write) over the window. A broker that dies is recorded
  * as crashed with its output and restarted for the next turn.
  *
@@ -133,6 +134,8 @@ export interface TurnResult {
   readonly brokerCpuS?: number;
   readonly brokerCpuPct?: number;
   readonly brokerCpuUsPerMsg?: number;
+  /** Of `brokerCpuUsPerMsg`, the kernel's part (stime): what the rest, user space, leaves to compare. */
+  readonly brokerSysUsPerMsg?: number;
   /** The broker's write and read system calls (socket writes and reads) per message sent in the window. */
   readonly brokerWritesPerMsg?: number;
   readonly brokerReadsPerMsg?: number;
@@ -206,6 +209,8 @@ export interface SummaryRow {
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly cpuUsPerMsg: number;
+  /** Of `cpuUsPerMsg`, in the kernel. */
+  readonly sysUsPerMsg: number;
   /** Write / read system calls of the broker per message: how well it batches socket writes (PUBACKs, deliveries) and reads. */
   readonly writesPerMsg: number;
   readonly readsPerMsg: number;
@@ -299,6 +304,7 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
             laggedInWindow: gr.laggedInWindow,
             ackMs: gr.ackMs,
             brokerCpuUsPerMsg: gr.sentInWindow ? (brokerCpuS * 1e6) / gr.sentInWindow : Number.NaN,
+            brokerSysUsPerMsg: gr.sentInWindow && b0 && b1 ? ((b1.systemS - b0.systemS) * 1e6) / gr.sentInWindow : Number.NaN,
             brokerWritesPerMsg: perMsg(b0?.writeSyscalls, b1?.writeSyscalls, gr.sentInWindow),
             brokerReadsPerMsg: perMsg(b0?.readSyscalls, b1?.readSyscalls, gr.sentInWindow),
           }
@@ -355,6 +361,7 @@ export function summarizeTurns(turns: readonly TurnResult[]): SummaryRow[] {
       p99Ms: m((t) => t.latencyMs?.p99),
       p999Ms: m((t) => t.latencyMs?.p999),
       cpuUsPerMsg: m((t) => t.brokerCpuUsPerMsg),
+      sysUsPerMsg: m((t) => t.brokerSysUsPerMsg),
       writesPerMsg: m((t) => t.brokerWritesPerMsg),
       readsPerMsg: m((t) => t.brokerReadsPerMsg),
       cpuPct: m((t) => t.brokerCpuPct),
@@ -388,6 +395,7 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       { header: 'p99 ms', align: 'right' },
       { header: 'p99.9 ms', align: 'right' },
       { header: 'broker CPU µs/msg', align: 'right' },
+      { header: 'of which kernel', align: 'right' },
       { header: 'writes/msg', align: 'right' },
       { header: 'reads/msg', align: 'right' },
       { header: 'broker CPU', align: 'right' },
@@ -410,6 +418,7 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       f2(r.p99Ms),
       f2(r.p999Ms),
       f1(r.cpuUsPerMsg),
+      f1(r.sysUsPerMsg),
       f2(r.writesPerMsg),
       f2(r.readsPerMsg),
       `${f0(r.cpuPct)} %`,
@@ -430,11 +439,11 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
     for (const g of rows.filter((r) => r.broker === a)) {
       const m = rows.find((r) => r.broker === b && r.qos === g.qos && r.rate === g.rate);
       if (!m) continue;
-      pairs.push([String(g.qos), f0(g.rate), ratio(g.sentPerS, m.sentPerS), ratio(g.deliveredPerS, m.deliveredPerS), ratio(g.p50Ms, m.p50Ms), ratio(g.p99Ms, m.p99Ms), ratio(g.p999Ms, m.p999Ms), ratio(g.cpuUsPerMsg, m.cpuUsPerMsg), ratio(g.rssMiB, m.rssMiB)]);
+      pairs.push([String(g.qos), f0(g.rate), ratio(g.sentPerS, m.sentPerS), ratio(g.deliveredPerS, m.deliveredPerS), ratio(g.p50Ms, m.p50Ms), ratio(g.p99Ms, m.p99Ms), ratio(g.p999Ms, m.p999Ms), ratio(g.cpuUsPerMsg, m.cpuUsPerMsg), ratio(g.cpuUsPerMsg - g.sysUsPerMsg, m.cpuUsPerMsg - m.sysUsPerMsg), ratio(g.sysUsPerMsg, m.sysUsPerMsg), ratio(g.rssMiB, m.rssMiB)]);
     }
     if (!pairs.length) continue;
     const table = formatTable(
-      ['QoS', { header: 'target/s', align: 'right' }, ...['sent/s', 'delivered/s', 'p50', 'p99', 'p99.9', 'CPU/msg', 'RSS'].map((h) => ({ header: h, align: 'right' as const }))],
+      ['QoS', { header: 'target/s', align: 'right' }, ...['sent/s', 'delivered/s', 'p50', 'p99', 'p99.9', 'CPU/msg', 'user', 'kernel', 'RSS'].map((h) => ({ header: h, align: 'right' as const }))],
       pairs,
     );
     sections.push(`\n${a} / ${b} (medians):\n\n${table}`);
@@ -597,7 +606,7 @@ export async function main(argv: string[]): Promise<void> {
               `[${turns.length}/${total}] rep ${rep} QoS ${qos} ${f0(rate)}/s ${name}: ${turn.status}` +
                 (turn.sentPerS !== undefined ? `; sent ${f0(turn.sentPerS)}/s, delivered ${f0(turn.deliveredPerS ?? Number.NaN)}/s, loss ${pct(turn.loss ?? Number.NaN)}` : '') +
                 (turn.latencyMs ? `, p50 ${f2(turn.latencyMs.p50)} p99 ${f2(turn.latencyMs.p99)} p99.9 ${f2(turn.latencyMs.p999)} ms` : '') +
-                (turn.brokerCpuUsPerMsg !== undefined ? `, broker ${f1(turn.brokerCpuUsPerMsg)} µs/msg (${f0(turn.brokerCpuPct ?? Number.NaN)} %), RSS ${f0(turn.brokerRssMiB ?? Number.NaN)} MiB` : '') +
+                (turn.brokerCpuUsPerMsg !== undefined ? `, broker ${f1(turn.brokerCpuUsPerMsg)} µs/msg (kernel ${f1(turn.brokerSysUsPerMsg ?? Number.NaN)}; ${f0(turn.brokerCpuPct ?? Number.NaN)} %), RSS ${f0(turn.brokerRssMiB ?? Number.NaN)} MiB` : '') +
                 (turn.generatorCpuPct !== undefined ? `, generator ${f0(turn.generatorCpuPct)} %, subscriber ${f0(turn.subscriberCpuPct ?? Number.NaN)} %` : '') +
                 (turn.error ? ` (${turn.error})` : '') +
                 (turn.crash ? `\n--- ${name} output before it died ---\n${turn.crash.outputTail}\n---` : ''),

@@ -54,6 +54,9 @@ export function parseProcStatusBytes(text: string, field: string): number | unde
 export interface ProcessSample {
   /** user + system CPU seconds since the process started. */
   readonly cpuS: number;
+  /** Of `cpuS`, the time in the kernel (stime): system calls such as socket writes, and the
+   * loopback TCP receive work the kernel does in the sender's call. */
+  readonly systemS: number;
   readonly rssBytes: number;
   /** Peak RSS so far. */
   readonly hwmBytes: number;
@@ -82,6 +85,7 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     return {
       cpuS: (stat.utimeTicks + stat.stimeTicks) / CLK_TCK,
+      systemS: stat.stimeTicks / CLK_TCK,
       rssBytes: parseProcStatusBytes(status, 'VmRSS') ?? 0,
       hwmBytes: parseProcStatusBytes(status, 'VmHWM') ?? 0,
       ...readIo(pid),

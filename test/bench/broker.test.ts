@@ -21,7 +21,7 @@ describe('bench broker --cpu-prof', () => {
 });
 
 describe('bench broker with stock aedes', () => {
-  const row = (broker: SummaryRow['broker'], cpuUsPerMsg: number): SummaryRow => ({
+  const row = (broker: SummaryRow['broker'], cpuUsPerMsg: number, sysUsPerMsg = cpuUsPerMsg / 2): SummaryRow => ({
     broker,
     qos: 0,
     rate: 10_000,
@@ -34,6 +34,7 @@ describe('bench broker with stock aedes', () => {
     p99Ms: 2,
     p999Ms: 3,
     cpuUsPerMsg,
+    sysUsPerMsg,
     writesPerMsg: 0.5,
     readsPerMsg: 0.25,
     cpuPct: 50,
@@ -62,6 +63,14 @@ describe('bench broker with stock aedes', () => {
     expect(out).toMatch(/writes\/msg.*reads\/msg/);
     expect(out).toMatch(/gateway .* 0\.50 .* 0\.25 /);
     expect(formatSummary([row('gateway', 45), row('mosquitto', 30)])).not.toContain('aedes /');
+  });
+  it('splits the CPU per message into user space and kernel, and prints both ratios', () => {
+    // gateway 45 µs of which 25 in the kernel (20 user), Mosquitto 30 of which 25 (5 user).
+    const out = formatSummary([row('gateway', 45, 25), row('mosquitto', 30, 25)]);
+    expect(out).toMatch(/broker CPU µs\/msg \| of which kernel/);
+    expect(out).toMatch(/gateway .* 45\.0 \| +25\.0 \|/);
+    expect(out).toMatch(/CPU\/msg \| +user \| +kernel/);
+    expect(out).toMatch(/1\.50× \| +4\.00× \| +1\.00×/);
   });
   it('runs the gateway of another checkout as the baseline, or with other Node arguments, for A/B runs in one run', () => {
     const o = parseBrokerBenchArgs(['--brokers', 'baseline,gateway', '--baseline', '/tmp/checkout']);

@@ -31,6 +31,8 @@ describe('procfs parsing', () => {
     expect(s?.readSyscalls).toBeGreaterThan(0);
     expect(s?.rssBytes).toBeGreaterThan(0);
     expect(s?.cpuS).toBeGreaterThan(0);
+    expect(s?.systemS).toBeGreaterThanOrEqual(0);
+    expect(s?.systemS).toBeLessThanOrEqual(s?.cpuS ?? 0);
     expect(sampleProcess(2 ** 22 + 1)).toBeUndefined();
   });
 });
