@@ -6,6 +6,7 @@
 import assert from 'node:assert';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import MemoryPersistence from 'aedes-persistence/asyncPersistence.js';
 import { SessionQueueMemoryPersistence } from '@wattproof/gateway';
 
 const require = createRequire(import.meta.url);
@@ -66,5 +67,70 @@ describe('in-memory session queue', () => {
     await p.outgoingClearMessageId(client, { messageId: 1 });
     expect((await drain(stream)).map((x) => x.brokerCounter)).toEqual([1, 2, 3]);
     expect((await drain(p.outgoingStream(client))).map((x) => x.brokerCounter)).toEqual([2, 3]);
+  });
+
+  it('finds the newest message to update among thousands in flight, and the first of two copies', async () => {
+    const p = new SessionQueueMemoryPersistence();
+    const client = { id: 'ingest' };
+    // As aedes with the subscriber online: each message is queued, then updated when written; acknowledged 3,000 later.
+    for (let n = 1; n <= 10_000; n++) {
+      await p.outgoingEnqueueCombi([{ clientId: 'ingest' }], packet(n));
+      await p.outgoingUpdate(client, { ...packet(n), messageId: (n % 65_535) + 1 });
+      if (n > 3000) expect(((await p.outgoingClearMessageId(client, { messageId: ((n - 3000) % 65_535) + 1 })) as Packet).brokerCounter).toBe(n - 3000);
+    }
+    expect((await drain(p.outgoingStream(client))).map((x) => [x.brokerCounter, x.messageId])).toEqual(Array.from({ length: 3000 }, (_, k) => [7001 + k, 7002 + k]));
+    // Two matching subscriptions of one client: two copies; an update goes to the first, then, once it is gone, to the second.
+    const twice = new SessionQueueMemoryPersistence();
+    await twice.outgoingEnqueueCombi([{ clientId: 'c' }, { clientId: 'c' }], packet(1));
+    await twice.outgoingUpdate({ id: 'c' }, { ...packet(1), messageId: 5 });
+    await twice.outgoingUpdate({ id: 'c' }, { ...packet(1), messageId: 6 });
+    expect((await drain(twice.outgoingStream({ id: 'c' }))).map((x) => x.messageId)).toEqual([6, undefined]);
+    await twice.outgoingClearMessageId({ id: 'c' }, { messageId: 6 });
+    await twice.outgoingUpdate({ id: 'c' }, { ...packet(1), messageId: 7 });
+    expect((await drain(twice.outgoingStream({ id: 'c' }))).map((x) => x.messageId)).toEqual([7]);
+  });
+
+  it('answers as aedes-persistence does over random queues, updates and acknowledgements, with messages of two brokers', async () => {
+    // A seeded generator (mulberry32), so a failure replays.
+    let seed = 0x5eed;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const ours = new SessionQueueMemoryPersistence();
+    const stock = new MemoryPersistence();
+    const both = async <T>(f: (p: SessionQueueMemoryPersistence | InstanceType<typeof MemoryPersistence>) => Promise<T>) => {
+      const [a, b] = await Promise.allSettled([f(ours), f(stock)]);
+      const view = (r: PromiseSettledResult<T>) => (r.status === 'fulfilled' ? { ok: r.value } : { error: String((r.reason as Error).message) });
+      expect(view(a)).toEqual(view(b));
+    };
+    const client = { id: 'c' };
+    const queued: Packet[] = [];
+    let counter = 0;
+    for (let step = 0; step < 6000; step++) {
+      const r = random();
+      if (r < 0.4 || queued.length === 0) {
+        // Mostly this gateway's messages, some of another broker id (as after a restart on a shared store).
+        const pk = { ...packet(++counter), ...(random() < 0.05 ? { brokerId: 'other' } : {}) };
+        const subs = random() < 0.05 ? [{ clientId: 'c' }, { clientId: 'c' }] : [{ clientId: 'c' }];
+        await both((p) => p.outgoingEnqueueCombi(subs, pk));
+        queued.push(pk);
+      } else if (r < 0.75) {
+        // Update a queued message (mostly a recent one, as aedes does), a message id from a small range so that ids collide.
+        const pk = queued[Math.max(0, queued.length - 1 - Math.floor(random() * random() * queued.length))]!;
+        const update = { ...pk, ...(random() < 0.05 ? { brokerId: 'third' } : {}), messageId: 1 + Math.floor(random() * 50) };
+        await both((p) => p.outgoingUpdate(client, { ...update }));
+      } else {
+        const messageId = 1 + Math.floor(random() * 50);
+        await both(async (p) => {
+          const removed = (await p.outgoingClearMessageId(client, { messageId })) as Packet | undefined;
+          return removed && [removed.brokerId, removed.brokerCounter, removed.messageId];
+        });
+      }
+      if (step % 500 === 0) await both(async (p) => (await drain(p.outgoingStream(client))).map((x) => [x.brokerId, x.brokerCounter, x.messageId]));
+    }
+    await both(async (p) => (await drain(p.outgoingStream(client))).map((x) => [x.brokerId, x.brokerCounter, x.messageId]));
   });
 });
