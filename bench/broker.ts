@@ -36,6 +36,9 @@
  *                          "--max-semi-space-size=32"), after GATEWAY_NODE_ARGS (bench/lib/brokers.ts,
  *                          docker-compose's NODE_OPTIONS), which the baseline gets too; to compare
  *                          Node or V8 settings with the baseline
+ *   --stall-subscriber-ms N stop the subscriber for N ms, half a second into the warm-up (SIGSTOP, then
+ *                          SIGCONT): a lagging ingest; the window then shows whether the broker
+ *                          recovered (needs --warmup above N + 0.5 s; default 0, no stall)
  *   --mosquitto-limits L   unlimited (default): no cap on QoS 1 messages in flight or queued to a
  *                          client, as the gateway has no in-flight window (aedes) and a queue bound
  *                          far above what a turn builds up, so both deliver alike; or stock:
@@ -96,6 +99,12 @@ export interface BrokerBenchOptions {
   readonly baselineRoot?: string;
   /** `--gateway-node-args`: Node arguments of the gateway (not the baseline), e.g. V8 heap flags to compare. */
   readonly gatewayNodeArgs: readonly string[];
+  /**
+   * `--stall-subscriber-ms`: stop the subscriber (SIGSTOP) half a second into the warm-up for this
+   * long, then let it go on (SIGCONT): a lagging ingest, to see whether the broker is back to its
+   * normal cost by the measured window or stays behind. 0 = no stall.
+   */
+  readonly stallSubscriberMs: number;
 }
 
 export type MosquittoLimits = 'unlimited' | 'stock';
@@ -276,6 +285,16 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
     const samples: Record<'t0' | 't1', { broker?: ProcessSample; gen?: ProcessSample; sub?: ProcessSample }> = { t0: {}, t1: {} };
     const take = (k: 't0' | 't1') => (samples[k] = { broker: sampleProcess(broker.pid), gen: sampleProcess(gen.pid), sub: sampleProcess(sub.pid) });
     const timers = [at(t0Ms, () => take('t0')), at(t1Ms, () => take('t1'))];
+    if (o.stallSubscriberMs > 0) {
+      const signal = (sig: NodeJS.Signals) => () => {
+        try {
+          process.kill(sub.pid, sig);
+        } catch {
+          // The subscriber is gone: the turn reports it.
+        }
+      };
+      timers.push(at(startMs + 500, signal('SIGSTOP')), at(startMs + 500 + o.stallSubscriberMs, signal('SIGCONT')));
+    }
     const drainMs = o.drainS * 1000;
     sub.send({ type: 'window', t0Ms, t1Ms, drainMs, quietMs: 1000 });
     gen.send({ type: 'run', startMs, t0Ms, t1Ms, rate, qos, inflight: o.inflight, drainMs });
@@ -325,6 +344,14 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
     const crashed = broker.exit() !== undefined;
     return { ...base, status: crashed ? 'crashed' : 'error', error: (err as Error).message, ...(crashed ? { crash: { exit: broker.exit(), outputTail: broker.outputTail() } } : {}) };
   } finally {
+    if (o.stallSubscriberMs > 0) {
+      // A turn that ended early (an error) may have left the subscriber stopped.
+      try {
+        process.kill(sub.pid, 'SIGCONT');
+      } catch {
+        // Already gone.
+      }
+    }
     gen.send({ type: 'close' });
     sub.send({ type: 'close' });
     await Promise.all([gen.next('closed', 15_000).catch(() => undefined), sub.next('closed', 15_000).catch(() => undefined)]);
@@ -492,6 +519,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
       'mosquitto-limits': { type: 'string', default: 'unlimited' },
       baseline: { type: 'string' },
       'gateway-node-args': { type: 'string', default: '' },
+      'stall-subscriber-ms': { type: 'string', default: '0' },
       json: { type: 'string' },
       summarize: { type: 'string' },
     },
@@ -533,6 +561,12 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     })(),
     ...(values.baseline ? { baselineRoot: values.baseline } : {}),
     gatewayNodeArgs: values['gateway-node-args'].split(' ').filter((a) => a !== ''),
+    stallSubscriberMs: (() => {
+      const ms = Number(values['stall-subscriber-ms']);
+      if (!Number.isFinite(ms) || ms < 0) throw new Error(`--stall-subscriber-ms must be 0 or more, not ${values['stall-subscriber-ms']}`);
+      if (ms > 0 && ms + 500 >= Number(values.warmup) * 1000) throw new Error('--stall-subscriber-ms must end inside the warm-up: raise --warmup above the stall + 0.5 s');
+      return ms;
+    })(),
     ...(values.json ? { json: values.json } : {}),
     ...(values.summarize ? { summarize: values.summarize } : {}),
   };

@@ -80,6 +80,11 @@ describe('bench broker with stock aedes', () => {
     expect(() => parseBrokerBenchArgs(['--baseline', '/tmp/checkout'])).toThrow(/--baseline DIR/);
     expect(parseBrokerBenchArgs(['--gateway-node-args=--max-semi-space-size=64  --single-threaded-gc']).gatewayNodeArgs).toEqual(['--max-semi-space-size=64', '--single-threaded-gc']);
     expect(parseBrokerBenchArgs([]).gatewayNodeArgs).toEqual([]);
+    // A stalled subscriber, to see whether a broker recovers from a lagging ingest before the window.
+    expect(parseBrokerBenchArgs([]).stallSubscriberMs).toBe(0);
+    expect(parseBrokerBenchArgs(['--warmup', '5', '--stall-subscriber-ms', '2000']).stallSubscriberMs).toBe(2000);
+    expect(() => parseBrokerBenchArgs(['--warmup', '3', '--stall-subscriber-ms', '2500'])).toThrow(/inside the warm-up/);
+    expect(() => parseBrokerBenchArgs(['--stall-subscriber-ms=-1'])).toThrow(/0 or more/);
     const out = formatSummary([row('gateway', 45), row('baseline', 60)]);
     expect(out).toContain('gateway / baseline (medians)');
     expect(out).toContain('0.75×');
