@@ -22,7 +22,9 @@
  * session-queue --window 5000`; docs/PERFORMANCE.md, "The in-memory session store"). The index
  * answers what the search from the front answers, the first queued message with the packet's
  * broker id and counter; while the queue holds messages of another broker id (a message id of
- * one could match too) or the index has no entry, the search runs as before.
+ * one could match too) or the index has no entry, the search runs as before. It costs about 29
+ * bytes of heap per queued message: 14 MiB more at GATEWAY_MAX_QUEUED_MESSAGES' 500,000 (64.3
+ * against 50.3 MiB for the queue with 10-byte payloads, node --expose-gc, heap after gc()).
  *
  * Everything else is kept as aedes-persistence does it, in the same order: the search of
  * `outgoingClearMessageId` for the first matching message from the front (a subscriber
