@@ -269,6 +269,14 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
   const cpus = o.pin ? '1' : undefined;
   const sub: BenchChild<SubIn, SubOut> = forkChild(new URL('./lib/mqtt-sub.ts', import.meta.url), cpus ? { cpus } : {});
   const gen: BenchChild<LoadIn, LoadOut> = forkChild(new URL('./lib/mqtt-load.ts', import.meta.url), cpus ? { cpus } : {});
+  /** `--stall-subscriber-ms`: SIGSTOP and SIGCONT to the subscriber; one that is gone is reported by the turn. */
+  const signalSub = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(sub.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
   try {
     sub.send({ type: 'connect', host: broker.host, port: broker.port, username: SUBSCRIBER_USERNAME, password: creds.subscriberPassword, clientId: `${SUBSCRIBER_USERNAME}-${broker.name}-${qos}-${rate}-${rep}` });
     const ready = await Promise.race([sub.next('ready', 30_000), sub.next('error', 30_000).then((e) => Promise.reject(new Error(`subscriber: ${e.message}`)))]);
@@ -285,16 +293,7 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
     const samples: Record<'t0' | 't1', { broker?: ProcessSample; gen?: ProcessSample; sub?: ProcessSample }> = { t0: {}, t1: {} };
     const take = (k: 't0' | 't1') => (samples[k] = { broker: sampleProcess(broker.pid), gen: sampleProcess(gen.pid), sub: sampleProcess(sub.pid) });
     const timers = [at(t0Ms, () => take('t0')), at(t1Ms, () => take('t1'))];
-    if (o.stallSubscriberMs > 0) {
-      const signal = (sig: NodeJS.Signals) => () => {
-        try {
-          process.kill(sub.pid, sig);
-        } catch {
-          // The subscriber is gone: the turn reports it.
-        }
-      };
-      timers.push(at(startMs + 500, signal('SIGSTOP')), at(startMs + 500 + o.stallSubscriberMs, signal('SIGCONT')));
-    }
+    if (o.stallSubscriberMs > 0) timers.push(at(startMs + 500, () => signalSub('SIGSTOP')), at(startMs + 500 + o.stallSubscriberMs, () => signalSub('SIGCONT')));
     const drainMs = o.drainS * 1000;
     sub.send({ type: 'window', t0Ms, t1Ms, drainMs, quietMs: 1000 });
     gen.send({ type: 'run', startMs, t0Ms, t1Ms, rate, qos, inflight: o.inflight, drainMs });
@@ -344,14 +343,8 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
     const crashed = broker.exit() !== undefined;
     return { ...base, status: crashed ? 'crashed' : 'error', error: (err as Error).message, ...(crashed ? { crash: { exit: broker.exit(), outputTail: broker.outputTail() } } : {}) };
   } finally {
-    if (o.stallSubscriberMs > 0) {
-      // A turn that ended early (an error) may have left the subscriber stopped.
-      try {
-        process.kill(sub.pid, 'SIGCONT');
-      } catch {
-        // Already gone.
-      }
-    }
+    // A turn that ended early (an error) may have left the subscriber stopped.
+    if (o.stallSubscriberMs > 0) signalSub('SIGCONT');
     gen.send({ type: 'close' });
     sub.send({ type: 'close' });
     await Promise.all([gen.next('closed', 15_000).catch(() => undefined), sub.next('closed', 15_000).catch(() => undefined)]);

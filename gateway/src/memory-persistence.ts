@@ -19,10 +19,11 @@
  * each: 1.5 µs per message at 100 in flight, 41 µs at 5,000, 79 µs at 10,000 — a lagging ingest
  * made every message cost the gateway more just when it fell behind. With the index: 2.8 µs per
  * message (deliver, acknowledge, queue) at 5,000 in flight as at 100 (`npm run bench --
- * session-queue --window 5000`; docs/PERFORMANCE.md, "The in-memory session store"). The index
- * answers what the search from the front answers, the first queued message with the packet's
- * broker id and counter; while the queue holds messages of another broker id (a message id of
- * one could match too) or the index has no entry, the search runs as before. It costs about 29
+ * session-queue --window 5000`; docs/PERFORMANCE.md, "The session queue's search for the message
+ * being delivered"). The index answers what the search from the front answers, the first queued
+ * message with the packet's broker id and counter; while the queue holds messages of another
+ * broker id (a message id of one could match too) or the index has no entry, the search runs as
+ * before. It costs about 29
  * bytes of heap per queued message: 14 MiB more at GATEWAY_MAX_QUEUED_MESSAGES' 500,000 (64.3
  * against 50.3 MiB for the queue with 10-byte payloads, node --expose-gc, heap after gc()).
  *
