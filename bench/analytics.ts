@@ -12,9 +12,9 @@
  * re-run side by side; its figures are the issue's measurement.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { dailyRows, fitCaltrackDaily, fitCaltrackHourly, hourlyRows, hourlyTemperatures, digestOf, type DailyRow, type HourlyRow, type UsageInterval } from '@wattproof/analytics';
 import { buildingProfile, createRng, electricKw } from '@wattproof/simulators';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 
 const H = 3_600_000;
 export const REFERENCE_SECONDS_PER_METER_YEAR = { daily: 6.4, hourly: 4 } as const;
@@ -83,10 +83,20 @@ export function formatTable(rows: readonly BenchRow[]): string {
   return [head, '| --- | ---: | ---: | ---: | ---: | ---: | --- |', ...rows.map((r) => `| CalTRACK ${r.model} | ${r.meterYears} | ${r.seconds.toFixed(2)} | ${r.msPerMeterYear.toFixed(2)} | ${r.referenceMsPerMeterYear.toFixed(0)} | ${r.speedup.toFixed(0)}× | ${r.resultsDigest} |`)].join('\n');
 }
 
+export const CLI = defineBench({
+  name: 'analytics',
+  summary: `Times the CalTRACK daily and hourly model fits over many simulated meter-years (one building each, Chongqing
+typical weather year) against the OpenEEmeter reference figures of the issue.`,
+  options: {
+    meters: { type: 'string', placeholder: 'N', default: '200', description: 'meter-years fitted by each model' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { meters: { type: 'string', default: '200' } } });
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
   const meters = Number(values.meters);
-  if (!Number.isInteger(meters) || meters < 1) throw new Error('--meters must be a positive integer');
+  if (!Number.isInteger(meters) || meters < 1) throw new BenchUsageError('--meters must be a positive integer');
   process.stdout.write(`Preparing ${meters} meter-years (simulated buildings on the Chongqing typical year)...\n`);
   process.stdout.write(`${formatTable(runAnalyticsBench(meters))}\n`);
 }

@@ -17,57 +17,15 @@
  * how many PUBLISHes one socket read carries, how many PUBACKs and deliveries one write) over the window. A broker that dies is recorded
  * as crashed with its output and restarted for the next turn.
  *
- *   --rates R,R,...        target messages/s over all devices (default 5000,10000,20000,30000)
- *   --qos Q,Q              0 and/or 1 (default 0,1)
- *   --devices N            device connections (default 1000)
- *   --seconds S            measured window per turn (default 20)
- *   --warmup S             seconds at the target rate before the window (default 3)
- *   --reps N               repetitions of every (broker, QoS, rate) turn (default 3)
- *   --inflight N           QoS 1 PUBLISHes unacknowledged per device connection (default 2)
- *   --drain S              after the window, time allowed for late messages and PUBACKs (default 10)
- *   --brokers B,B          gateway and/or mosquitto (default both), and aedes: stock aedes without
- *                          authentication, ACL or hooks (bench/lib/stock-aedes.mjs), the floor under
- *                          the gateway; with it in the run the ratios aedes / mosquitto and
- *                          gateway / aedes are printed too; and baseline: the gateway of the
- *                          checkout given by --baseline (A/B of two commits in one run)
- *   --baseline DIR         the checkout whose gateway runs as `baseline`, e.g. made with
- *                          `git worktree add DIR <commit>` and DIR/node_modules linking this one's
- *   --gateway-node-args=A  Node arguments for the gateway only, space-separated (with "=": e.g.
- *                          "--max-semi-space-size=32"), after GATEWAY_NODE_ARGS (bench/lib/brokers.ts,
- *                          docker-compose's NODE_OPTIONS), which the baseline gets too; to compare
- *                          Node or V8 settings with the baseline
- *   --stall-subscriber-ms N stop the subscriber for N ms, half a second into the warm-up (SIGSTOP, then
- *                          SIGCONT): a lagging ingest; the window then shows whether the broker
- *                          recovered (needs --warmup above N + 0.5 s; default 0, no stall)
- *   --mosquitto-limits L   unlimited (default): no cap on QoS 1 messages in flight or queued to a
- *                          client, as the gateway has no in-flight window (aedes) and a queue bound
- *                          far above what a turn builds up, so both deliver alike; or stock:
- *                          Mosquitto's defaults (20 in flight, 1000 queued per client, the rest dropped)
- *   --reuse-brokers        keep each broker process from turn to turn (restarted only when it
- *                          dies) instead of a fresh one per turn; faster (the gateway's scrypt
- *                          logins are cached), but RSS and backlogs then carry over between turns
- *   --pin                  broker on CPU 0, generator and subscriber on CPU 1 (taskset)
- *   --cpu-prof             run the gateway (and stock aedes) under `node --cpu-prof` (a fresh process per turn: the
- *                          profile is written when it exits) and print its self time over each
- *                          turn's measured window, by owner of the code (gateway/src, core/src, each
- *                          node_modules package, Node internals, V8) and by function, also as
- *                          µs/msg: the share of profiled time × the broker CPU µs/msg of the turn.
- *                          V8 samples the main thread's wall time, not CPU time: on a busy machine
- *                          the time the gateway waits for a core after a syscall that woke another
- *                          process (`writev` to the subscriber) is counted in that syscall, and GC
- *                          helper threads are not sampled; `perf record` shows on-CPU time
- *   --cpu-prof-dir DIR     keep the .cpuprofile files there (one directory per turn; open them in
- *                          Chrome DevTools) instead of in the temp dir removed at the end
- *   --json FILE            also write every turn and the summary as JSON
- *   --summarize FILE       print the tables of a JSON file written by --json again, run nothing
+ * Options: `npm run bench -- broker --help` (CLI below).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { BROKER_NAMES, BROKERS, mosquittoConfig, provisionBench, startBroker, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerName, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { mainThreadProfile, summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
@@ -492,47 +450,67 @@ export function formatProfiles(turns: readonly TurnResult[]): string {
   return out.join('\n');
 }
 
+export const CLI = defineBench({
+  name: 'broker',
+  summary: `The Wattproof gateway against Mosquitto (and optionally stock aedes, or another checkout's gateway) under
+the same load from one load generator: per QoS and rate, the brokers take turns; each turn measures
+send and delivery rates, loss, end-to-end latency and the broker's CPU, RSS and system calls per message.`,
+  options: {
+    rates: { type: 'string', placeholder: 'R,R,...', default: '5000,10000,20000,30000', description: 'target messages/s over all devices, one cell each' },
+    qos: { type: 'string', placeholder: 'Q,Q', default: '0,1', description: 'QoS of the publishes: 0 and/or 1' },
+    devices: { type: 'string', placeholder: 'N', default: '1000', description: 'device connections of the load generator' },
+    seconds: { type: 'string', placeholder: 'S', default: '20', description: 'seconds measured per turn' },
+    warmup: { type: 'string', placeholder: 'S', default: '3', description: 'seconds at the target rate before the measured window' },
+    reps: { type: 'string', placeholder: 'N', default: '3', description: 'repetitions of every (broker, QoS, rate) turn' },
+    inflight: { type: 'string', placeholder: 'N', default: '2', description: 'QoS 1 PUBLISHes unacknowledged per device connection' },
+    drain: { type: 'string', placeholder: 'S', default: '10', description: 'seconds allowed after the window for late messages and PUBACKs' },
+    // aedes: stock aedes without authentication, ACL or hooks (bench/lib/stock-aedes.mjs), the floor
+    // under the gateway; with it the ratios aedes / mosquitto and gateway / aedes are printed too.
+    brokers: { type: 'string', placeholder: 'B,B', default: BROKERS.join(','), description: `brokers in the run, of ${BROKER_NAMES.join(', ')} (baseline needs --baseline)` },
+    pin: { type: 'boolean', default: false, description: 'broker on CPU 0, generator and subscriber on CPU 1 (taskset)' },
+    // Faster (the gateway's scrypt logins are cached), but RSS and backlogs then carry over between turns.
+    'reuse-brokers': { type: 'boolean', default: false, description: 'keep each broker process from turn to turn (restarted only when it dies) instead of a fresh one' },
+    // A fresh process per turn: the profile is written when it exits. V8 samples the main thread's wall time, not CPU time: on a busy machine the time the gateway
+    // waits for a core after a syscall that woke another process (`writev` to the subscriber) is
+    // counted in that syscall, and GC helper threads are not sampled; `perf record` shows on-CPU time.
+    // The µs/msg column is the share of profiled time × the broker CPU µs/msg of the turn.
+    'cpu-prof': { type: 'boolean', default: false, description: "run the gateway (and stock aedes) under node --cpu-prof and print its self time per turn's window, by owner and function" },
+    // Open them in Chrome DevTools.
+    'cpu-prof-dir': { type: 'string', placeholder: 'DIR', description: 'with --cpu-prof: keep the .cpuprofile files there (one directory per turn) instead of a removed temp dir' },
+    // unlimited matches the gateway, which has no in-flight window (aedes) and a queue bound far
+    // above what a turn builds up, so both deliver alike; stock is Mosquitto's defaults (20 in
+    // flight, 1000 queued per client, the rest dropped).
+    'mosquitto-limits': { type: 'string', placeholder: 'L', default: 'unlimited', description: "Mosquitto's QoS 1 in-flight and queue limits: unlimited, or stock (its defaults)" },
+    // E.g. made with `git worktree add DIR <commit>` and DIR/node_modules linking this one's: A/B of two commits in one run.
+    baseline: { type: 'string', placeholder: 'DIR', description: 'the checkout whose gateway runs as the broker "baseline"' },
+    // To compare Node or V8 settings with the baseline: they come after GATEWAY_NODE_ARGS
+    // (bench/lib/brokers.ts, docker-compose's NODE_OPTIONS), which the baseline gets too.
+    'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the gateway only, space-separated, given with "=" (--gateway-node-args=--max-semi-space-size=32)' },
+    // A lagging ingest: the window then shows whether the broker recovered.
+    'stall-subscriber-ms': { type: 'string', placeholder: 'MS', default: '0', description: 'stop the subscriber for MS ms (SIGSTOP, then SIGCONT) half a second into the warm-up, which must outlast it; 0 = no stall' },
+    json: { type: 'string', placeholder: 'FILE', description: 'also write every turn and the summary as JSON' },
+    summarize: { type: 'string', placeholder: 'FILE', description: 'print the tables of a --json file again and run nothing' },
+  },
+});
+
 export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { json?: string; summarize?: string } {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rates: { type: 'string', default: '5000,10000,20000,30000' },
-      qos: { type: 'string', default: '0,1' },
-      devices: { type: 'string', default: '1000' },
-      seconds: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '3' },
-      reps: { type: 'string', default: '3' },
-      inflight: { type: 'string', default: '2' },
-      drain: { type: 'string', default: '10' },
-      brokers: { type: 'string', default: BROKERS.join(',') },
-      pin: { type: 'boolean', default: false },
-      'reuse-brokers': { type: 'boolean', default: false },
-      'cpu-prof': { type: 'boolean', default: false },
-      'cpu-prof-dir': { type: 'string' },
-      'mosquitto-limits': { type: 'string', default: 'unlimited' },
-      baseline: { type: 'string' },
-      'gateway-node-args': { type: 'string', default: '' },
-      'stall-subscriber-ms': { type: 'string', default: '0' },
-      json: { type: 'string' },
-      summarize: { type: 'string' },
-    },
-  });
+  const values = parseBenchArgs(CLI, argv);
   const list = (s: string) => s.split(',').map((x) => Number(x.trim()));
   const positive = (name: string, x: number) => {
-    if (!Number.isFinite(x) || x <= 0) throw new Error(`--${name} must be a positive number, not ${x}`);
+    if (!Number.isFinite(x) || x <= 0) throw new BenchUsageError(`--${name} must be a positive number, not ${x}`);
     return x;
   };
   const qos = list(values.qos).map((q) => {
-    if (q !== 0 && q !== 1) throw new Error('--qos takes 0 and/or 1');
+    if (q !== 0 && q !== 1) throw new BenchUsageError('--qos takes 0 and/or 1');
     return q as 0 | 1;
   });
-  if (values['cpu-prof'] && values['reuse-brokers']) throw new Error('--cpu-prof needs a fresh gateway per turn (the profile is written when it exits): drop --reuse-brokers');
-  if (values['cpu-prof-dir'] && !values['cpu-prof']) throw new Error('--cpu-prof-dir goes with --cpu-prof');
+  if (values['cpu-prof'] && values['reuse-brokers']) throw new BenchUsageError('--cpu-prof needs a fresh gateway per turn (the profile is written when it exits): drop --reuse-brokers');
+  if (values['cpu-prof-dir'] && !values['cpu-prof']) throw new BenchUsageError('--cpu-prof-dir goes with --cpu-prof');
   const brokers = values.brokers.split(',').map((b) => {
-    if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKER_NAMES.join(', ')}`);
+    if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new BenchUsageError(`--brokers takes ${BROKER_NAMES.join(', ')}`);
     return b as BrokerName;
   });
-  if (brokers.includes('baseline') !== Boolean(values.baseline)) throw new Error('--brokers baseline and --baseline DIR go together');
+  if (brokers.includes('baseline') !== Boolean(values.baseline)) throw new BenchUsageError('--brokers baseline and --baseline DIR go together');
   return {
     rates: list(values.rates).map((r) => positive('rates', r)),
     qos,
@@ -549,15 +527,15 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     ...(values['cpu-prof-dir'] ? { cpuProfDir: values['cpu-prof-dir'] } : {}),
     mosquittoLimits: (() => {
       const l = values['mosquitto-limits'];
-      if (l !== 'unlimited' && l !== 'stock') throw new Error('--mosquitto-limits takes unlimited or stock');
+      if (l !== 'unlimited' && l !== 'stock') throw new BenchUsageError('--mosquitto-limits takes unlimited or stock');
       return l;
     })(),
     ...(values.baseline ? { baselineRoot: values.baseline } : {}),
     gatewayNodeArgs: values['gateway-node-args'].split(' ').filter((a) => a !== ''),
     stallSubscriberMs: (() => {
       const ms = Number(values['stall-subscriber-ms']);
-      if (!Number.isFinite(ms) || ms < 0) throw new Error(`--stall-subscriber-ms must be 0 or more, not ${values['stall-subscriber-ms']}`);
-      if (ms > 0 && ms + 500 >= Number(values.warmup) * 1000) throw new Error('--stall-subscriber-ms must end inside the warm-up: raise --warmup above the stall + 0.5 s');
+      if (!Number.isFinite(ms) || ms < 0) throw new BenchUsageError(`--stall-subscriber-ms must be 0 or more, not ${values['stall-subscriber-ms']}`);
+      if (ms > 0 && ms + 500 >= Number(values.warmup) * 1000) throw new BenchUsageError('--stall-subscriber-ms must end inside the warm-up: raise --warmup above the stall + 0.5 s');
       return ms;
     })(),
     ...(values.json ? { json: values.json } : {}),
@@ -566,6 +544,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (showBenchHelp(CLI, argv)) return;
   const o = parseBrokerBenchArgs(argv);
   if (o.summarize) {
     const saved = JSON.parse(await readFile(o.summarize, 'utf8')) as { command: string; turns: TurnResult[] };

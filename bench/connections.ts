@@ -18,25 +18,15 @@
  * files, which bounds connections per broker process: the harness reports it and does not try
  * to raise it.
  *
- *   --count N            connections per broker (default 20000)
- *   --brokers B,B        gateway and/or mosquitto (default both)
- *   --concurrency N      CONNECTs in flight over all generators (default 200)
- *   --per-process N      connections per generator process (default 10000)
- *   --source-addresses N spread connections over 127.0.0.1 .. 127.0.0.N (default: 1 per 25,000)
- *   --keepalive S        MQTT keep-alive of the devices (default 120)
- *   --settle S           wait before each RSS sample (default 5)
- *   --idle S             CPU measured with all connections open and idle (default 10)
- *   --nofile N           run the broker with this open-file limit (prlimit; lowering only),
- *                        to see what it does when descriptors run out
- *   --json FILE          also write the results as JSON
+ * Options: `npm run bench -- connections --help` (CLI below).
  */
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { BROKER_NAMES, BROKERS, provisionBench, startBroker, type BrokerName } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadConnected, LoadIn, LoadOut } from './lib/mqtt-load.js';
 import { loadAverage, sampleProcess } from './lib/proc.js';
@@ -73,22 +63,29 @@ export interface ConnectionsResult {
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export const CLI = defineBench({
+  name: 'connections',
+  summary: `How many idle authenticated device connections one broker process holds, how fast they log in and
+what each costs in memory and idle CPU: the gateway and Mosquitto, one after the other, same devices.`,
+  options: {
+    count: { type: 'string', placeholder: 'N', default: '20000', description: 'device connections opened per broker' },
+    brokers: { type: 'string', placeholder: 'B,B', default: BROKERS.join(','), description: 'brokers in the run: gateway, mosquitto and/or aedes (stock, without authentication)' },
+    concurrency: { type: 'string', placeholder: 'N', default: '200', description: 'CONNECTs in flight over all generator processes' },
+    // A process may hold only so many descriptors.
+    'per-process': { type: 'string', placeholder: 'N', default: '10000', description: 'connections per load generator process' },
+    'source-addresses': { type: 'string', placeholder: 'N', description: 'spread the connections over 127.0.0.1 .. 127.0.0.N (default: one address per 25,000 connections)' },
+    keepalive: { type: 'string', placeholder: 'S', default: '120', description: 'MQTT keep-alive of the devices, seconds' },
+    settle: { type: 'string', placeholder: 'S', default: '5', description: 'seconds waited before each RSS sample' },
+    idle: { type: 'string', placeholder: 'S', default: '10', description: "seconds of the broker's CPU measured with every connection open and idle" },
+    // To see what a broker does when descriptors run out.
+    nofile: { type: 'string', placeholder: 'N', description: "the broker's open-file limit (prlimit; lowering only)" },
+    json: { type: 'string', placeholder: 'FILE', description: 'also write the results as JSON' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      count: { type: 'string', default: '20000' },
-      brokers: { type: 'string', default: BROKERS.join(',') },
-      concurrency: { type: 'string', default: '200' },
-      'per-process': { type: 'string', default: '10000' },
-      'source-addresses': { type: 'string' },
-      keepalive: { type: 'string', default: '120' },
-      settle: { type: 'string', default: '5' },
-      idle: { type: 'string', default: '10' },
-      nofile: { type: 'string' },
-      json: { type: 'string' },
-    },
-  });
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
   const count = Number(values.count);
   const concurrency = Number(values.concurrency);
   const perProcess = Number(values['per-process']);
@@ -97,8 +94,8 @@ export async function main(argv: string[]): Promise<void> {
   const settleMs = Number(values.settle) * 1000;
   const idleMs = Number(values.idle) * 1000;
   const brokers = values.brokers.split(',') as BrokerName[];
-  for (const b of brokers) if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new Error(`--brokers takes ${BROKER_NAMES.join(', ')}`);
-  if (![count, concurrency, perProcess, sourceAddresses].every((x) => Number.isInteger(x) && x > 0)) throw new Error('--count, --concurrency, --per-process and --source-addresses must be positive integers');
+  for (const b of brokers) if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new BenchUsageError(`--brokers takes ${BROKER_NAMES.join(', ')}`);
+  if (![count, concurrency, perProcess, sourceAddresses].every((x) => Number.isInteger(x) && x > 0)) throw new BenchUsageError('--count, --concurrency, --per-process and --source-addresses must be positive integers');
 
   const command = `npm run bench -- connections ${argv.join(' ')}`.trim();
   const machine = machineInfo();

@@ -7,20 +7,18 @@
  * `aggregate()` for the same series and year, so the table shows what the API adds on top of the
  * store. Also the size of the console's bundle, raw and gzipped.
  *
- *   --meters N    meters of the building (default 5: main + 4 sub-meters)
- *   --days D      days of hourly history (default 365)
- *   --runs R      timed runs of each request after one warm-up (default 5)
+ * Options: `npm run bench -- console --help` (CLI below).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import type { StoredReading } from '@wattproof/core';
 import { createAccessControl, createApiServer } from '@wattproof/dashboards';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createDuckDbReadingStore } from '@wattproof/ingest/stores';
+import { defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 
 const HOUR = 3_600_000;
 const SITE = 'bench';
@@ -31,11 +29,23 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+export const CLI = defineBench({
+  name: 'console',
+  summary: `What the web console costs with a year of hourly data: the API's answers to what the building page loads,
+over real HTTP, against the embedded store's own aggregate() of the same series; and the console bundle's size.`,
+  options: {
+    meters: { type: 'string', placeholder: 'N', default: '5', description: 'meters of the building: a main meter and N - 1 end-use sub-meters' },
+    days: { type: 'string', placeholder: 'D', default: '365', description: 'days of hourly history per meter' },
+    runs: { type: 'string', placeholder: 'R', default: '5', description: 'timed runs of each request, after one warm-up' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { meters: { type: 'string' }, days: { type: 'string' }, runs: { type: 'string' } } });
-  const meters = Number(values.meters ?? 5);
-  const days = Number(values.days ?? 365);
-  const runs = Number(values.runs ?? 5);
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
+  const meters = Number(values.meters);
+  const days = Number(values.days);
+  const runs = Number(values.runs);
   const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-console-'));
   const readings = createDuckDbReadingStore({ path: join(dir, 'readings.duckdb') });
   const registry = createMemoryRegistryStore();

@@ -18,18 +18,14 @@
  * The difference is what Wattproof's checks cost per message on top of aedes; the network, the
  * MQTT parser and the kernel, which dominate `npm run bench -- broker`, are not in it.
  *
- *   --publishes N   PUBLISHes per round and broker (default 30,000)
- *   --rounds N      measured rounds (default 7; the first, unmeasured warm-up has N/5)
- *   --devices N     device clients the publishes rotate over (default 100)
- *   --in-flight N   PUBLISHes in progress at once (default 50)
- *   --readings N    readings per message (default 1)
+ * Options: `npm run bench -- gateway-hooks --help` (CLI below).
  */
-import { parseArgs } from 'node:util';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { Registry } from 'prom-client';
 import { ALL_READINGS_FILTER, configWith, meterKey, readingsTopic, type MeterRef } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionDevice } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import { readingsBatchPayload } from './lib/payload.js';
 import { median } from './lib/stats.js';
@@ -65,20 +61,24 @@ export interface HooksBenchOptions {
   readonly readings: number;
 }
 
+export const CLI = defineBench({
+  name: 'gateway-hooks',
+  summary: `CPU per PUBLISH of what the gateway adds to aedes (authentication, topic rights, the payload contract,
+rate limits, the backlog bound), in one process without sockets: stock aedes against the gateway, QoS 0 and 1.`,
+  options: {
+    publishes: { type: 'string', placeholder: 'N', default: '30000', description: 'PUBLISHes per round and broker' },
+    rounds: { type: 'string', placeholder: 'N', default: '7', description: 'measured rounds, after one unmeasured warm-up round of --publishes / 5' },
+    devices: { type: 'string', placeholder: 'N', default: '100', description: 'device clients the publishes rotate over' },
+    'in-flight': { type: 'string', placeholder: 'N', default: '50', description: 'PUBLISHes in progress at once' },
+    readings: { type: 'string', placeholder: 'N', default: '1', description: 'readings per message' },
+  },
+});
+
 export function parseHooksBenchArgs(argv: string[]): HooksBenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      publishes: { type: 'string', default: '30000' },
-      rounds: { type: 'string', default: '7' },
-      devices: { type: 'string', default: '100' },
-      'in-flight': { type: 'string', default: '50' },
-      readings: { type: 'string', default: '1' },
-    },
-  });
+  const values = parseBenchArgs(CLI, argv);
   const int = (name: string, s: string) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, not ${s}`);
+    if (!Number.isInteger(n) || n <= 0) throw new BenchUsageError(`--${name} must be a positive integer, not ${s}`);
     return n;
   };
   return {
@@ -200,6 +200,7 @@ export function round(s: Subject, qos: Qos, n: number, inFlight: number, payload
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (showBenchHelp(CLI, argv)) return;
   const o = parseHooksBenchArgs(argv);
   const command = `npm run bench -- gateway-hooks ${argv.join(' ')}`.trim();
   const source = sourceState();

@@ -6,15 +6,14 @@
  * over `--connections` connections, awaiting each burst (QoS 1: every PUBACK), and reports its
  * own CPU time (process.cpuUsage) per message, median over `--reps`.
  *
- *   --connections N   (default 100)   --messages N per run (default 60000)
- *   --burst N         (default 200)   --reps N (default 3)
+ * Options: `npm run bench -- generator --help` (CLI below).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { benchDeviceLogin, provisionBench, startMosquitto } from './lib/brokers.js';
+import { defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { connectRaw, type RawClient } from './lib/mqtt-raw.js';
 import { monotonicMs, monotonicUs, readingsPayload } from './lib/payload.js';
@@ -40,16 +39,21 @@ async function measure(publish: Publish, qos: 0 | 1, connections: number, messag
   return { usPerMsg: (used.user + used.system) / messages, perS: messages / ((monotonicMs() - t0) / 1000) };
 }
 
+export const CLI = defineBench({
+  name: 'generator',
+  summary: `What one published message costs the load generator itself, MQTT.js against the raw client of
+bench/lib/mqtt-raw.ts, publishing to Mosquitto at QoS 0 and 1: shows the broker benchmark's generator is not the limit.`,
+  options: {
+    connections: { type: 'string', placeholder: 'N', default: '100', description: 'device connections the messages are published over, round-robin' },
+    messages: { type: 'string', placeholder: 'N', default: '60000', description: 'messages per run (one client, one QoS)' },
+    burst: { type: 'string', placeholder: 'N', default: '200', description: 'messages per burst; each burst is awaited (at QoS 1, every PUBACK) before the next' },
+    reps: { type: 'string', placeholder: 'N', default: '3', description: 'repetitions; the table shows medians' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      connections: { type: 'string', default: '100' },
-      messages: { type: 'string', default: '60000' },
-      burst: { type: 'string', default: '200' },
-      reps: { type: 'string', default: '3' },
-    },
-  });
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
   const connections = Number(values.connections);
   const messages = Number(values.messages);
   const burst = Number(values.burst);

@@ -7,15 +7,13 @@
  * The profile-driven optimizations of issue 8 (requirement 4) were chosen and are justified with
  * this table; `npm run bench -- ingest` measures the same code end to end with InfluxDB.
  *
- *   --messages N        messages per repetition (default 200)
- *   --readings R,…      readings per message (default 1000,10,1)
- *   --reps N            repetitions; the table shows medians (default 5, after one warm-up)
+ * Options: `npm run bench -- ingest-stages --help` (CLI below).
  */
-import { parseArgs } from 'node:util';
 import { configWith, parseReadingsMessage, readingsTopic, type ReadingStore, type StoredReading } from '@wattproof/core';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createIngestPipeline, createMemoryReadingStore, createNormalizer, ingestConfigSchema } from '@wattproof/ingest';
 import { createLineEncoder, referenceLineProtocol } from '../ingest/src/stores/line-protocol.js';
+import { defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import { median } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
@@ -113,11 +111,23 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number)
   return { parse: us(parse), normalize: us(normalize), line: us(line), point: us(point), pipeline: us(pipelineMs) };
 }
 
+export const CLI = defineBench({
+  name: 'ingest-stages',
+  summary: `CPU per reading of each stage of the ingest's hot path, in this process, no network: contract validation,
+normalization, line protocol (ours against the official client's Point) and the whole pipeline.`,
+  options: {
+    messages: { type: 'string', placeholder: 'N', default: '200', description: 'messages per repetition, or N x 100 / readings per message when that is more' },
+    readings: { type: 'string', placeholder: 'R,R,...', default: '1000,10,1', description: 'readings per message, one row each' },
+    reps: { type: 'string', placeholder: 'N', default: '5', description: 'repetitions after one warm-up; the table shows medians' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { messages: { type: 'string' }, readings: { type: 'string' }, reps: { type: 'string' } } });
-  const count = Number(values.messages ?? 200);
-  const perMessages = (values.readings ?? '1000,10,1').split(',').map(Number);
-  const reps = Number(values.reps ?? 5);
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
+  const count = Number(values.messages);
+  const perMessages = values.readings.split(',').map(Number);
+  const reps = Number(values.reps);
   const src = sourceState(['ingest', 'core']);
   process.stdout.write(`npm run bench -- ingest-stages ${argv.join(' ')}\n${describeMachine(machineInfo())}\nsource ${src.head}${src.modified.length ? ` + ${src.modified.length} modified files` : ''}\n\n`);
   const rows: string[][] = [];

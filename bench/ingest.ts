@@ -56,32 +56,7 @@
  *    and the targets (Wattproof CPU per reading ≤ 1/4 of batched Node-RED's; with 10 readings a
  *    message a max zero-loss rate ≥ 2× batched Node-RED's).
  *
- *   --store S                    influxdb | duckdb | both (default influxdb)
- *   --peers P,…                  ingest side: wattproof, node-red (batched), node-red-unbatched (default wattproof);
- *                                Node-RED only on the InfluxDB store. --peer P (repeatable) adds P to them
- *                                (`--peer node-red`: Wattproof against batched Node-RED).
- *   --unbatched-max-rate R       node-red-unbatched runs only the steps up to R readings/s (default 5000)
- *   --node-red-batch N           messages per join of batched Node-RED (default 500)
- *   --node-red-batch-timeout S   the join's timeout, s (default 1)
- *   --readings-per-message N,…   readings per message (default 1,10,1000; the contract allows 1 to 1,000)
- *   --rates R,…                  offered readings/s, the ladder (default 5000,10000,20000,40000,80000,160000)
- *   --latency-rate R             the rate of the latency figure (default 10000; added to the ladder)
- *   --seconds S                  load per step (default 15)
- *   --warmup S                   warm-up per step at the step's rate (default 2)
- *   --reps N                     repetitions (default 2)
- *   --devices N                  device connections (default 1000)
- *   --inflight N                 QoS 1 PUBLISHes unacknowledged per device (default 2)
- *   --drain S                    give up waiting for the count after S seconds without progress (default 30)
- *   --max-lag S                  a passing step is at most S seconds behind at the end (default 5)
- *   --poll-ms MS                 count and marker polling period (default 100)
- *   --marker-every-ms MS         one marker message per MS (default 100)
- *   --raw-points N               points per raw-ceiling row (default 1,000,000)
- *   --gateway-persistence        gateway sessions on disk (GATEWAY_PERSISTENCE_DIR, fsynced) instead of memory
- *   --cpu-prof                   run the ingest under `node --cpu-prof` and print its top self time per step (over the
- *                                measured interval; Node 20 refuses --cpu-prof in NODE_OPTIONS, so it is a node argument)
- *   --json FILE                  also write every step and the summaries as JSON
- *   --from-json FILE             print the tables of an earlier run's JSON file again (nothing is run)
- *   --aggregate-only             only time the DuckDB aggregation of a meter-year (no processes started)
+ * Options: `npm run bench -- ingest --help` (CLI below).
  *
  * Needs `influxd` (apt-get install influxdb); the Node-RED peers need the npm registry once.
  */
@@ -90,7 +65,6 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ALL_READINGS_FILTER, type MeterRef, type StoredReading } from '@wattproof/core';
 import { provisionService } from '@wattproof/gateway';
@@ -99,6 +73,7 @@ import { createDuckDbReadingStore, EMBEDDED_READINGS_FILE } from '@wattproof/ing
 import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
 import { benchDevice, benchDeviceLogin, freePort, provisionBench, startGateway, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { mainThreadProfile, summarizeCpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import { countReadings, createDatabase, dropDatabase, meterValuesAfter, rawBodies, writeBodies } from './lib/influx.js';
 import {
@@ -183,51 +158,60 @@ const METER_YEAR_READINGS = 35_040;
 const MiB = 2 ** 20;
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
+export const CLI = defineBench({
+  name: 'ingest',
+  summary: `Wattproof end to end (device -> gateway -> ingest -> store) against the raw write ceiling of the same
+InfluxDB, and on the embedded DuckDB store: per readings per message, a ladder of offered rates with
+loss, latency (publish -> queryable) and CPU per reading of each process; optionally Node-RED as a peer.
+Needs influxd (apt-get install influxdb); the Node-RED peers need the npm registry once.`,
+  options: {
+    store: { type: 'string', placeholder: 'S', default: 'influxdb', description: 'influxdb | duckdb | both' },
+    // Node-RED only on the InfluxDB store.
+    peers: { type: 'string', placeholder: 'P,P', description: `ingest sides run at every step in turn, of ${PEERS.join(', ')} (default wattproof)` },
+    // `--peer node-red`: Wattproof against batched Node-RED.
+    peer: { type: 'string', placeholder: 'P', multiple: true, description: 'adds P to the --peers' },
+    'unbatched-max-rate': { type: 'string', placeholder: 'R', default: '5000', description: 'node-red-unbatched runs only the steps up to R readings/s' },
+    'node-red-batch': { type: 'string', placeholder: 'N', default: String(DEFAULT_NODE_RED_BATCH_MESSAGES), description: 'messages per join of batched Node-RED' },
+    'node-red-batch-timeout': { type: 'string', placeholder: 'S', default: String(DEFAULT_NODE_RED_BATCH_TIMEOUT_S), description: "the join's timeout, seconds" },
+    'readings-per-message': { type: 'string', placeholder: 'N,N,...', default: '1,10,1000', description: 'readings per message, one ladder each (the contract allows 1 to 1,000)' },
+    rates: { type: 'string', placeholder: 'R,R,...', default: '5000,10000,20000,40000,80000,160000', description: 'offered readings/s, the ladder' },
+    'latency-rate': { type: 'string', placeholder: 'R', default: '10000', description: 'the rate of the latency figure, readings/s (added to the ladder)' },
+    seconds: { type: 'string', placeholder: 'S', default: '15', description: 'seconds of load per step' },
+    warmup: { type: 'string', placeholder: 'S', default: '2', description: "seconds of warm-up per step at the step's rate" },
+    reps: { type: 'string', placeholder: 'N', default: '2', description: 'repetitions of the ladder' },
+    devices: { type: 'string', placeholder: 'N', default: '1000', description: 'device connections' },
+    inflight: { type: 'string', placeholder: 'N', default: '2', description: 'QoS 1 PUBLISHes unacknowledged per device' },
+    drain: { type: 'string', placeholder: 'S', default: '30', description: 'give up waiting for the count after S seconds without progress' },
+    'max-lag': { type: 'string', placeholder: 'S', default: String(DEFAULT_STEP_CRITERIA.maxLagS), description: 'a passing step is at most S seconds behind when the load stops' },
+    'poll-ms': { type: 'string', placeholder: 'MS', default: '100', description: 'milliseconds between polls of the count and the markers' },
+    'marker-every-ms': { type: 'string', placeholder: 'MS', default: '100', description: 'milliseconds between latency marker messages' },
+    'raw-points': { type: 'string', placeholder: 'N', default: '1000000', description: 'points written per raw-ceiling row' },
+    'gateway-persistence': { type: 'boolean', default: false, description: 'gateway sessions on disk (GATEWAY_PERSISTENCE_DIR, fsynced) instead of in memory' },
+    // Over the measured interval. Node 20 refuses --cpu-prof in NODE_OPTIONS, so it is a node argument.
+    'cpu-prof': { type: 'boolean', default: false, description: 'run the ingest under node --cpu-prof and print its top self time per step' },
+    json: { type: 'string', placeholder: 'FILE', description: 'also write every step and the summaries as JSON' },
+    'from-json': { type: 'string', placeholder: 'FILE', description: "print the tables of an earlier run's --json file again and run nothing" },
+    'aggregate-only': { type: 'boolean', default: false, description: 'only time the DuckDB aggregation of a meter-year (no processes started)' },
+  },
+});
+
 export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      store: { type: 'string', default: 'influxdb' },
-      peers: { type: 'string' },
-      peer: { type: 'string', multiple: true },
-      'unbatched-max-rate': { type: 'string', default: '5000' },
-      'node-red-batch': { type: 'string', default: String(DEFAULT_NODE_RED_BATCH_MESSAGES) },
-      'node-red-batch-timeout': { type: 'string', default: String(DEFAULT_NODE_RED_BATCH_TIMEOUT_S) },
-      'readings-per-message': { type: 'string', default: '1,10,1000' },
-      rates: { type: 'string', default: '5000,10000,20000,40000,80000,160000' },
-      'latency-rate': { type: 'string', default: '10000' },
-      seconds: { type: 'string', default: '15' },
-      warmup: { type: 'string', default: '2' },
-      reps: { type: 'string', default: '2' },
-      devices: { type: 'string', default: '1000' },
-      inflight: { type: 'string', default: '2' },
-      drain: { type: 'string', default: '30' },
-      'max-lag': { type: 'string', default: String(DEFAULT_STEP_CRITERIA.maxLagS) },
-      'poll-ms': { type: 'string', default: '100' },
-      'marker-every-ms': { type: 'string', default: '100' },
-      'raw-points': { type: 'string', default: '1000000' },
-      'gateway-persistence': { type: 'boolean', default: false },
-      'cpu-prof': { type: 'boolean', default: false },
-      json: { type: 'string' },
-      'from-json': { type: 'string' },
-      'aggregate-only': { type: 'boolean', default: false },
-    },
-  });
+  const values = parseBenchArgs(CLI, argv);
   const num = (name: string, s: string, min = Number.MIN_VALUE) => {
     const x = Number(s);
-    if (!Number.isFinite(x) || x < min) throw new Error(`--${name} must be a number ≥ ${min === Number.MIN_VALUE ? '> 0' : min}, not ${s}`);
+    if (!Number.isFinite(x) || x < min) throw new BenchUsageError(`--${name} must be a number ≥ ${min === Number.MIN_VALUE ? '> 0' : min}, not ${s}`);
     return x;
   };
   const list = (name: string, s: string) => s.split(',').map((x) => num(name, x.trim()));
   const stores: StoreName[] = values.store === 'both' ? ['influxdb', 'duckdb'] : values.store === 'influxdb' || values.store === 'duckdb' ? [values.store] : [];
-  if (!stores.length) throw new Error('--store takes influxdb, duckdb or both');
+  if (!stores.length) throw new BenchUsageError('--store takes influxdb, duckdb or both');
   const peerNames = [...(values.peers ?? 'wattproof').split(','), ...(values.peer ?? [])].map((x) => x.trim()).filter((x) => x !== '');
   const unknown = peerNames.filter((x) => !(PEERS as readonly string[]).includes(x));
-  if (unknown.length || !peerNames.length) throw new Error(`--peers takes ${PEERS.join(', ')} (comma-separated), not ${unknown.join(',') || 'nothing'}`);
+  if (unknown.length || !peerNames.length) throw new BenchUsageError(`--peers takes ${PEERS.join(', ')} (comma-separated), not ${unknown.join(',') || 'nothing'}`);
   const peers = [...new Set(peerNames)] as PeerName[];
-  if (peers.some((x) => x !== 'wattproof') && !stores.includes('influxdb')) throw new Error('the Node-RED peers write InfluxDB: use --store influxdb or both');
+  if (peers.some((x) => x !== 'wattproof') && !stores.includes('influxdb')) throw new BenchUsageError('the Node-RED peers write InfluxDB: use --store influxdb or both');
   const perMessage = list('readings-per-message', values['readings-per-message']).map(Math.floor);
-  if (perMessage.some((n) => n < 1 || n > 1000)) throw new Error('--readings-per-message: 1 to 1,000 (contract v1)');
+  if (perMessage.some((n) => n < 1 || n > 1000)) throw new BenchUsageError('--readings-per-message: 1 to 1,000 (contract v1)');
   const latencyRate = num('latency-rate', values['latency-rate']);
   const rates = [...new Set([...list('rates', values.rates), latencyRate])].sort((a, b) => a - b);
   return {
@@ -751,6 +735,7 @@ export function formatReport(run: { raw: readonly RawRow[]; steps: ReadonlyArray
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (showBenchHelp(CLI, argv)) return;
   const o = parseIngestBenchArgs(argv);
   if (o.fromJson) {
     const run = JSON.parse(await readFile(o.fromJson, 'utf8')) as { command: string; uptime: { start: string; end: string }; options: IngestBenchOptions; raw: RawRow[]; steps: StepResult[]; aggregate?: { medianMs: number } };

@@ -10,14 +10,11 @@
  * queues a new one (`outgoingEnqueueCombi`, a device's next PUBLISH), so the depth stays the same.
  * Cycles run for `--ms` per turn after a warm-up; turns alternate between the two persistences.
  *
- *   --depths N,N,...   queued messages (default 1000,100000,500000; the gateway's bound is 500,000)
- *   --window N         delivered and not yet acknowledged messages ahead of the oldest (default 100)
- *   --ms N             measured time per turn (default 1000)
- *   --reps N           turns per persistence and depth (default 3)
+ * Options: `npm run bench -- session-queue --help` (CLI below).
  */
-import { parseArgs } from 'node:util';
 import MemoryPersistence from 'aedes-persistence/asyncPersistence.js';
 import { SessionQueueMemoryPersistence } from '@wattproof/gateway';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import { median } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
@@ -61,16 +58,27 @@ export async function measure(make: () => Persistence, depth: number, window: nu
   return { usPerCycle: ((performance.now() - start) * 1000) / cycles, cycles };
 }
 
+export const CLI = defineBench({
+  name: 'session-queue',
+  summary: `What one message costs the in-memory session store while a persistent subscriber (the ingest) drains a
+backlog of constant depth: aedes-persistence's memory persistence against the gateway's.`,
+  options: {
+    // 500,000 is the gateway's bound on a session's queue.
+    depths: { type: 'string', placeholder: 'N,N,...', default: '1000,100000,500000', description: 'queued messages in the session, one row each' },
+    window: { type: 'string', placeholder: 'N', default: '100', description: 'messages delivered and not yet acknowledged ahead of the oldest' },
+    ms: { type: 'string', placeholder: 'MS', default: '1000', description: 'milliseconds measured per turn' },
+    reps: { type: 'string', placeholder: 'N', default: '3', description: 'turns per persistence and depth' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { depths: { type: 'string', default: '1000,100000,500000' }, window: { type: 'string', default: '100' }, ms: { type: 'string', default: '1000' }, reps: { type: 'string', default: '3' } },
-  });
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
   const depths = values.depths.split(',').map(Number);
   const window = Number(values.window);
   const ms = Number(values.ms);
   const reps = Number(values.reps);
-  if (depths.some((d) => !Number.isInteger(d) || d <= window) || !(window > 0) || !(ms > 0) || !(reps > 0)) throw new Error('--depths must be integers above --window; --window, --ms and --reps positive');
+  if (depths.some((d) => !Number.isInteger(d) || d <= window) || !(window > 0) || !(ms > 0) || !(reps > 0)) throw new BenchUsageError('--depths must be integers above --window; --window, --ms and --reps positive');
   const source = sourceState();
   process.stdout.write(`npm run bench -- session-queue ${argv.join(' ')}\n${describeMachine(machineInfo())}\nsource ${source.head}${source.modified.length ? ` + ${source.modified.length} modified files under gateway/, core/, bin/` : ''}\n\n`);
   const rows: string[][] = [];

@@ -2,38 +2,19 @@
  * `npm run bench -- simulate [options]`: drives a generated portfolio through a real gateway and
  * ingest in this process (TCP on 127.0.0.1, memory registry) and prints the throughput.
  *
- *   --buildings N        generated buildings (default 200; 100 per site)
- *   --meters M           meters per building (default 10)
- *   --days D             simulated days of backfill (default 1)
- *   --strategy S         device | aggregator (default aggregator)
- *   --connections N      connections open at once (default 5000)
- *   --store S            memory (default) | count (counts what the ingest writes, keeps nothing) |
- *                        influxdb (a real InfluxDB 1.x started for the run, Debian's `influxd`; the
- *                        readings stored are counted there at the end)
- *   --progress           the simulator's progress bar on stderr (issue 8's backfill: e.g.
- *                        `--buildings 100 --meters 10 --days 365 --store influxdb --progress`)
- *   --faults PRESET      a fault preset (default none)
- *   --stub               use a trivial building model instead of simulators/src/building.ts
- *   --dedupe-cache N     the ingest's INGEST_DEDUPE_CACHE_SIZE (default its own default)
- *   --batch-readings N   the ingest's INGEST_BATCH_MAX_READINGS (default its own default)
- *   --processes          with --store influxdb: the gateway (`wattproof gateway`) and the ingest
- *                        (`wattproof ingest`) each in a process of its own, as deployed, on an
- *                        embedded registry in a temp dir; this process only generates and publishes.
- *                        Prints each process's CPU per reading. Without it all three share one thread.
- *   --ingest-cpu-prof DIR  with --processes: the ingest under `node --cpu-prof`, its profile in DIR
- *                        (open it in Chrome DevTools, or summarize it with bench/lib/cpu-profile.ts)
+ * Options: `npm run bench -- simulate --help` (CLI below).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { configWith, type ReadingStore, type StoredReading } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionAggregator, provisionDevice, provisionService } from '@wattproof/gateway';
 import { createJsonlRegistryStore, createMemoryRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
 import { createIngest, createInfluxReadingStore, createMemoryReadingStore, ingestConfigSchema } from '@wattproof/ingest';
 import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
 import { freePort, startGateway, type BrokerProcess } from './lib/brokers.js';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { countReadings } from './lib/influx.js';
 import { promSum } from './lib/ingest-steps.js';
 import { startIngestProcess, type IngestProcess } from './lib/node-process.js';
@@ -55,33 +36,41 @@ function countingStore(): ReadingStore & { count(): number } {
   };
 }
 
+export const CLI = defineBench({
+  name: 'simulate',
+  summary: `Backfills a generated portfolio through a real gateway and ingest in this process (TCP on 127.0.0.1,
+memory registry) and prints the throughput: published (PUBACKed) and durable in the store, readings/s.`,
+  options: {
+    buildings: { type: 'string', placeholder: 'N', default: '200', description: 'generated buildings, 100 per site' },
+    meters: { type: 'string', placeholder: 'M', default: '10', description: 'meters per building' },
+    days: { type: 'string', placeholder: 'D', default: '1', description: 'simulated days of backfill, ending at 00:00 UTC yesterday' },
+    strategy: { type: 'string', placeholder: 'S', default: 'aggregator', description: 'device (one connection per meter) | aggregator (one per site)' },
+    connections: { type: 'string', placeholder: 'N', description: "connections open at once (default the simulator's, 5000)" },
+    store: { type: 'string', placeholder: 'S', default: 'memory', description: 'memory | count (counts what the ingest writes, keeps nothing) | influxdb (a real influxd started for the run, the readings counted there at the end)' },
+    faults: { type: 'string', placeholder: 'PRESET', description: `the simulator's fault preset: ${Object.keys(FAULT_PRESETS).join(' | ')} (default no faults)` },
+    stub: { type: 'boolean', description: 'a trivial building model instead of simulators/src/building.ts' },
+    'dedupe-cache': { type: 'string', placeholder: 'N', description: "the ingest's INGEST_DEDUPE_CACHE_SIZE (default its own)" },
+    // E.g. issue 8's backfill: --buildings 100 --meters 10 --days 365 --store influxdb --progress.
+    progress: { type: 'boolean', description: "the simulator's progress bar on stderr" },
+    'batch-readings': { type: 'string', placeholder: 'N', description: "the ingest's INGEST_BATCH_MAX_READINGS (default its own)" },
+    // Without it generator, gateway and ingest share one thread.
+    processes: { type: 'boolean', description: 'with --store influxdb: the gateway and the ingest each in a process of its own, as deployed; prints their CPU per reading' },
+    // Open the profile in Chrome DevTools, or summarize it with bench/lib/cpu-profile.ts.
+    'ingest-cpu-prof': { type: 'string', placeholder: 'DIR', description: 'with --processes: run the ingest under node --cpu-prof, its profile in DIR' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      buildings: { type: 'string' },
-      meters: { type: 'string' },
-      days: { type: 'string' },
-      strategy: { type: 'string' },
-      connections: { type: 'string' },
-      store: { type: 'string' },
-      faults: { type: 'string' },
-      stub: { type: 'boolean' },
-      'dedupe-cache': { type: 'string' },
-      progress: { type: 'boolean' },
-      'batch-readings': { type: 'string' },
-      processes: { type: 'boolean' },
-      'ingest-cpu-prof': { type: 'string' },
-    },
-  });
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
   if (values.processes) {
-    if (values.store !== 'influxdb') throw new Error('--processes needs --store influxdb (the memory and count stores live in this process)');
-    if (values.faults) throw new Error('--processes runs without --faults');
-  } else if (values['ingest-cpu-prof']) throw new Error('--ingest-cpu-prof goes with --processes');
-  const buildings = Number(values.buildings ?? 200);
-  const meters = Number(values.meters ?? 10);
-  const days = Number(values.days ?? 1);
-  const strategy = (values.strategy ?? 'aggregator') as 'device' | 'aggregator';
+    if (values.store !== 'influxdb') throw new BenchUsageError('--processes needs --store influxdb (the memory and count stores live in this process)');
+    if (values.faults) throw new BenchUsageError('--processes runs without --faults');
+  } else if (values['ingest-cpu-prof']) throw new BenchUsageError('--ingest-cpu-prof goes with --processes');
+  const buildings = Number(values.buildings);
+  const meters = Number(values.meters);
+  const days = Number(values.days);
+  const strategy = values.strategy as 'device' | 'aggregator';
 
   let t = performance.now();
   const portfolio = generatePortfolio({ buildings, metersPerBuilding: meters, seed: 1, strategy });

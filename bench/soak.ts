@@ -18,22 +18,13 @@
  * dead-lettered messages, lost (expected − stored; must be 0) and the memory (RSS) of every
  * process over time. Exit code 1 when anything was lost.
  *
- *   --minutes N      wall-clock length of the publishing phase (default 30)
- *   --buildings N    generated buildings (default 100, 100 per site)
- *   --meters N       meters per building (default 5)
- *   --speedup N      simulated seconds per wall second (default 120: 15-min readings every 7.5 s per meter)
- *   --faults PRESET  simulator fault preset: none | light | realistic | chaos (default realistic)
- *   --fault-every S  mean seconds between injected process faults (default 120; 0 = none)
- *   --fault-kinds K  comma-separated subset of the process faults above (default all)
- *   --seed N         seed of the fault schedule (default 1)
- *   --json FILE      also write the report as JSON
+ * Options: `npm run bench -- soak --help` (CLI below).
  *
  * Needs `influxd` (apt-get install influxdb) and PostgreSQL (apt-get install postgresql).
  */
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { provisionAggregator, provisionDevice, provisionService } from '@wattproof/gateway';
 import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
 import { freePort } from '../test/support/net.js';
@@ -43,6 +34,7 @@ import { FAULT_PRESETS, createRng, createSimulationRun, generatePortfolio, portf
 import { createBuildingModel } from '../simulators/src/building.js';
 import { chongqingTypicalYear } from '../simulators/src/weather.js';
 import { openStores } from '../bin/runtime.js';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 
 type FaultKind = 'ingest-kill' | 'store-pause' | 'store-kill' | 'gateway-kill' | 'gateway-term';
 const FAULT_KINDS: readonly FaultKind[] = ['ingest-kill', 'store-pause', 'store-kill', 'gateway-kill', 'gateway-term'];
@@ -66,32 +58,40 @@ async function rssMb(pid: number | undefined): Promise<number | null> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export const CLI = defineBench({
+  name: 'soak',
+  summary: `The reliability soak: the deployment as in production (InfluxDB, PostgreSQL registry, gateway, ingest),
+a simulated portfolio publishing with faults while process faults are injected at random; prints what was
+published, stored and lost (must be 0) and every process's memory over time. Exit code 1 when anything was
+lost. Needs influxd and PostgreSQL (apt-get install influxdb postgresql).`,
+  options: {
+    minutes: { type: 'string', placeholder: 'N', default: '30', description: 'wall-clock minutes of the publishing phase' },
+    buildings: { type: 'string', placeholder: 'N', default: '100', description: 'generated buildings, 100 per site' },
+    meters: { type: 'string', placeholder: 'N', default: '5', description: 'meters per building' },
+    // 120: a meter's 15-minute readings every 7.5 s.
+    speedup: { type: 'string', placeholder: 'N', default: '120', description: 'simulated seconds per wall-clock second' },
+    faults: { type: 'string', placeholder: 'PRESET', default: 'realistic', description: `the simulator's fault preset: ${Object.keys(FAULT_PRESETS).join(' | ')}` },
+    'fault-every': { type: 'string', placeholder: 'S', default: '120', description: 'mean seconds between injected process faults; 0 = none' },
+    'fault-kinds': { type: 'string', placeholder: 'K,K', description: `process faults to inject, of ${FAULT_KINDS.join(', ')} (default all)` },
+    seed: { type: 'string', placeholder: 'N', default: '1', description: 'seed of the fault schedule' },
+    json: { type: 'string', placeholder: 'FILE', description: 'also write the report as JSON' },
+  },
+});
+
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      minutes: { type: 'string' },
-      buildings: { type: 'string' },
-      meters: { type: 'string' },
-      speedup: { type: 'string' },
-      faults: { type: 'string' },
-      'fault-every': { type: 'string' },
-      'fault-kinds': { type: 'string' },
-      seed: { type: 'string' },
-      json: { type: 'string' },
-    },
-  });
-  const minutes = Number(values.minutes ?? 30);
-  const speedup = Number(values.speedup ?? 120);
-  const faultEveryS = Number(values['fault-every'] ?? 120);
-  const presetName = (values.faults ?? 'realistic') as keyof typeof FAULT_PRESETS;
+  if (showBenchHelp(CLI, argv)) return;
+  const values = parseBenchArgs(CLI, argv);
+  const minutes = Number(values.minutes);
+  const speedup = Number(values.speedup);
+  const faultEveryS = Number(values['fault-every']);
+  const presetName = values.faults as keyof typeof FAULT_PRESETS;
   const preset = FAULT_PRESETS[presetName];
-  if (!preset) throw new Error(`unknown fault preset ${presetName}; one of ${Object.keys(FAULT_PRESETS).join(', ')}`);
+  if (!preset) throw new BenchUsageError(`unknown fault preset ${presetName}; one of ${Object.keys(FAULT_PRESETS).join(', ')}`);
   const kinds = values['fault-kinds'] === undefined ? FAULT_KINDS : (values['fault-kinds'].split(',') as FaultKind[]);
   const unknownKind = kinds.find((k) => !FAULT_KINDS.includes(k));
-  if (unknownKind !== undefined) throw new Error(`unknown fault kind ${unknownKind}; one of ${FAULT_KINDS.join(', ')}`);
+  if (unknownKind !== undefined) throw new BenchUsageError(`unknown fault kind ${unknownKind}; one of ${FAULT_KINDS.join(', ')}`);
   // Seeded: the fault schedule of a seed is the same on every run.
-  const random = createRng(Number(values.seed ?? 1));
+  const random = createRng(Number(values.seed));
   const log = (msg: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
   const work = await mkdtemp(join(tmpdir(), 'wattproof-soak-'));
@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<void> {
     await startIngest();
 
     const weather = chongqingTypicalYear();
-    const portfolio = generatePortfolio({ buildings: Number(values.buildings ?? 100), metersPerBuilding: Number(values.meters ?? 5), seed: 1, strategy: 'device' });
+    const portfolio = generatePortfolio({ buildings: Number(values.buildings), metersPerBuilding: Number(values.meters), seed: 1, strategy: 'device' });
     const summary = portfolioSummary(portfolio);
     const durationMs = minutes * 60_000;
     // Accelerated runs must end by the present (the ingest refuses the future): start in the past.
