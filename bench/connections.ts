@@ -11,9 +11,10 @@
  * memory per connection = the difference / connections. Then `--idle` seconds of the broker's CPU
  * with every connection open and keeping alive.
  *
- * The gateway verifies each device's scrypt hash at its first CONNECT (~16 ms of CPU each, on
- * libuv's thread pool), which is what bounds its connect rate; Mosquitto's PBKDF2 hashes are
- * far cheaper. The gateway runs with GATEWAY_MAX_CONNECTIONS above `--count` (its default, 10,000,
+ * The gateway verifies each device's secret at its first CONNECT: a salted SHA-256 for the
+ * generated secrets the bench provisions, as `wattproof device add` stores them (until
+ * 2026-12-01 scrypt, ~16 ms of CPU each on libuv's thread pool, which bounded the connect rate at
+ * about 50/s); Mosquitto checks PBKDF2 hashes. The gateway runs with GATEWAY_MAX_CONNECTIONS above `--count` (its default, 10,000,
  * would refuse the rest with CONNACK 3). A process may have at most the hard `ulimit -n` open
  * files, which bounds connections per broker process: the harness reports it and does not try
  * to raise it.

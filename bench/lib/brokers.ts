@@ -11,7 +11,7 @@ import { createServer, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ALL_READINGS_FILTER, ALL_STATUS_FILTER, hashSecret, meterKey, readingsTopic, TOPIC_ROOT, type MeterRef } from '@wattproof/core';
+import { ALL_READINGS_FILTER, ALL_STATUS_FILTER, issueSecret, meterKey, readingsTopic, TOPIC_ROOT, type MeterRef } from '@wattproof/core';
 import { provisionService } from '@wattproof/gateway';
 import { createJsonlRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
 
@@ -49,7 +49,7 @@ export const SUBSCRIBER_USERNAME = 'bench-subscriber';
 export interface BenchCredentials {
   readonly dir: string;
   readonly devices: number;
-  /** Every bench device's secret (hashed once per broker: scrypt for the gateway, PBKDF2 for Mosquitto). */
+  /** Every bench device's secret: generated as `wattproof device add` generates one, stored as it stores one (core/src/credentials.ts); PBKDF2 for Mosquitto. */
   readonly devicePassword: string;
   readonly subscriberPassword: string;
 }
@@ -57,17 +57,17 @@ export interface BenchCredentials {
 /**
  * Provisions `devices` devices and the subscriber for both brokers under `dir`: the gateway's
  * embedded registry (`dir/data/registry`) and Mosquitto's password file and ACL (`dir/mosquitto`).
- * Devices share one secret so that provisioning 20,000 of them is one scrypt hash, not 20,000
- * (each is still a principal with its own username and topic rights; the gateway still runs
- * scrypt for each one's first CONNECT, its auth cache being per username).
+ * Devices share one secret so that the load generator needs only one (each is still a principal
+ * with its own username and topic rights; the gateway still verifies the secret at each one's
+ * first CONNECT, its auth cache being per username). The subscriber's secret is supplied, as the
+ * ingest's is in docker-compose (`--secret-env`), so the gateway keeps it as scrypt.
  */
 export async function provisionBench(dir: string, devices: number): Promise<BenchCredentials> {
-  const devicePassword = 'bench-device-secret-0123456789abcdef';
+  const { secret: devicePassword, secretHash } = issueSecret();
   const subscriberPassword = 'bench-subscriber-secret-0123456789abcdef';
   const registry = createJsonlRegistryStore({ dir: join(dir, 'data', REGISTRY_DATA_SUBDIR) });
   await registry.init();
   try {
-    const secretHash = await hashSecret(devicePassword);
     const createdAtMs = Date.now();
     // Concurrent puts: the store serializes the appends, concurrency only overlaps the fdatasyncs.
     const chunk = 500;

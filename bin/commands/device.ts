@@ -5,7 +5,7 @@ import { openRegistry, type Env } from '../runtime.js';
 
 const HELP = `Usage:
   wattproof device add <site>/<building>/<meter> [--rotate] [--quantity Q]
-      Creates a device bound to that meter and prints its secret ONCE (only a scrypt hash
+      Creates a device bound to that meter and prints its secret ONCE (only its hash
       is stored). --rotate issues a new secret for an existing device.
   wattproof device add-aggregator <site> [--name N] [--rotate]
       Creates an aggregator: a data concentrator of one site that may publish the readings and

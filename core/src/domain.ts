@@ -52,7 +52,7 @@ export interface Principal {
   readonly meter?: MeterRef;
   /** For aggregators: the site whose meters it publishes for. */
   readonly site?: string;
-  /** `scrypt$N$r$p$salt$hash` (base64url parts); never the secret itself. */
+  /** `sha256$salt$digest` (a generated secret) or `scrypt$N$r$p$salt$hash` (a supplied one), base64url parts; never the secret itself (core/src/credentials.ts). */
   readonly secretHash: string;
   readonly createdAtMs: number;
   readonly disabledAtMs?: number;

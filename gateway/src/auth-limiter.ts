@@ -2,7 +2,7 @@
  * Brute-force protection of MQTT logins: a token bucket per client address and one per
  * username. Each failed CONNECT takes a token from both; a bucket refills continuously at
  * `limit` tokens per window. While either bucket of a CONNECT is empty the gateway refuses it
- * with return code 5 (not authorized) before looking the principal up or running scrypt, so
+ * with return code 5 (not authorized) before looking the principal up or checking the secret, so
  * guessing costs the attacker time and the gateway no CPU.
  *
  * In memory and bounded: when `maxEntries` buckets exist, full (idle) ones are dropped first,

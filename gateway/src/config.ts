@@ -30,7 +30,7 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_HTTP_PORT: envPort(9101).describe('Health and Prometheus metrics port when the gateway runs as its own process'),
   GATEWAY_MAX_PAYLOAD_BYTES: envInt(CONTRACT_LIMITS.maxPayloadBytes, 1024, 16 * 1024 * 1024).describe('Largest PUBLISH payload accepted; larger ones are acknowledged, dropped and dead-lettered'),
   GATEWAY_ALLOW_ANONYMOUS: envBool(false).describe('Allow connections without credentials and with no topic restrictions (local testing with generic MQTT tools only)'),
-  GATEWAY_AUTH_CACHE_TTL_S: envInt(300, 0, 86_400).describe('How long a verified secret is remembered, so reconnect storms do not re-run scrypt'),
+  GATEWAY_AUTH_CACHE_TTL_S: envInt(300, 0, 86_400).describe('How long a verified secret is remembered, so reconnect storms do not re-verify it (scrypt, for supplied secrets)'),
   GATEWAY_AUTH_FAILURES_PER_ADDRESS: envInt(20, 0, 1_000_000).describe(
     'Failed CONNECTs (wrong secret, unknown or disabled username, anonymous) one client address may make per GATEWAY_AUTH_FAILURE_WINDOW_S (a token bucket); more are refused with return code 5 without checking the secret. 0 = no limit',
   ),

@@ -1,12 +1,20 @@
 /** Provisioning of device and service credentials: the secret is returned once and stored only hashed. */
 import { gatewayError } from './errors.js';
-import { generateSecret, hashSecret, isValidId, meterKey, parseMeterKey, type MeterRef, type PrincipalRole, type Quantity, type RegistryStore } from '@wattproof/core';
+import { hashSecret, isValidId, issueSecret, meterKey, parseMeterKey, type MeterRef, type PrincipalRole, type Quantity, type RegistryStore } from '@wattproof/core';
 
 export interface ProvisionedCredentials {
   readonly username: string;
-  /** Shown once; only its scrypt hash is stored. */
+  /** Shown once; only its hash is stored (core/src/credentials.ts). */
   readonly secret: string;
   readonly rotated: boolean;
+}
+
+/**
+ * A secret and its stored hash: a new generated one (salted SHA-256, cheap to verify at every
+ * first CONNECT), or the one the caller supplies, whose entropy is unknown (scrypt).
+ */
+async function secretFor(supplied: string | undefined): Promise<{ secret: string; secretHash: string }> {
+  return supplied === undefined ? issueSecret() : { secret: supplied, secretHash: await hashSecret(supplied) };
 }
 
 /**
@@ -30,8 +38,8 @@ export async function provisionDevice(
   if (!(await registry.getMeter(meter))) {
     await registry.upsertMeter({ ...meter, ...(options.quantity ? { quantity: options.quantity } : {}) });
   }
-  const secret = options.secret ?? generateSecret();
-  await registry.putPrincipal({ username, role: 'device', meter, secretHash: await hashSecret(secret), createdAtMs: options.nowMs ?? Date.now() });
+  const { secret, secretHash } = await secretFor(options.secret);
+  await registry.putPrincipal({ username, role: 'device', meter, secretHash, createdAtMs: options.nowMs ?? Date.now() });
   return { username, secret, rotated: Boolean(existing) };
 }
 
@@ -63,8 +71,8 @@ export async function provisionAggregator(
   if (existing && !options.rotate) {
     throw gatewayError('DEVICE_EXISTS', `aggregator ${username} exists; use --rotate to issue a new secret`);
   }
-  const secret = options.secret ?? generateSecret();
-  await registry.putPrincipal({ username, role: 'aggregator', site, secretHash: await hashSecret(secret), createdAtMs: options.nowMs ?? Date.now() });
+  const { secret, secretHash } = await secretFor(options.secret);
+  await registry.putPrincipal({ username, role: 'aggregator', site, secretHash, createdAtMs: options.nowMs ?? Date.now() });
   return { username, secret, rotated: Boolean(existing) };
 }
 
@@ -77,7 +85,7 @@ export async function provisionService(
 ): Promise<ProvisionedCredentials> {
   if (!isValidId(username)) throw gatewayError('DEVICE_ID_INVALID', `service name "${username}" must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
   const existing = await registry.getPrincipal(username);
-  const secret = options.secret ?? generateSecret();
-  await registry.putPrincipal({ username, role, secretHash: await hashSecret(secret), createdAtMs: options.nowMs ?? Date.now() });
+  const { secret, secretHash } = await secretFor(options.secret);
+  await registry.putPrincipal({ username, role, secretHash, createdAtMs: options.nowMs ?? Date.now() });
   return { username, secret, rotated: Boolean(existing) };
 }

@@ -1,6 +1,6 @@
 /**
- * The MQTT gateway: an aedes broker with per-device credentials (scrypt hashes in the
- * registry), topic ACLs, payload limits and dead letters for what it refuses.
+ * The MQTT gateway: an aedes broker with per-device credentials (hashed secrets in the
+ * registry, core/src/credentials.ts), topic ACLs, payload limits and dead letters for what it refuses.
  *
  * Delivery (docs/RELIABILITY.md): sessions live in the session store (session-store.ts; on disk
  * with GATEWAY_PERSISTENCE_DIR); a QoS 1 PUBACK goes out only after the message is queued there
@@ -162,7 +162,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
   // while the ingest is away every device retries, and each retry is refused again.
   let backlogLogAtMs = 0;
   let backlogUnlogged = 0;
-  // username -> { digest of the secret that verified, expiry }: avoids scrypt on every reconnect.
+  // username -> { digest of the secret that verified, expiry }: avoids re-verifying on every reconnect (scrypt, for a supplied secret, costs tens of ms).
   const authCache = new Map<string, { digest: string; hash: string; expiresAtMs: number }>();
   const limiter = createAuthLimiter({
     perAddress: config.GATEWAY_AUTH_FAILURES_PER_ADDRESS,
@@ -369,7 +369,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
     const limited = limiter.check(address, username || undefined);
     if (limited) {
       // The username limit must not lock a device out: the secret that last logged in (cached,
-      // a SHA-256 compare, no scrypt) still gets through; it is verified in full below.
+      // a SHA-256 compare) still gets through; it is verified in full below.
       const cached = username ? authCache.get(username) : undefined;
       const knownGood = limited === 'username' && password !== undefined && cached !== undefined && cached.expiresAtMs > clock() && cached.digest === sha256(password);
       if (!knownGood) {

@@ -1,7 +1,7 @@
 /**
  * The real `wattproof` command as child processes (`node bin/wattproof.js ...`) on a fresh
  * data directory with the default (embedded) stores: usage and exit codes, device
- * provisioning that shows a secret once and stores only its scrypt hash, and the config table.
+ * provisioning that shows a secret once and stores only its hash, and the config table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -37,8 +37,12 @@ function cliEnv(): NodeJS.ProcessEnv {
 }
 
 function wattproof(...args: string[]): Promise<Run> {
+  return wattproofWith({}, ...args);
+}
+
+function wattproofWith(extraEnv: Record<string, string>, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/wattproof.js', ...args], { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/wattproof.js', ...args], { cwd: ROOT, env: { ...cliEnv(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -122,7 +126,7 @@ describe('usage', () => {
 describe('device provisioning', () => {
   let firstSecret = '';
 
-  it('device add prints a secret once and stores only its scrypt hash', async () => {
+  it('device add prints a secret once and stores only its hash (salted SHA-256: the secret is generated)', async () => {
     const r = await wattproof('device', 'add', 'yz/b01/elec');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Created device yz/b01/elec');
@@ -137,7 +141,7 @@ describe('device provisioning', () => {
     for (const f of files) expect(f.text, f.path).not.toContain(firstSecret);
     const hashes = await principalHashes('yz/b01/elec');
     expect(hashes).toHaveLength(1);
-    expect(hashes[0]).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/);
+    expect(hashes[0]).toMatch(/^sha256\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(await verifySecret(firstSecret, hashes[0]!)).toBe(true);
   });
 
@@ -185,6 +189,16 @@ describe('device provisioning', () => {
     const lines = r.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^yz\/b01\/elec\tdevice\t\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
+  it('device add-service --secret-env keeps a supplied secret as scrypt, whose entropy is unknown', async () => {
+    const r = await wattproofWith({ SVC_SECRET: 'operator-chosen-secret-1' }, 'device', 'add-service', 'svc-one', '--secret-env', 'SVC_SECRET');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('operator-chosen-secret-1');
+    const hashes = await principalHashes('svc-one');
+    expect(hashes).toHaveLength(1);
+    expect(hashes[0]).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/);
+    expect(await verifySecret('operator-chosen-secret-1', hashes[0]!)).toBe(true);
   });
 });
 

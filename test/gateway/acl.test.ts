@@ -90,7 +90,7 @@ describe('ACL', () => {
     const stored = await registry.getPrincipal('aggregator:yz');
     expect(stored).toMatchObject({ role: 'aggregator', site: 'yz', createdAtMs: 1 });
     expect(stored?.meter).toBeUndefined();
-    expect(stored?.secretHash.startsWith('scrypt$')).toBe(true);
+    expect(stored?.secretHash.startsWith('sha256$')).toBe(true); // generated: salted SHA-256 (core/src/credentials.ts)
     expect(await provisionAggregator(registry, 'yz').catch((e: { code: string }) => e.code)).toBe('DEVICE_EXISTS');
     expect((await provisionAggregator(registry, 'yz', { rotate: true })).rotated).toBe(true);
     expect((await provisionAggregator(registry, 'yz', { name: 'north' })).username).toBe(aggregatorUsername('yz', 'north'));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnection } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { configWith, readingsTopic } from '@wattproof/core';
+import { configWith, generateSecret, hashSecret, readingsTopic } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService, type Gateway } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { connectClient, waitFor } from '../support/mqtt.js';
@@ -68,6 +68,22 @@ describe('gateway authentication', () => {
   });
   it('refuses a client id whose session belongs to another device', async () => {
     await expect(connectClient(url, { username: b.username, password: b.secret, clientId: 'dev-a' })).rejects.toMatchObject({ code: 2 });
+  });
+  it('stores a generated secret as a salted SHA-256 and a supplied one as scrypt (core/src/credentials.ts)', async () => {
+    expect((await registry.getPrincipal(a.username))?.secretHash).toMatch(/^sha256\$/);
+    const supplied = await provisionService(registry, 'svc-supplied', 'service', { secret: 'operator-chosen-secret-1' });
+    expect((await registry.getPrincipal(supplied.username))?.secretHash).toMatch(/^scrypt\$16384\$8\$1\$/);
+    const c = track(await connectClient(url, { username: supplied.username, password: 'operator-chosen-secret-1', clientId: 'svc-supplied' }));
+    expect(c.connected).toBe(true);
+    await expect(connectClient(url, { username: supplied.username, password: 'operator-chosen-secret-2', clientId: 'svc-supplied-2' })).rejects.toMatchObject({ code: 4 });
+  });
+  it('accepts a device whose secret an earlier version stored as scrypt, and refuses a wrong one', async () => {
+    const meter = { site: 'yz', building: 'b04', meter: 'elec' };
+    const secret = generateSecret();
+    await registry.putPrincipal({ username: 'yz/b04/elec', role: 'device', meter, secretHash: await hashSecret(secret), createdAtMs: Date.now() });
+    const c = track(await connectClient(url, { username: 'yz/b04/elec', password: secret, clientId: 'dev-legacy' }));
+    expect(c.connected).toBe(true);
+    await expect(connectClient(url, { username: 'yz/b04/elec', password: generateSecret(), clientId: 'dev-legacy-2' })).rejects.toMatchObject({ code: 4 });
   });
   it('refuses a disabled device', async () => {
     const d = await provisionDevice(registry, 'yz/b03/elec');

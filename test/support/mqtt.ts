@@ -3,7 +3,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 /** Connects a real MQTT.js client over TCP; rejects with the CONNACK error (e.g. code 4/5). */
 export function connectClient(url: string, options: IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    // Generous: 50 clients logging in at once each cost a scrypt verification, slow on a loaded 2-core machine.
+    // Generous: logins with supplied secrets cost a scrypt verification each, slow on a loaded 2-core machine.
     const client = connect(url, { reconnectPeriod: 0, connectTimeout: 30_000, ...options });
     const onError = (err: Error) => {
       client.end(true);

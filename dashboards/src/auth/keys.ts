@@ -3,7 +3,7 @@
  * bits, public: it names the key in lists, logs and the audit log) and `secret` is 32 random bytes
  * as base64url (43 characters, 256 bits). Only a SHA-256 digest of the secret is stored.
  *
- * Why SHA-256 and not scrypt (which device passwords use, core/src/credentials.ts): a slow hash
+ * Why SHA-256 and not scrypt (as for generated device secrets, core/src/credentials.ts): a slow hash
  * protects *guessable* secrets (human passwords) against offline guessing; these secrets are 256
  * bits from the operating system's CSPRNG, so a guess succeeds with probability 2^-256 per try
  * however fast the hash — as with session tokens. A fast hash lets the API verify the secret on
