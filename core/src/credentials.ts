@@ -9,7 +9,7 @@
  * function; a salted key-derivation function only below that). It is what makes logins cheap:
  * scrypt cost the gateway 38-39 ms of CPU per first CONNECT of a device, so 1,000 devices took
  * 16-20 s to log in where Mosquitto took 0.4 s, and a node's devices moving to another node
- * after it died re-logged in at about 20-60 per second (docs/PERFORMANCE.md, "Logins").
+ * after it died re-logged in at about 20-60 per second (docs/PERFORMANCE.md, "Logins with generated secrets stored as salted SHA-256").
  *
  * A secret an operator supplies (`wattproof device add-service --secret-env`) may have little
  * entropy, so `hashSecret` keeps scrypt (`scrypt$N$r$p$salt$hash`) for it, and hashes written
