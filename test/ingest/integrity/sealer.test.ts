@@ -160,10 +160,27 @@ const CASES: StoreCase[] = [
             const res = await fetch(`${url}/write?db=${database}&precision=ms`, { method: 'POST', body: `${tags(r)} value=${value},interval_s=${r.intervalS}i ${r.ts}` });
             expect(res.status).toBe(204);
           },
+          // InfluxDB answers a statement's failure with HTTP 200 and an error in the body. One CI run
+          // (2026-12-01) verified the store as intact right after a DELETE answered 200; the body was
+          // not read then, so why is not known (not reproduced in 5 runs, 4 of them beside two
+          // CPU burners). So the error is checked and the DELETE repeated until a query no longer
+          // finds the point: the tests below then start from a removal that took effect.
           async remove(r) {
-            const q = `DELETE FROM "reading" WHERE "site" = '${r.site}' AND "building" = '${r.building}' AND "meter" = '${r.meter}' AND time = ${r.ts}ms`;
-            const res = await fetch(`${url}/query?db=${database}`, { method: 'POST', body: new URLSearchParams({ q }) });
-            expect(res.status).toBe(200);
+            const where = `"site" = '${r.site}' AND "building" = '${r.building}' AND "meter" = '${r.meter}' AND time = ${r.ts}ms`;
+            const statement = async (q: string) => {
+              const res = await fetch(`${url}/query?db=${database}`, { method: 'POST', body: new URLSearchParams({ q }) });
+              expect(res.status).toBe(200);
+              const body = (await res.json()) as { results?: Array<{ error?: string; series?: Array<{ values?: unknown[][] }> }> };
+              expect(body.results?.[0]?.error, q).toBeUndefined();
+              return body.results?.[0];
+            };
+            for (let attempt = 1; ; attempt++) {
+              await statement(`DELETE FROM "reading" WHERE ${where}`);
+              const left = await statement(`SELECT count("value") FROM "reading" WHERE ${where}`);
+              if (!left?.series?.[0]?.values?.length || left.series[0].values[0]![1] === 0) return;
+              if (attempt === 20) throw new Error(`the point at ${r.ts} is still stored after ${attempt} DELETEs`);
+              await new Promise((resolve) => setTimeout(resolve, 100));
+            }
           },
         },
         close: () => store.close(),
