@@ -3,32 +3,15 @@
  * parses its arguments, and usage errors as one line and exit code 2 instead of a stack trace.
  * The child-process tests only ask for help or give wrong arguments: no benchmark runs.
  */
-import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { asBenchUsageError, benchUsage, BenchUsageError, defineBench, parseBenchArgs, showBenchHelp, type BenchCli } from '../../bench/lib/cli.js';
+import { runNode, type RunResult } from '../support/processes.js';
 import { captureStdout } from '../support/stdout.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `npm run bench -- ...args` as npm runs it, minus npm: bench/run.ts under tsx's loader. */
-function bench(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function bench(...args: string[]): Promise<RunResult> {
+  return runNode(['--import', 'tsx', 'bench/run.ts', ...args], {}, 120_000);
 }
 
 const sample = defineBench({

@@ -12,15 +12,20 @@ export interface RunResult {
 
 /** Runs `wattproof <args>` to completion. */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<RunResult> {
+  return runNode([CLI, ...args], env, timeoutMs);
+}
+
+/** Runs `node <nodeArgs>` from the repository's root to completion (killed after `timeoutMs`). */
+export function runNode(nodeArgs: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`wattproof ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+      reject(new Error(`node ${nodeArgs.join(' ')} timed out\n${stdout}\n${stderr}`));
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
