@@ -21,12 +21,13 @@
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BROKER_NAMES, BROKERS, mosquittoConfig, provisionBench, startBroker, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerName, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
 import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
-import { mainThreadProfile, summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
+import { mainThreadProfile, ownerOf, summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
+import { writeFlameGraph } from './lib/flame-graph.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import type { SubIn, SubOut, SubResult } from './lib/mqtt-sub.js';
@@ -53,6 +54,8 @@ export interface BrokerBenchOptions {
   readonly cpuProf: boolean;
   /** Where the .cpuprofile files are kept; undefined = the temp dir, removed at the end. */
   readonly cpuProfDir?: string;
+  /** With `cpuProf`: write a flame graph of each turn's window here (bench/lib/flame-graph.ts). */
+  readonly flameDir?: string;
   /** `--baseline DIR`: the checkout whose gateway runs as the broker `baseline`. */
   readonly baselineRoot?: string;
   /** `--gateway-node-args`: Node arguments of the gateway (not the baseline), e.g. V8 heap flags to compare. */
@@ -129,25 +132,6 @@ export interface OwnerRow {
 /** A gateway turn's CPU profile over the measured window: the top functions and every owner's total. */
 export interface TurnProfile extends ProfileSummary {
   readonly byOwner: readonly OwnerRow[];
-}
-
-/** V8's own entries ("(garbage collector)", "(program)") and functions without a script (builtins, C++ bindings). */
-export const V8_OWNER = 'V8: GC, builtins, native';
-
-/**
- * Whose code a function of a profile summary is, from its `name (file:line)` label
- * (bench/lib/cpu-profile.ts): `gateway/src`, `core/src`, `bin`, a node_modules package
- * (`aedes`, `mqtt-packet`, `@scope/name`), `node internals` (node:*), or `V8_OWNER`.
- */
-export function ownerOf(fn: string): string {
-  const open = fn.lastIndexOf(' (');
-  if (open < 0 || !fn.endsWith(')')) return V8_OWNER;
-  const file = fn.slice(open + 2, -1).replace(/:\d+$/, '');
-  if (file.startsWith('node:')) return 'node internals';
-  const parts = file.split('/');
-  if (parts[0] === 'node_modules') return parts[1]?.startsWith('@') ? `${parts[1]}/${parts[2]}` : (parts[1] ?? file);
-  if (parts.length > 2 && parts[1] === 'src') return `${parts[0]}/src`;
-  return parts.length > 1 ? parts[0]! : file;
 }
 
 /** The profile's self time in [t0, t1] (monotonic ms): the `top` functions and every owner's total. */
@@ -477,6 +461,7 @@ send and delivery rates, loss, end-to-end latency and the broker's CPU, RSS and 
     'cpu-prof': { type: 'boolean', default: false, description: "run the gateway (and stock aedes) under node --cpu-prof and print its self time per turn's window, by owner and function" },
     // Open them in Chrome DevTools.
     'cpu-prof-dir': { type: 'string', placeholder: 'DIR', description: 'with --cpu-prof: keep the .cpuprofile files there (one directory per turn) instead of a removed temp dir' },
+    'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of each profiled turn's window there (turn-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
     // unlimited matches the gateway, which has no in-flight window (aedes) and a queue bound far
     // above what a turn builds up, so both deliver alike; stock is Mosquitto's defaults (20 in
     // flight, 1000 queued per client, the rest dropped).
@@ -506,6 +491,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
   });
   if (values['cpu-prof'] && values['reuse-brokers']) throw new BenchUsageError('--cpu-prof needs a fresh gateway per turn (the profile is written when it exits): drop --reuse-brokers');
   if (values['cpu-prof-dir'] && !values['cpu-prof']) throw new BenchUsageError('--cpu-prof-dir goes with --cpu-prof');
+  if (values['flame-dir'] && !values['cpu-prof']) throw new BenchUsageError('--flame-dir goes with --cpu-prof');
   const brokers = values.brokers.split(',').map((b) => {
     if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new BenchUsageError(`--brokers takes ${BROKER_NAMES.join(', ')}`);
     return b as BrokerName;
@@ -525,6 +511,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     reuseBrokers: values['reuse-brokers'],
     cpuProf: values['cpu-prof'],
     ...(values['cpu-prof-dir'] ? { cpuProfDir: values['cpu-prof-dir'] } : {}),
+    ...(values['flame-dir'] ? { flameDir: values['flame-dir'] } : {}),
     mosquittoLimits: (() => {
       const l = values['mosquitto-limits'];
       if (l !== 'unlimited' && l !== 'stock') throw new BenchUsageError('--mosquitto-limits takes unlimited or stock');
@@ -602,10 +589,22 @@ export async function main(argv: string[]): Promise<void> {
                 brokers.delete(name);
               }
             }
-            if (profDir && turn.windowMonoMs) {
+            const window = turn.windowMonoMs;
+            if (profDir && window) {
               const profile = await mainThreadProfile(profDir);
-              if (profile) turn = { ...turn, profile: profileTurn(profile, turn.windowMonoMs) };
-              else log(`no CPU profile of the gateway in ${profDir} (killed before it could write one?)`);
+              if (profile) {
+                turn = { ...turn, profile: profileTurn(profile, window) };
+                if (o.flameDir) {
+                  const svg = await writeFlameGraph(profile, o.flameDir, `${basename(profDir)}-${name}`, {
+                    root: REPO_ROOT,
+                    fromUs: window.t0 * 1000,
+                    toUs: window.t1 * 1000,
+                    title: `${name === 'aedes' ? 'stock aedes' : name}, QoS ${qos} at ${f0(rate)} msg/s offered, ${o.devices} devices: main thread over the ${o.seconds} s window`,
+                    subtitle: `${command} · turn ${turns.length + 1}, repetition ${rep}` + (turn.brokerCpuUsPerMsg !== undefined ? ` · ${f1(turn.brokerCpuUsPerMsg)} µs of CPU per message (process), p99 ${f2(turn.latencyMs?.p99 ?? Number.NaN)} ms` : ''),
+                  });
+                  log(`flame graph: ${svg}`);
+                }
+              } else log(`no CPU profile of the gateway in ${profDir} (killed before it could write one?)`);
             }
             turns.push(turn);
             log(

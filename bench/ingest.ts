@@ -75,6 +75,7 @@ import { benchDevice, benchDeviceLogin, freePort, provisionBench, startGateway, 
 import { forkChild, type BenchChild } from './lib/child.js';
 import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { mainThreadProfile, summarizeCpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
+import { writeFlameGraph } from './lib/flame-graph.js';
 import { countReadings, createDatabase, dropDatabase, meterValuesAfter, rawBodies, writeBodies } from './lib/influx.js';
 import {
   DEFAULT_STEP_CRITERIA,
@@ -135,6 +136,8 @@ export interface IngestBenchOptions {
   readonly rawPoints: number;
   readonly gatewayPersistence: boolean;
   readonly cpuProf: boolean;
+  /** With `cpuProf`: write a flame graph of each step's measured interval here (bench/lib/flame-graph.ts). */
+  readonly flameDir?: string;
   readonly json?: string;
   /** Re-print the tables of an earlier run's --json file instead of running. */
   readonly fromJson?: string;
@@ -189,6 +192,7 @@ Needs influxd (apt-get install influxdb); the Node-RED peers need the npm regist
     'gateway-persistence': { type: 'boolean', default: false, description: 'gateway sessions on disk (GATEWAY_PERSISTENCE_DIR, fsynced) instead of in memory' },
     // Over the measured interval. Node 20 refuses --cpu-prof in NODE_OPTIONS, so it is a node argument.
     'cpu-prof': { type: 'boolean', default: false, description: 'run the ingest under node --cpu-prof and print its top self time per step' },
+    'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of the ingest over each step's measured interval there (step-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every step and the summaries as JSON' },
     'from-json': { type: 'string', placeholder: 'FILE', description: "print the tables of an earlier run's --json file again and run nothing" },
     'aggregate-only': { type: 'boolean', default: false, description: 'only time the DuckDB aggregation of a meter-year (no processes started)' },
@@ -212,6 +216,7 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
   if (peers.some((x) => x !== 'wattproof') && !stores.includes('influxdb')) throw new BenchUsageError('the Node-RED peers write InfluxDB: use --store influxdb or both');
   const perMessage = list('readings-per-message', values['readings-per-message']).map(Math.floor);
   if (perMessage.some((n) => n < 1 || n > 1000)) throw new BenchUsageError('--readings-per-message: 1 to 1,000 (contract v1)');
+  if (values['flame-dir'] && !values['cpu-prof']) throw new BenchUsageError('--flame-dir goes with --cpu-prof');
   const latencyRate = num('latency-rate', values['latency-rate']);
   const rates = [...new Set([...list('rates', values.rates), latencyRate])].sort((a, b) => a - b);
   return {
@@ -235,6 +240,7 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
     rawPoints: Math.floor(num('raw-points', values['raw-points'], 1000)),
     gatewayPersistence: values['gateway-persistence'],
     cpuProf: values['cpu-prof'],
+    ...(values['flame-dir'] ? { flameDir: values['flame-dir'] } : {}),
     ...(values.json ? { json: values.json } : {}),
     ...(values['from-json'] ? { fromJson: values['from-json'] } : {}),
     aggregateOnly: values['aggregate-only'],
@@ -303,6 +309,8 @@ interface Ctx {
   readonly marker: Marker;
   readonly influx: TestInfluxDb;
   readonly dir: string;
+  /** The command line, for the flame graphs' captions. */
+  readonly command: string;
   /** The generator's cumulative acknowledged messages after its last run. */
   acked: number;
   stepNo: number;
@@ -609,7 +617,16 @@ async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, ra
   }
   if (profDir && window) {
     const profile = await mainThreadProfile(profDir);
-    if (profile) result = { ...result, profile: summarizeCpuProfile(profile, { top: 20, root: REPO_ROOT, fromUs: window.fromMs * 1000, toUs: window.toMs * 1000 }) };
+    const range = { root: REPO_ROOT, fromUs: window.fromMs * 1000, toUs: window.toMs * 1000 };
+    if (profile) result = { ...result, profile: summarizeCpuProfile(profile, { top: 20, ...range }) };
+    if (profile && o.flameDir) {
+      const svg = await writeFlameGraph(profile, o.flameDir, `step-${stepNo}-${store}-${n}rdg-${rate}`, {
+        ...range,
+        title: `ingest → ${store === 'influxdb' ? 'InfluxDB' : 'DuckDB'}, ${n} reading${n === 1 ? '' : 's'} per message at ${rate.toLocaleString('en-US')} readings/s offered: main thread over the measured interval`,
+        subtitle: `${ctx.command} · step ${stepNo}, repetition ${rep}` + (result.ingestCpuUsPerReading !== undefined ? ` · ${result.ingestCpuUsPerReading.toFixed(2)} µs of ingest CPU per stored reading` : ''),
+      });
+      log(`flame graph: ${svg}`);
+    }
   }
   const failed = judgeStep(result, { ...DEFAULT_STEP_CRITERIA, maxLagS: o.maxLagS });
   return { ...result, pass: failed.length === 0, failed };
@@ -810,7 +827,7 @@ export async function main(argv: string[]): Promise<void> {
       { onPuback: () => marker.acked++ },
     );
     (marker as { client: RawClient }).client = markerClient;
-    const ctx: Ctx = { o, ...(nodeRed ? { nodeRed } : {}), creds, gateway, gen, marker, influx, dir, acked: 0, stepNo: 0 };
+    const ctx: Ctx = { o, ...(nodeRed ? { nodeRed } : {}), creds, gateway, gen, marker, influx, dir, command, acked: 0, stepNo: 0 };
 
     // The raw ceiling's bodies, generated before any clock starts (kept for every repetition).
     const rawPlan = { points: o.rawPoints, meters: o.devices, meter: benchDevice, intervalS: pickIntervalS(Math.ceil(o.rawPoints / o.devices), TS_SPAN_MS) };

@@ -40,7 +40,8 @@ export interface ProfileSummary {
   readonly top: readonly SelfTimeRow[];
 }
 
-function label(frame: CpuProfileNode['callFrame'], root: string): string {
+/** A frame's `name (file:line)` label, the file relative to `root` (see `SelfTimeRow.fn`). */
+export function label(frame: CpuProfileNode['callFrame'], root: string): string {
   const name = frame.functionName || '(anonymous)';
   if (!frame.url) return name;
   let file = frame.url.replace(/^file:\/\//, '');
@@ -60,7 +61,6 @@ export function summarizeCpuProfile(profile: CpuProfile, options: { top?: number
   const selfUs = new Map<string, number>();
   let idleUs = 0;
   let busyUs = 0;
-  let samples = 0;
   const add = (id: number, us: number) => {
     const node = byId.get(id);
     if (!node) return;
@@ -72,8 +72,23 @@ export function summarizeCpuProfile(profile: CpuProfile, options: { top?: number
     const key = label(node.callFrame, options.root ?? '');
     selfUs.set(key, (selfUs.get(key) ?? 0) + us);
   };
-  const from = options.fromUs ?? -Infinity;
-  const to = options.toUs ?? Infinity;
+  const samples = forEachSample(profile, options, add);
+  const top = [...selfUs.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, options.top ?? 15)
+    .map(([fn, us]) => ({ fn, selfMs: us / 1000, share: busyUs ? us / busyUs : 0 }));
+  return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, samples, top };
+}
+
+/**
+ * Calls `visit(nodeId, µs)` for every sampling tick in [fromUs, toUs] (the whole profile without
+ * a window) and returns how many ticks that was. A tick's time is the delta to the next tick; a
+ * profile without a sample list is spread as hitCount × the mean interval.
+ */
+export function forEachSample(profile: CpuProfile, window: { fromUs?: number; toUs?: number }, visit: (nodeId: number, us: number) => void): number {
+  const from = window.fromUs ?? -Infinity;
+  const to = window.toUs ?? Infinity;
+  let ticks = 0;
   if (profile.samples && profile.timeDeltas && profile.samples.length === profile.timeDeltas.length) {
     let t = profile.startTime;
     const n = profile.samples.length;
@@ -81,20 +96,34 @@ export function summarizeCpuProfile(profile: CpuProfile, options: { top?: number
       t += profile.timeDeltas[i]!;
       if (t < from || t > to) continue;
       const dt = i + 1 < n ? profile.timeDeltas[i + 1]! : 0;
-      samples++;
-      add(profile.samples[i]!, Math.max(0, dt));
+      ticks++;
+      visit(profile.samples[i]!, Math.max(0, dt));
     }
-  } else {
-    // No sample list: hitCount × the mean interval.
-    const hits = profile.nodes.reduce((s, node) => s + (node.hitCount ?? 0), 0);
-    const interval = hits ? (profile.endTime - profile.startTime) / hits : 0;
-    for (const node of profile.nodes) if (node.hitCount) add(node.id, node.hitCount * interval), (samples += node.hitCount);
+    return ticks;
   }
-  const top = [...selfUs.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, options.top ?? 15)
-    .map(([fn, us]) => ({ fn, selfMs: us / 1000, share: busyUs ? us / busyUs : 0 }));
-  return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, samples, top };
+  const hits = profile.nodes.reduce((s, node) => s + (node.hitCount ?? 0), 0);
+  const interval = hits ? (profile.endTime - profile.startTime) / hits : 0;
+  for (const node of profile.nodes) if (node.hitCount) visit(node.id, node.hitCount * interval), (ticks += node.hitCount);
+  return ticks;
+}
+
+/** V8's own entries ("(garbage collector)", "(program)") and functions without a script (builtins, C++ bindings). */
+export const V8_OWNER = 'V8: GC, builtins, native';
+
+/**
+ * Whose code a function of a profile summary is, from its `name (file:line)` label (`label`):
+ * `gateway/src`, `core/src`, `bin`, a node_modules package (`aedes`, `mqtt-packet`,
+ * `@scope/name`), `node internals` (node:*), or `V8_OWNER`.
+ */
+export function ownerOf(fn: string): string {
+  const open = fn.lastIndexOf(' (');
+  if (open < 0 || !fn.endsWith(')')) return V8_OWNER;
+  const file = fn.slice(open + 2, -1).replace(/:\d+$/, '');
+  if (file.startsWith('node:')) return 'node internals';
+  const parts = file.split('/');
+  if (parts[0] === 'node_modules') return parts[1]?.startsWith('@') ? `${parts[1]}/${parts[2]}` : (parts[1] ?? file);
+  if (parts.length > 2 && parts[1] === 'src') return `${parts[0]}/src`;
+  return parts.length > 1 ? parts[0]! : file;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** bench/broker.ts: who owns the functions of a gateway CPU profile, and the --cpu-prof options. */
 import { describe, expect, it } from 'vitest';
-import { formatSummary, ownerOf, parseBrokerBenchArgs, V8_OWNER, type SummaryRow } from '../../bench/broker.js';
+import { formatSummary, parseBrokerBenchArgs, type SummaryRow } from '../../bench/broker.js';
+import { ownerOf, V8_OWNER } from '../../bench/lib/cpu-profile.js';
 
 describe('bench broker --cpu-prof', () => {
   it('names the owner of a profiled function from its label', () => {
