@@ -3,30 +3,18 @@
  * printed once and stored as a digest only, listed without secrets, checked against the finance
  * registry's parties, and revoked; bad arguments exit 2 with the reason.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessControl, parseApiKey } from '@wattproof/dashboards';
 import { createJsonlRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
+import { embeddedCliEnv, runCli, type RunResult } from '../support/processes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let dataDir: string;
 
-function wattproof(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, WATTPROOF_DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
-  for (const key of Object.keys(env)) if (/^(READINGS_STORE|REGISTRY_|INFLUX_|API_AUTH_)/.test(key)) delete env[key];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/wattproof.js', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function wattproof(...args: string[]): Promise<RunResult> {
+  return runCli(args, embeddedCliEnv(dataDir), 120_000);
 }
 
 async function allFiles(dir: string): Promise<string> {

@@ -4,52 +4,27 @@
  * provisioning that shows a secret once and stores only its hash, and the config table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { verifySecret } from '@wattproof/core';
 import { gatewayConfigSchema } from '@wattproof/gateway';
 import { registryConfigSchema } from '@wattproof/gateway/registry';
 import { ingestConfigSchema } from '@wattproof/ingest';
 import { readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import { runtimeConfigSchema } from '../../bin/runtime.js';
+import { embeddedCliEnv, runCli, type RunResult } from '../support/processes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SUBCOMMANDS = ['start', 'gateway', 'ingest', 'api', 'simulate', 'device', 'config'] as const;
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let dataDir: string;
 
-/** The environment of the tests, minus anything that would pick a store other than the defaults. */
-function cliEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, WATTPROOF_DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
-  for (const key of Object.keys(env)) {
-    if (/^(READINGS_STORE|REGISTRY_|INFLUX_|GATEWAY_|INGEST_|API_)/.test(key)) delete env[key];
-  }
-  return env;
-}
-
-function wattproof(...args: string[]): Promise<Run> {
+function wattproof(...args: string[]): Promise<RunResult> {
   return wattproofWith({}, ...args);
 }
 
-function wattproofWith(extraEnv: Record<string, string>, ...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/wattproof.js', ...args], { cwd: ROOT, env: { ...cliEnv(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function wattproofWith(extraEnv: Record<string, string>, ...args: string[]): Promise<RunResult> {
+  return runCli(args, embeddedCliEnv(dataDir, extraEnv), 120_000);
 }
 
 /** Every file under the data directory with its text. */
@@ -74,7 +49,7 @@ async function principalHashes(username: string): Promise<string[]> {
     .map((r) => r.value.secretHash ?? '');
 }
 
-function secretOf(run: Run): string {
+function secretOf(run: RunResult): string {
   const m = /MQTT password: (\S+)/.exec(run.stdout);
   if (!m?.[1]) throw new Error(`no secret in output:\n${run.stdout}\n${run.stderr}`);
   return m[1];

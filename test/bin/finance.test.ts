@@ -3,34 +3,22 @@
  * demo park's example file, reloads it without new versions, lists the registry now and as of
  * before the load, and refuses an invalid file listing every problem with its path.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJsonlRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
 import { YUZHONG_DEMO_SITE } from '@wattproof/simulators';
 import { DEMO_RETROFIT_METER } from '../../bin/commands/demo-park.js';
 import { parseFinanceFile } from '../../bin/commands/finance.js';
+import { embeddedCliEnv, REPO_ROOT, runCli, type RunResult } from '../support/processes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLE = 'docs/examples/finance.yaml';
 
 let dataDir: string;
 
-function wattproof(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, WATTPROOF_DATA_DIR: dataDir, LOG_LEVEL: 'silent' };
-  for (const key of Object.keys(env)) if (/^(READINGS_STORE|REGISTRY_|INFLUX_)/.test(key)) delete env[key];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/wattproof.js', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function wattproof(...args: string[]): Promise<RunResult> {
+  return runCli(args, embeddedCliEnv(dataDir), 120_000);
 }
 
 beforeAll(async () => {
@@ -43,7 +31,7 @@ afterAll(async () => {
 describe('wattproof finance', () => {
   it('the example file describes the demo park: its site, the hotel and the retrofit meter', async () => {
     const { readFile } = await import('node:fs/promises');
-    const parsed = parseFinanceFile(await readFile(join(ROOT, EXAMPLE), 'utf8'));
+    const parsed = parseFinanceFile(await readFile(join(REPO_ROOT, EXAMPLE), 'utf8'));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     const loans = parsed.file.loans as Array<{ buildings: Array<{ site: string; building: string }>; covenants: Array<{ kpi: string }> }>;
     expect(loans[0]!.buildings).toEqual([{ site: YUZHONG_DEMO_SITE.id, building: DEMO_RETROFIT_METER.building }]);

@@ -11,18 +11,38 @@ export interface RunResult {
 }
 
 /** Runs `wattproof <args>` to completion. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<RunResult> {
+export function runCli(args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<RunResult> {
   return runNode([CLI, ...args], env, timeoutMs);
 }
 
-/** Runs `node <nodeArgs>` from the repository's root to completion (killed after `timeoutMs`). */
-export function runNode(nodeArgs: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
+/**
+ * The environment for `wattproof` on the embedded defaults in `dataDir`: every variable that would
+ * pick another store or service (`READINGS_STORE`, `REGISTRY_*`, `INFLUX_*`, `GATEWAY_*`,
+ * `INGEST_*`, `API_*`) unset, whatever the test process itself was started with.
+ */
+export function embeddedCliEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const key of Object.keys(process.env)) if (/^(READINGS_STORE|REGISTRY_|INFLUX_|GATEWAY_|INGEST_|API_)/.test(key)) env[key] = undefined;
+  return { ...env, WATTPROOF_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...extra };
+}
+
+/**
+ * Runs `node <nodeArgs>` from the repository's root to completion (killed after `timeoutMs`), in
+ * the test's environment with `env` over it; a variable set to `undefined` there is removed.
+ */
+export function runNode(nodeArgs: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<RunResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key];
+    else childEnv[key] = value;
+  }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Decoded as a stream: a character split between two chunks stays whole (the CLI prints Chinese).
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`node ${nodeArgs.join(' ')} timed out\n${stdout}\n${stderr}`));
