@@ -27,7 +27,8 @@ import { BROKER_NAMES, BROKERS, mosquittoConfig, provisionBench, startBroker, SU
 import { forkChild, type BenchChild } from './lib/child.js';
 import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { mainThreadProfile, ownerOf, summarizeCpuProfile, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
-import { writeFlameGraph } from './lib/flame-graph.js';
+import { writeFlameGraph, writeFoldedFlameGraph } from './lib/flame-graph.js';
+import { PERF_NODE_ARGS, perfFold, perfFrameGroup, perfRecord } from './lib/perf-script.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import type { SubIn, SubOut, SubResult } from './lib/mqtt-sub.js';
@@ -56,6 +57,8 @@ export interface BrokerBenchOptions {
   readonly cpuProfDir?: string;
   /** With `cpuProf`: write a flame graph of each turn's window here (bench/lib/flame-graph.ts). */
   readonly flameDir?: string;
+  /** Record each turn's window with `perf` and write an on-CPU flame graph here (bench/lib/perf-script.ts). */
+  readonly perfFlameDir?: string;
   /** `--baseline DIR`: the checkout whose gateway runs as the broker `baseline`. */
   readonly baselineRoot?: string;
   /** `--gateway-node-args`: Node arguments of the gateway (not the baseline), e.g. V8 heap flags to compare. */
@@ -119,6 +122,8 @@ export interface TurnResult {
   readonly windowMonoMs?: { readonly t0: number; readonly t1: number };
   /** `--cpu-prof`: the gateway's self time over the window. */
   readonly profile?: TurnProfile;
+  /** `--perf-flame`: the SVG of the window's on-CPU flame graph. */
+  readonly perfFlame?: string;
 }
 
 /** Self time of the code of one owner (see `ownerOf`). */
@@ -192,6 +197,41 @@ function at(monoMs: number, fn: () => void): NodeJS.Timeout {
   return setTimeout(fn, Math.max(0, monoMs - monotonicMs()));
 }
 
+/** A broker's name in a flame graph's title. */
+function brokerTitle(broker: BrokerName): string {
+  return broker === 'aedes' ? 'stock aedes' : broker === 'baseline' ? 'gateway (baseline)' : broker === 'mosquitto' ? 'Mosquitto' : broker;
+}
+
+/** File name (no extension) of a turn's `--perf-flame` graph. */
+function perfFlameName(broker: BrokerName, qos: 0 | 1, rate: number, rep: number): string {
+  return `perf-qos${qos}-${rate}-rep${rep}-${broker}`;
+}
+
+/**
+ * The on-CPU flame graph of a turn's `perf record` (or why there is none: the turn goes on
+ * without it). The recording, tens of MB, is removed once folded.
+ */
+async function writePerfFlame(recorded: unknown, perfData: string, broker: BrokerName, pid: number, o: BrokerBenchOptions, qos: 0 | 1, rate: number, rep: number): Promise<string | undefined> {
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  try {
+    if (recorded instanceof Error) throw recorded;
+    const folded = await perfFold(perfData, { root: REPO_ROOT, pid });
+    const svg = await writeFoldedFlameGraph(folded, o.perfFlameDir!, perfFlameName(broker, qos, rate, rep), {
+      title: `${brokerTitle(broker)}, QoS ${qos} at ${f0(rate)} msg/s offered, ${o.devices} devices: on-CPU time of every thread over the ${o.seconds} s window (perf)`,
+      subtitle: `npm run bench -- broker … --perf-flame DIR · repetition ${rep} · perf record -F 999 --call-graph ${broker === 'mosquitto' ? 'dwarf' : 'fp'} -p <broker>`,
+      measure: 'on-CPU samples of all its threads, kernel included',
+      groupOf: perfFrameGroup,
+    });
+    log(`perf flame graph: ${svg}`);
+    return svg;
+  } catch (err) {
+    log(`no perf flame graph of ${broker} (${(err as Error).message})`);
+    return undefined;
+  } finally {
+    await rm(perfData, { force: true });
+  }
+}
+
 /**
  * One turn, and whether the broker died in it: a broker can also die after the window, while the
  * backlog drains or when the subscriber's session is cleaned up, which counts against this turn.
@@ -234,7 +274,13 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
     const t1Ms = t0Ms + o.seconds * 1000;
     const samples: Record<'t0' | 't1', { broker?: ProcessSample; gen?: ProcessSample; sub?: ProcessSample }> = { t0: {}, t1: {} };
     const take = (k: 't0' | 't1') => (samples[k] = { broker: sampleProcess(broker.pid), gen: sampleProcess(gen.pid), sub: sampleProcess(sub.pid) });
-    const timers = [at(t0Ms, () => take('t0')), at(t1Ms, () => take('t1'))];
+    let perf: Promise<unknown> | undefined;
+    const perfData = o.perfFlameDir ? join(o.perfFlameDir, `${perfFlameName(broker.name, qos, rate, rep)}.perf.data`) : undefined;
+    const startPerf = () => {
+      // Node keeps frame pointers in its JIT code; Debian's Mosquitto is built without them.
+      if (perfData) perf = perfRecord(broker.pid, o.seconds, perfData, { callGraph: broker.name === 'mosquitto' ? 'dwarf' : 'fp' }).catch((err: unknown) => err as Error);
+    };
+    const timers = [at(t0Ms, () => (take('t0'), startPerf())), at(t1Ms, () => take('t1'))];
     if (o.stallSubscriberMs > 0) timers.push(at(startMs + 500, () => signalSub('SIGSTOP')), at(startMs + 500 + o.stallSubscriberMs, () => signalSub('SIGCONT')));
     const drainMs = o.drainS * 1000;
     sub.send({ type: 'window', t0Ms, t1Ms, drainMs, quietMs: 1000 });
@@ -242,6 +288,7 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
     const deadline = o.warmupS * 1000 + o.seconds * 1000 + drainMs + 30_000;
     const [g, s] = await Promise.allSettled([gen.next('result', deadline), sub.next('result', deadline)]);
     timers.forEach(clearTimeout);
+    const perfFlame = perfData ? await writePerfFlame(await perf, perfData, broker.name, broker.pid, o, qos, rate, rep) : undefined;
     const crashed = broker.exit() !== undefined;
     const gr: LoadResult | undefined = g.status === 'fulfilled' ? g.value : undefined;
     const sr: SubResult | undefined = s.status === 'fulfilled' ? s.value : undefined;
@@ -278,6 +325,7 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
       subscriberCpuPct: cpuPct(samples.t0.sub, samples.t1.sub),
       loadAverage1m: loadAverage()[0],
       windowMonoMs: { t0: t0Ms, t1: t1Ms },
+      ...(perfFlame ? { perfFlame } : {}),
       ...(crashed ? { crash: { exit: broker.exit(), outputTail: broker.outputTail() } } : {}),
     };
     return result;
@@ -462,6 +510,8 @@ send and delivery rates, loss, end-to-end latency and the broker's CPU, RSS and 
     // Open them in Chrome DevTools.
     'cpu-prof-dir': { type: 'string', placeholder: 'DIR', description: 'with --cpu-prof: keep the .cpuprofile files there (one directory per turn) instead of a removed temp dir' },
     'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of each profiled turn's window there (turn-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
+    // Every broker, Mosquitto included, every thread, kernel included: what --cpu-prof cannot see.
+    'perf-flame': { type: 'string', placeholder: 'DIR', description: "record every broker's window with Linux perf (all threads, kernel included; call stacks by frame pointers for Node brokers, which run with --perf-basic-prof, by DWARF for Mosquitto) and write an on-CPU flame graph per turn there (perf-….svg and .folded)" },
     // unlimited matches the gateway, which has no in-flight window (aedes) and a queue bound far
     // above what a turn builds up, so both deliver alike; stock is Mosquitto's defaults (20 in
     // flight, 1000 queued per client, the rest dropped).
@@ -492,6 +542,8 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
   if (values['cpu-prof'] && values['reuse-brokers']) throw new BenchUsageError('--cpu-prof needs a fresh gateway per turn (the profile is written when it exits): drop --reuse-brokers');
   if (values['cpu-prof-dir'] && !values['cpu-prof']) throw new BenchUsageError('--cpu-prof-dir goes with --cpu-prof');
   if (values['flame-dir'] && !values['cpu-prof']) throw new BenchUsageError('--flame-dir goes with --cpu-prof');
+  // Both would sample the same process at once, and each distorts what the other sees.
+  if (values['perf-flame'] && values['cpu-prof']) throw new BenchUsageError('--perf-flame and --cpu-prof profile the same processes: run them separately');
   const brokers = values.brokers.split(',').map((b) => {
     if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new BenchUsageError(`--brokers takes ${BROKER_NAMES.join(', ')}`);
     return b as BrokerName;
@@ -512,6 +564,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     cpuProf: values['cpu-prof'],
     ...(values['cpu-prof-dir'] ? { cpuProfDir: values['cpu-prof-dir'] } : {}),
     ...(values['flame-dir'] ? { flameDir: values['flame-dir'] } : {}),
+    ...(values['perf-flame'] ? { perfFlameDir: values['perf-flame'] } : {}),
     mosquittoLimits: (() => {
       const l = values['mosquitto-limits'];
       if (l !== 'unlimited' && l !== 'stock') throw new BenchUsageError('--mosquitto-limits takes unlimited or stock');
@@ -545,7 +598,13 @@ export async function main(argv: string[]): Promise<void> {
   const source = sourceState();
   process.stdout.write(`${command}\n${describeMachine(machineStart)}\nsource ${source.head}${source.modified.length ? ` + ${source.modified.length} modified files under gateway/, core/, bin/` : ''}\n`);
   const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-broker-'));
+  if (o.perfFlameDir) await mkdir(o.perfFlameDir, { recursive: true });
   const brokers = new Map<BrokerName, BrokerProcess>();
+  /** Stops a broker and removes the JIT map `--perf-basic-prof` left in /tmp. */
+  const stopBroker = async (b: BrokerProcess) => {
+    await b.stop();
+    if (o.perfFlameDir) await rm(join('/tmp', `perf-${b.pid}.map`), { force: true });
+  };
   const commands = new Map<BrokerName, string>();
   const turns: TurnResult[] = [];
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -563,7 +622,7 @@ export async function main(argv: string[]): Promise<void> {
         ...(o.pin ? { cpus: '0' } : {}),
         // Writing a profile of a 10-30 s turn at exit takes a few seconds.
         ...(profDir ? { stopTimeoutMs: 60_000 } : {}),
-        nodeArgs: [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(name === 'gateway' ? o.gatewayNodeArgs : [])],
+        nodeArgs: [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(o.perfFlameDir ? PERF_NODE_ARGS : []), ...(name === 'gateway' ? o.gatewayNodeArgs : [])],
       });
       brokers.set(name, started);
       commands.set(name, started.command);
@@ -585,7 +644,7 @@ export async function main(argv: string[]): Promise<void> {
             } finally {
               const broker = brokers.get(name);
               if (broker && !o.reuseBrokers) {
-                await broker.stop();
+                await stopBroker(broker);
                 brokers.delete(name);
               }
             }
@@ -599,7 +658,7 @@ export async function main(argv: string[]): Promise<void> {
                     root: REPO_ROOT,
                     fromUs: window.t0 * 1000,
                     toUs: window.t1 * 1000,
-                    title: `${name === 'aedes' ? 'stock aedes' : name}, QoS ${qos} at ${f0(rate)} msg/s offered, ${o.devices} devices: main thread over the ${o.seconds} s window`,
+                    title: `${brokerTitle(name)}, QoS ${qos} at ${f0(rate)} msg/s offered, ${o.devices} devices: main thread over the ${o.seconds} s window`,
                     subtitle: `${command} · turn ${turns.length + 1}, repetition ${rep}` + (turn.brokerCpuUsPerMsg !== undefined ? ` · ${f1(turn.brokerCpuUsPerMsg)} µs of CPU per message (process), p99 ${f2(turn.latencyMs?.p99 ?? Number.NaN)} ms` : ''),
                   });
                   log(`flame graph: ${svg}`);
@@ -636,7 +695,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`JSON written to ${o.json}\n`);
     }
   } finally {
-    await Promise.all([...brokers.values()].map((b) => b.stop()));
+    await Promise.all([...brokers.values()].map(stopBroker));
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -73,13 +73,14 @@ export function formatFolded(folded: ReadonlyMap<string, number>): string {
 }
 
 /** Colour groups of the frames, by `ownerOf` of the frame's label. */
-export const FLAME_GROUPS = ['Wattproof', 'dependencies', 'Node.js', 'V8 / native'] as const;
+export const FLAME_GROUPS = ['Wattproof', 'dependencies', 'Node.js', 'V8 / native', 'kernel'] as const;
 export type FlameGroup = (typeof FLAME_GROUPS)[number];
 const GROUP_COLOURS: Record<FlameGroup, string> = {
   Wattproof: '#d7301f',
   dependencies: '#fc8d59',
   'Node.js': '#fdcc8a',
   'V8 / native': '#9ecae1',
+  kernel: '#bdbdbd',
 };
 
 export function flameGroupOf(frame: string): FlameGroup {
@@ -108,7 +109,7 @@ interface TreeNode {
  * flamegraph.pl does), each frame as wide as the time of the stacks through it. Frames narrower
  * than `minShare` of the total, and everything above them, are left out.
  */
-export function layoutFlameGraph(folded: ReadonlyMap<string, number>, minShare = 0): { readonly totalUs: number; readonly maxDepth: number; readonly rects: readonly FlameRect[] } {
+export function layoutFlameGraph(folded: ReadonlyMap<string, number>, minShare = 0, groupOf: (frame: string) => FlameGroup = flameGroupOf): { readonly totalUs: number; readonly maxDepth: number; readonly rects: readonly FlameRect[] } {
   const root: TreeNode = { us: 0, children: new Map() };
   for (const [stack, us] of folded) {
     root.us += us;
@@ -128,7 +129,7 @@ export function layoutFlameGraph(folded: ReadonlyMap<string, number>, minShare =
     for (const frame of [...node.children.keys()].sort()) {
       const child = node.children.get(frame)!;
       if (child.us >= minUs && child.us > 0) {
-        rects.push({ frame, depth, startUs: x, us: child.us, group: flameGroupOf(frame) });
+        rects.push({ frame, depth, startUs: x, us: child.us, group: groupOf(frame) });
         maxDepth = Math.max(maxDepth, depth);
         place(child, depth + 1, x);
       }
@@ -145,6 +146,10 @@ export interface FlameGraphOptions {
   readonly subtitle?: string;
   readonly widthPx?: number;
   readonly frameHeightPx?: number;
+  /** What the widths add up to, for the caption; a V8 profile's main thread without it. */
+  readonly measure?: string;
+  /** The colour group of a frame; `flameGroupOf` (a V8 profile's frames) without it. */
+  readonly groupOf?: (frame: string) => FlameGroup;
 }
 
 const HEADER_PX = 78;
@@ -154,7 +159,8 @@ export function flameGraphSvg(folded: ReadonlyMap<string, number>, options: Flam
   const width = options.widthPx ?? 1600;
   const frameHeight = options.frameHeightPx ?? 16;
   // Narrower than a pixel cannot be seen; leaving those frames out keeps the file small.
-  const { totalUs, maxDepth, rects } = layoutFlameGraph(folded, 1 / width);
+  const { totalUs, maxDepth, rects } = layoutFlameGraph(folded, 1 / width, options.groupOf);
+  const groups = FLAME_GROUPS.filter((g) => rects.some((r) => r.group === g));
   const depths = Math.max(1, maxDepth + 1);
   const height = HEADER_PX + depths * frameHeight + 8;
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
@@ -164,17 +170,17 @@ export function flameGraphSvg(folded: ReadonlyMap<string, number>, options: Flam
       backgroundColor: '#ffffff',
       title: {
         text: options.title,
-        subtext: `${options.subtitle ? `${options.subtitle}\n` : ''}width = share of ${(totalUs / 1000).toFixed(0)} ms of sampled CPU time (idle excluded); frames under ${(100 / width).toFixed(2)} % not drawn`,
+        subtext: `${options.subtitle ? `${options.subtitle}\n` : ''}width = share of ${(totalUs / 1000).toFixed(0)} ms of ${options.measure ?? "the main thread's sampled CPU time (idle excluded)"}; frames under ${(100 / width).toFixed(2)} % not drawn`,
         left: 8,
         top: 4,
         textStyle: { fontSize: 15 },
         subtextStyle: { fontSize: 11, lineHeight: 14 },
       },
-      legend: { right: 8, top: 6, itemGap: 16, data: [...FLAME_GROUPS], textStyle: { fontSize: 11 }, itemWidth: 14, itemHeight: 10 },
+      legend: { right: 8, top: 6, itemGap: 16, data: groups, textStyle: { fontSize: 11 }, itemWidth: 14, itemHeight: 10 },
       grid: { left: 4, right: 4, top: HEADER_PX, bottom: 8 },
       xAxis: { type: 'value', min: 0, max: totalUs || 1, show: false },
       yAxis: { type: 'value', min: 0, max: depths, show: false },
-      series: FLAME_GROUPS.map((group) => ({
+      series: groups.map((group) => ({
         type: 'custom',
         name: group,
         itemStyle: { color: GROUP_COLOURS[group] },
@@ -211,10 +217,14 @@ export function flameGraphSvg(folded: ReadonlyMap<string, number>, options: Flam
  * A benchmark's flame graph of one process over its measured window: `<name>.svg` and the stacks
  * in `<name>.folded` in `dir`. Returns the SVG's path.
  */
-export async function writeFlameGraph(profile: CpuProfile, dir: string, name: string, options: FoldOptions & FlameGraphOptions): Promise<string> {
-  const folded = foldCpuProfile(profile, options);
+export async function writeFoldedFlameGraph(folded: ReadonlyMap<string, number>, dir: string, name: string, options: FlameGraphOptions): Promise<string> {
   await mkdir(dir, { recursive: true });
   const svg = join(dir, `${name}.svg`);
   await Promise.all([writeFile(svg, flameGraphSvg(folded, options)), writeFile(join(dir, `${name}.folded`), formatFolded(folded))]);
   return svg;
+}
+
+/** `writeFoldedFlameGraph` of a V8 CPU profile's window. */
+export function writeFlameGraph(profile: CpuProfile, dir: string, name: string, options: FoldOptions & FlameGraphOptions): Promise<string> {
+  return writeFoldedFlameGraph(foldCpuProfile(profile, options), dir, name, options);
 }
