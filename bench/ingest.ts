@@ -136,6 +136,8 @@ export interface IngestBenchOptions {
   readonly rawPoints: number;
   readonly gatewayPersistence: boolean;
   readonly cpuProf: boolean;
+  /** `--ingest-node-args`: Node arguments of the Wattproof ingest, e.g. V8 heap flags to compare. */
+  readonly ingestNodeArgs: readonly string[];
   /** With `cpuProf`: write a flame graph of each step's measured interval here (bench/lib/flame-graph.ts). */
   readonly flameDir?: string;
   readonly json?: string;
@@ -193,6 +195,7 @@ Needs influxd (apt-get install influxdb); the Node-RED peers need the npm regist
     // Over the measured interval. Node 20 refuses --cpu-prof in NODE_OPTIONS, so it is a node argument.
     'cpu-prof': { type: 'boolean', default: false, description: 'run the ingest under node --cpu-prof and print its top self time per step' },
     'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of the ingest over each step's measured interval there (step-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
+    'ingest-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the Wattproof ingest, space-separated, given with "=" (--ingest-node-args=--max-semi-space-size=64)' },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every step and the summaries as JSON' },
     'from-json': { type: 'string', placeholder: 'FILE', description: "print the tables of an earlier run's --json file again and run nothing" },
     'aggregate-only': { type: 'boolean', default: false, description: 'only time the DuckDB aggregation of a meter-year (no processes started)' },
@@ -240,6 +243,7 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
     rawPoints: Math.floor(num('raw-points', values['raw-points'], 1000)),
     gatewayPersistence: values['gateway-persistence'],
     cpuProf: values['cpu-prof'],
+    ingestNodeArgs: values['ingest-node-args'].split(' ').filter((a) => a !== ''),
     ...(values['flame-dir'] ? { flameDir: values['flame-dir'] } : {}),
     ...(values.json ? { json: values.json } : {}),
     ...(values['from-json'] ? { fromJson: values['from-json'] } : {}),
@@ -435,7 +439,7 @@ async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, ra
   let window: { fromMs: number; toMs: number } | undefined;
   try {
     if (peer === 'wattproof') {
-      ingest = startIngestProcess(env, profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+      ingest = startIngestProcess(env, [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...o.ingestNodeArgs]);
       await ingest.waitForOutput('Wattproof ingest:', 180_000);
     } else {
       if (!ctx.nodeRed) throw new Error('Node-RED is not installed');
