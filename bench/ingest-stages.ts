@@ -13,7 +13,7 @@ import { configWith, parseReadingsMessage, readingsTopic, type ReadingStore, typ
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createIngestPipeline, createMemoryReadingStore, createNormalizer, ingestConfigSchema } from '@wattproof/ingest';
 import { createLineEncoder, referenceLineProtocol } from '../ingest/src/stores/line-protocol.js';
-import { defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
+import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import { median } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
@@ -69,7 +69,7 @@ interface StageTimes {
 }
 
 /** One repetition: µs per reading of each stage (wall time of one thread; CPU time of the whole pipeline). */
-async function repetition(messages: Buffer[], perMessage: number, nowMs: number): Promise<StageTimes> {
+async function repetition(messages: Buffer[], perMessage: number, nowMs: number, overrides: { INGEST_DEDUPE_CACHE_SIZE?: number }): Promise<StageTimes> {
   const total = messages.length * perMessage;
   const normalizer = createNormalizer({ loadRegisters: async () => [], clock: () => nowMs }, { registerLookbackMs: 7 * DAY, maxFutureMs: 300_000 });
   const parsed = [];
@@ -96,7 +96,7 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number)
   const store = encodingStore();
   const registry = createMemoryRegistryStore();
   await registry.init();
-  const pipeline = createIngestPipeline({ readings: store, registry, clock: () => nowMs }, configWith(ingestConfigSchema, {}));
+  const pipeline = createIngestPipeline({ readings: store, registry, clock: () => nowMs }, configWith(ingestConfigSchema, overrides));
   const topics = Array.from({ length: METERS }, (_, i) => readingsTopic(meterOf(i)));
   // CPU time, not wall time: the pipeline waits for its flush timer between batches.
   const cpu = process.cpuUsage();
@@ -119,6 +119,8 @@ normalization, line protocol (ours against the official client's Point) and the 
     messages: { type: 'string', placeholder: 'N', default: '200', description: 'messages per repetition, or N x 100 / readings per message when that is more' },
     readings: { type: 'string', placeholder: 'R,R,...', default: '1000,10,1', description: 'readings per message, one row each' },
     reps: { type: 'string', placeholder: 'N', default: '5', description: 'repetitions after one warm-up; the table shows medians' },
+    // What the duplicate cache costs: 0 remembers nothing.
+    'dedupe-cache-size': { type: 'string', placeholder: 'N', description: "the pipeline's INGEST_DEDUPE_CACHE_SIZE (default: the ingest's default)" },
   },
 });
 
@@ -128,6 +130,9 @@ export async function main(argv: string[]): Promise<void> {
   const count = Number(values.messages);
   const perMessages = values.readings.split(',').map(Number);
   const reps = Number(values.reps);
+  const cacheSize = values['dedupe-cache-size'];
+  if (cacheSize !== undefined && !/^\d+$/.test(cacheSize)) throw new BenchUsageError(`--dedupe-cache-size takes a whole number, not ${cacheSize}`);
+  const overrides = cacheSize === undefined ? {} : { INGEST_DEDUPE_CACHE_SIZE: Number(cacheSize) };
   const src = sourceState(['ingest', 'core']);
   process.stdout.write(`npm run bench -- ingest-stages ${argv.join(' ')}\n${describeMachine(machineInfo())}\nsource ${src.head}${src.modified.length ? ` + ${src.modified.length} modified files` : ''}\n\n`);
   const rows: string[][] = [];
@@ -135,9 +140,9 @@ export async function main(argv: string[]): Promise<void> {
     const nowMs = Date.now();
     // Fewer messages when each is small, so every row times a comparable number of readings.
     const messages = payloads(Math.max(count, Math.round((count * 1000) / perMessage / 10)), perMessage, nowMs);
-    await repetition(messages, perMessage, nowMs);
+    await repetition(messages, perMessage, nowMs, overrides);
     const runs: StageTimes[] = [];
-    for (let i = 0; i < reps; i++) runs.push(await repetition(messages, perMessage, nowMs));
+    for (let i = 0; i < reps; i++) runs.push(await repetition(messages, perMessage, nowMs, overrides));
     const m = (k: keyof StageTimes) => median(runs.map((r) => r[k]));
     rows.push([
       String(perMessage),
