@@ -12,10 +12,13 @@
  * the thread's name is the root frame, JavaScript frames are labelled as in a V8 profile
  * (`name (file:line)`), native frames as `symbol [library]` and kernel frames as `symbol [kernel]`.
  */
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { promisify } from 'node:util';
 import { flameGroupOf, type FlameGroup } from './flame-graph.js';
+
+const execFileAsync = promisify(execFile);
 
 /** The node arguments `perf` needs to name JavaScript frames. */
 export const PERF_NODE_ARGS: readonly string[] = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
@@ -106,24 +109,14 @@ export function perfFrameGroup(frame: string): FlameGroup {
 }
 
 /** Runs a command to completion, its stdout as text; rejects with its stderr on failure. */
-function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${err.trim().slice(-500)}`));
-    });
-  });
+async function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  try {
+    // `perf script` of a 10 s turn prints tens of MB.
+    return (await execFileAsync(cmd, args, { encoding: 'utf8', maxBuffer: 2 ** 30, timeout: timeoutMs, killSignal: 'SIGKILL' })).stdout;
+  } catch (err) {
+    const e = err as Error & { code?: number | string; signal?: string; stderr?: string };
+    throw new Error(`${cmd} ${args.join(' ')} exited with ${e.code ?? e.signal}: ${(e.stderr ?? e.message).trim().slice(-500)}`, { cause: err });
+  }
 }
 
 /**
