@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- ingest-stages [options]`: CPU per reading of each stage of the ingest's hot
- * path, in this process, no network: contract validation (JSON + zod), normalization, line
+ * path, in this process, no network: contract validation (JSON + zod), normalization, the
+ * duplicate cache (as the pipeline drives it, on its own), line
  * protocol (Wattproof's encoder side by side with the official client's `Point`, the reference
  * it replaced), and the whole pipeline (`createIngestPipeline`: validation, normalization,
  * duplicate keys, batching) writing to a store that encodes line protocol and discards it.
@@ -12,6 +13,7 @@
 import { configWith, parseReadingsMessage, readingsTopic, type ReadingStore, type StoredReading } from '@wattproof/core';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { createIngestPipeline, createMemoryReadingStore, createNormalizer, ingestConfigSchema } from '@wattproof/ingest';
+import { createRecentReadings, NO_ENTRY, seriesKey, type EntryHandle } from '../ingest/src/recent-readings.js';
 import { createLineEncoder, referenceLineProtocol } from '../ingest/src/stores/line-protocol.js';
 import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
@@ -63,6 +65,7 @@ function encodingStore(): ReadingStore & { lines(): number } {
 interface StageTimes {
   parse: number;
   normalize: number;
+  dedupe: number;
   line: number;
   point: number;
   pipeline: number;
@@ -84,6 +87,33 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number,
   t = performance.now();
   for (const [i, m] of parsed.entries()) normalized.push((await normalizer.normalize(meterOf(i), m)).readings);
   const normalize = performance.now() - t;
+  // The duplicate cache as the pipeline drives it (pipeline.ts, collect): one series lookup per
+  // run of a quantity and kind, a find and a remember per reading, the entries marked durable
+  // when the write confirms them, here one message later.
+  const cache = createRecentReadings(configWith(ingestConfigSchema, overrides).INGEST_DEDUPE_CACHE_SIZE);
+  let pending: EntryHandle[] = [];
+  let duplicates = 0;
+  t = performance.now();
+  for (const [i, rs] of normalized.entries()) {
+    const remembered: EntryHandle[] = [];
+    const { site, building, meter: name } = meterOf(i);
+    const meter = `${site}/${building}/${name}`;
+    let series = -1;
+    let runOf = '';
+    for (const r of rs) {
+      if (r.quantity + r.kind !== runOf) {
+        runOf = r.quantity + r.kind;
+        series = cache.seriesId(seriesKey(meter, r.quantity, r.kind));
+      }
+      const seen = cache.find(series, r.ts);
+      if (seen !== NO_ENTRY && cache.value(seen) === r.value) duplicates++;
+      else remembered.push(cache.remember(series, r.ts, r.value));
+    }
+    for (const e of pending) cache.markDurable(e);
+    pending = remembered;
+  }
+  const dedupe = performance.now() - t;
+  if (duplicates !== 0) throw new Error(`the duplicate cache found ${duplicates} duplicates in readings that have none`);
   t = performance.now();
   let bytes = 0;
   for (const rs of normalized) bytes += rs.map(createLineEncoder()).join('\n').length;
@@ -108,13 +138,13 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number,
   await registry.close();
   if (store.lines() !== total) throw new Error(`pipeline stored ${store.lines()} of ${total} readings`);
   const us = (ms: number) => (ms * 1000) / total;
-  return { parse: us(parse), normalize: us(normalize), line: us(line), point: us(point), pipeline: us(pipelineMs) };
+  return { parse: us(parse), normalize: us(normalize), dedupe: us(dedupe), line: us(line), point: us(point), pipeline: us(pipelineMs) };
 }
 
 export const CLI = defineBench({
   name: 'ingest-stages',
   summary: `CPU per reading of each stage of the ingest's hot path, in this process, no network: contract validation,
-normalization, line protocol (ours against the official client's Point) and the whole pipeline.`,
+normalization, the duplicate cache, line protocol (ours against the official client's Point) and the whole pipeline.`,
   options: {
     messages: { type: 'string', placeholder: 'N', default: '200', description: 'messages per repetition, or N x 100 / readings per message when that is more' },
     readings: { type: 'string', placeholder: 'R,R,...', default: '1000,10,1', description: 'readings per message, one row each' },
@@ -149,6 +179,7 @@ export async function main(argv: string[]): Promise<void> {
       String(messages.length * perMessage),
       m('parse').toFixed(2),
       m('normalize').toFixed(2),
+      m('dedupe').toFixed(2),
       m('line').toFixed(2),
       m('point').toFixed(2),
       (m('point') / m('line')).toFixed(1) + '×',
@@ -163,6 +194,7 @@ export async function main(argv: string[]): Promise<void> {
         { header: 'readings', align: 'right' },
         { header: 'validate µs', align: 'right' },
         { header: 'normalize µs', align: 'right' },
+        { header: 'duplicate cache µs', align: 'right' },
         { header: 'line protocol µs', align: 'right' },
         { header: 'Point µs (reference)', align: 'right' },
         { header: 'Point ÷ ours', align: 'right' },

@@ -33,7 +33,7 @@ import type { IngestConfig } from './config.js';
 import { createAmendmentRecorder, type LateWrite } from './integrity/amendments.js';
 import { createSealIndex, type SealIndex } from './integrity/seal-index.js';
 import { createNormalizer, type NormalizedMessage } from './normalize.js';
-import { createRecentReadings, seriesKey, type RecentReading } from './recent-readings.js';
+import { createRecentReadings, seriesKey, NO_ENTRY, type EntryHandle } from './recent-readings.js';
 
 export interface PipelineDeps {
   readonly readings: ReadingStore;
@@ -89,7 +89,7 @@ interface PendingItem {
   readonly deadLetter?: NewDeadLetter;
   readonly message?: IncomingMessage;
   /** The duplicate-cache entries of `readings`, marked durable once they are written. */
-  readonly remembered: RecentReading[];
+  readonly remembered: EntryHandle[];
   /** Readings older than INGEST_SEAL_AFTER_S: their day may be sealed. */
   readonly late?: LateWrite[];
   resolve(outcome: AcceptOutcome): void;
@@ -285,7 +285,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         item.resolve('dead_lettered');
         continue;
       }
-      for (const entry of item.remembered) entry.durable = true;
+      for (const entry of item.remembered) recent.markDurable(entry);
       written += item.readings.length;
       item.resolve(item.deadLetter ? 'dead_lettered' : item.readings.length ? 'stored' : 'ignored');
     }
@@ -382,13 +382,13 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   function collect(p: ParsedMessage, normalized: NormalizedMessage): NewItem {
     const { msg, key, nowMs } = p;
     const readings: StoredReading[] = [];
-    const remembered: RecentReading[] = [];
+    const remembered: EntryHandle[] = [];
     const lateBefore = nowMs - config.INGEST_LATE_AFTER_S * 1000;
     // No day ending after this instant is sealed yet: only older readings can amend a sealed day.
     const sealBefore = nowMs - config.INGEST_SEAL_AFTER_S * 1000;
     let late: LateWrite[] | undefined;
-    // One series key per run of readings of the same quantity and kind (recent-readings.ts).
-    let series = '';
+    // One series lookup per run of readings of the same quantity and kind (recent-readings.ts).
+    let series = 0;
     let seriesQuantity = '';
     let seriesKind = '';
     // Counted here and added to the metrics once per message: a prom-client inc() per reading
@@ -400,26 +400,27 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       if (r.quantity !== seriesQuantity || r.kind !== seriesKind) {
         seriesQuantity = r.quantity;
         seriesKind = r.kind;
-        series = seriesKey(key, r.quantity, r.kind);
+        series = recent.seriesId(seriesKey(key, r.quantity, r.kind));
       }
-      const seen = recent.get(series, r.ts);
-      let entry: RecentReading;
-      if (seen && seen.value === r.value) {
+      const seen = recent.find(series, r.ts);
+      const seenValue = seen === NO_ENTRY ? undefined : recent.value(seen);
+      let entry: EntryHandle;
+      if (seenValue === r.value) {
         // An exact duplicate: dropped when its first copy is durable, written again (idempotent)
         // when that copy is still pending, so that this message is acknowledged only once it is.
         duplicates++;
-        if (seen.durable) continue;
+        if (recent.isDurable(seen)) continue;
         entry = seen;
       } else {
-        entry = recent.set(series, r.ts, r.value);
-        if (seen) corrections++;
+        entry = recent.remember(series, r.ts, r.value);
+        if (seenValue !== undefined) corrections++;
       }
       if (r.ts < lateBefore) lateReadings++;
       if (r.ts < sealBefore) {
         // Optional fields assigned, not spread: per-reading spreads were a measurable share of a
         // backfill's CPU (bench/simulate.ts --cpu-prof; every reading of a backfill is late).
         const write: { -readonly [K in keyof LateWrite]: LateWrite[K] } = { reading: r, topic: msg.topic, receivedAtMs: nowMs };
-        if (seen && seen.value !== r.value) write.previousValue = seen.value;
+        if (seenValue !== undefined && seenValue !== r.value) write.previousValue = seenValue;
         if (msg.clientId) write.clientId = msg.clientId;
         (late ??= []).push(write);
       }

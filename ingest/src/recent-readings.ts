@@ -3,64 +3,200 @@
  * value: dropped, or written again while its first copy is not yet durable) from a correction
  * (same series and timestamp, another value: written, counted).
  *
- * Keyed by series, then by timestamp as a number. The key used to be one string per reading
- * (`site/building/meter|quantity|kind|ts`): building and hashing it, and looking it up twice more
- * (once to mark it durable), were 16 % of the pipeline's CPU at 1,000 readings per message, plus
- * the garbage of one string per reading (bench/ingest-stages.ts, `--cpu-prof`). Now a message
- * builds its series key once per run of readings of one quantity and kind, and keeps the entries
- * it remembered, so that marking them durable is a field write, not a lookup.
+ * History of this module, each step from a measurement:
+ * - The key used to be one string per reading (`site/building/meter|quantity|kind|ts`): building
+ *   and hashing it, and looking it up twice more (once to mark it durable), were 16 % of the
+ *   pipeline's CPU at 1,000 readings per message (bench/ingest-stages.ts, `--cpu-prof`). A message
+ *   now resolves its series once per run of readings of one quantity and kind.
+ * - Two generations instead of one LRU map: evicting the oldest key of a large Map one at a time
+ *   was the ingest's hot spot (Map iteration skips deleted slots); dropping a whole generation is
+ *   O(1).
+ * - Typed arrays instead of a `Map<series, Map<ts, { value, durable }>>`: each remembered reading
+ *   was an entry object, a boxed value and a boxed millisecond timestamp (too large for a small
+ *   integer) that lived into V8's old generation and died there. With the cache turning over
+ *   (2,000,000 readings through a cache of 200,000), it cost +2.8 µs per reading (+23 %) at 10
+ *   readings per message and +0.9 µs at 1,000 against no cache at all
+ *   (`npm run bench -- ingest-stages --messages 2000 --dedupe-cache-size 0|200000`,
+ *   docs/PERFORMANCE.md, "What the duplicate cache costs once it is full"). Now a generation is an
+ *   open-addressing hash table of (series id, timestamp) → entry over typed arrays, and an entry is
+ *   a value and a durable flag in typed arrays: remembering a reading allocates nothing.
  *
- * Two generations instead of one LRU map: evicting the oldest key of a large Map one at a time
- * was the ingest's hot spot (Map iteration skips deleted slots); dropping a whole generation is
- * O(1). The capacity counts readings; between capacity/2 and capacity are remembered.
+ * An entry is named by a handle, a number that stays valid, and never names another reading,
+ * after its generation is dropped (marking a dropped entry durable does nothing). A correction
+ * gets a new entry, so that the write of the value it corrects, when confirmed, does not mark the
+ * correction durable. The capacity counts entries; between capacity/2 and capacity are kept.
  */
 
-/** What the ingest remembers of one reading: its value, and whether a write of it is confirmed. */
-export interface RecentReading {
-  readonly value: number;
-  durable: boolean;
-}
-
-type Generation = Map<string, Map<number, RecentReading>>;
+/** The series of readings of one meter, quantity and kind, as `seriesId()` numbers it. */
+export type SeriesId = number;
+/** One remembered reading; `NO_ENTRY` when there is none. */
+export type EntryHandle = number;
+export const NO_ENTRY: EntryHandle = -1;
 
 export interface RecentReadings {
-  /** The newest remembered reading of `series` at `ts`, if any. */
-  get(series: string, ts: number): RecentReading | undefined;
+  /** The number of a series key (`seriesKey()`): resolve it once per run of readings. */
+  seriesId(series: string): SeriesId;
+  /** The newest remembered reading of the series at `ts`, or `NO_ENTRY`. */
+  find(series: SeriesId, ts: number): EntryHandle;
+  /** The value of a remembered reading (a handle `find` just returned). */
+  value(entry: EntryHandle): number;
+  /** Whether a write of the reading is confirmed (a handle `find` just returned). */
+  isDurable(entry: EntryHandle): boolean;
   /**
-   * Remembers `value` as the newest reading of `series` at `ts`, not yet durable, and returns the
-   * entry (mark it durable once written). With a capacity of 0 nothing is remembered.
+   * Remembers `value` as the newest reading of the series at `ts`, not yet durable, and returns
+   * its handle (mark it durable once written). With a capacity of 0 nothing is remembered and
+   * the handle is `NO_ENTRY`.
    */
-  set(series: string, ts: number, value: number): RecentReading;
-  /** Readings remembered in the newer generation (for tests). */
+  remember(series: SeriesId, ts: number, value: number): EntryHandle;
+  /** Records that the reading's write is confirmed; nothing if it was forgotten since. */
+  markDurable(entry: EntryHandle): void;
+  /** Entries in the newer generation (for tests). */
   size(): number;
 }
 
-export function createRecentReadings(capacity: number): RecentReadings {
-  const half = Math.max(1, Math.floor(capacity / 2));
-  let recent: Generation = new Map();
-  let older: Generation = new Map();
-  let recentCount = 0;
+/** Handles are generation × SPAN + entry index; a generation holds at most SPAN entries. */
+const SPAN = 2 ** 24;
+const MAX_HALF = SPAN;
+
+interface Generation {
+  /** Which generation this is (handles carry it). */
+  number: number;
+  /** Hash slots: series id + 1 (0: empty), timestamp, entry index. */
+  readonly slotSeries: Int32Array;
+  readonly slotTs: Float64Array;
+  readonly slotEntry: Int32Array;
+  /** Entries: value and durable flag. */
+  readonly values: Float64Array;
+  readonly durable: Uint8Array;
+  entries: number;
+}
+
+function createGeneration(number: number, half: number): Generation {
+  // At most half entries, so at most half keys: a table of at least twice that keeps probes short.
+  let slots = 16;
+  while (slots < half * 2) slots *= 2;
   return {
-    get(series, ts) {
-      return recent.get(series)?.get(ts) ?? older.get(series)?.get(ts);
-    },
-    set(series, ts, value) {
-      const entry: RecentReading = { value, durable: false };
-      if (capacity === 0) return entry;
-      let byTs = recent.get(series);
-      if (!byTs) recent.set(series, (byTs = new Map()));
-      const before = byTs.size;
-      byTs.set(ts, entry);
-      if (byTs.size > before && ++recentCount >= half) {
-        older = recent;
-        recent = new Map();
-        recentCount = 0;
+    number,
+    slotSeries: new Int32Array(slots),
+    slotTs: new Float64Array(slots),
+    slotEntry: new Int32Array(slots),
+    values: new Float64Array(half),
+    durable: new Uint8Array(half),
+    entries: 0,
+  };
+}
+
+/** A hash of (series, timestamp): MurmurHash3's 32-bit finalizer over both halves of the time. */
+function slotHash(series: number, ts: number): number {
+  let h = Math.imul(ts | 0, 0xcc9e2d51) ^ Math.imul((ts / 4294967296) | 0, 0x1b873593) ^ Math.imul(series, 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** The slot of (series, ts) in `g`: the one holding it, or the empty one where it would go. */
+function probe(g: Generation, series: number, ts: number): number {
+  const mask = g.slotSeries.length - 1;
+  const tag = series + 1;
+  let i = slotHash(series, ts) & mask;
+  for (;;) {
+    const s = g.slotSeries[i]!;
+    if (s === 0 || (s === tag && g.slotTs[i] === ts)) return i;
+    i = (i + 1) & mask;
+  }
+}
+
+export function createRecentReadings(capacity: number): RecentReadings {
+  if (capacity === 0) return createForgetful();
+  const half = Math.min(MAX_HALF, Math.max(1, Math.floor(capacity / 2)));
+  // Series keys to numbers. Bounded by the registered meters × quantities × kinds (only known
+  // meters reach the cache); renumbered, with both generations forgotten, if it ever outgrows
+  // the capacity, so that it cannot grow without bound either way.
+  let ids = new Map<string, number>();
+  let recent = createGeneration(1, half);
+  // The generation before; starts empty (number 0 never matches a handle of a later one).
+  let older = createGeneration(0, half);
+
+  const generationOf = (entry: EntryHandle): Generation | undefined => {
+    const n = Math.floor(entry / SPAN);
+    return n === recent.number ? recent : n === older.number ? older : undefined;
+  };
+  const findIn = (g: Generation, series: number, ts: number): EntryHandle => {
+    if (g.entries === 0) return NO_ENTRY;
+    const i = probe(g, series, ts);
+    return g.slotSeries[i] === 0 ? NO_ENTRY : g.number * SPAN + g.slotEntry[i]!;
+  };
+  const turnOver = () => {
+    // The older generation is forgotten whole, and its arrays hold the new one.
+    const next = older;
+    next.number = recent.number + 1;
+    next.slotSeries.fill(0);
+    next.entries = 0;
+    older = recent;
+    recent = next;
+  };
+
+  return {
+    seriesId(series) {
+      let id = ids.get(series);
+      if (id === undefined) {
+        if (ids.size >= Math.max(capacity, 65_536)) {
+          ids = new Map();
+          turnOver();
+          turnOver();
+        }
+        ids.set(series, (id = ids.size));
       }
-      return entry;
+      return id;
+    },
+    find(series, ts) {
+      const e = findIn(recent, series, ts);
+      return e !== NO_ENTRY ? e : findIn(older, series, ts);
+    },
+    value(entry) {
+      const g = generationOf(entry);
+      return g ? g.values[entry % SPAN]! : NaN;
+    },
+    isDurable(entry) {
+      const g = generationOf(entry);
+      return g !== undefined && g.durable[entry % SPAN] === 1;
+    },
+    remember(series, ts, value) {
+      const g = recent;
+      const e = g.entries++;
+      g.values[e] = value;
+      g.durable[e] = 0;
+      const i = probe(g, series, ts);
+      g.slotSeries[i] = series + 1;
+      g.slotTs[i] = ts;
+      g.slotEntry[i] = e;
+      const handle = g.number * SPAN + e;
+      if (g.entries >= half) turnOver();
+      return handle;
+    },
+    markDurable(entry) {
+      if (entry === NO_ENTRY) return;
+      const g = generationOf(entry);
+      if (g) g.durable[entry % SPAN] = 1;
     },
     size() {
-      return recentCount;
+      return recent.entries;
     },
+  };
+}
+
+/** A capacity of 0: nothing is remembered, every reading is new. */
+function createForgetful(): RecentReadings {
+  return {
+    seriesId: () => 0,
+    find: () => NO_ENTRY,
+    value: () => NaN,
+    isDurable: () => false,
+    remember: () => NO_ENTRY,
+    markDurable() {},
+    size: () => 0,
   };
 }
 

@@ -1,54 +1,137 @@
 /**
- * The ingest's duplicate cache (ingest/src/recent-readings.ts): entries by series and timestamp,
- * two generations of capacity/2, nothing remembered with a capacity of 0.
+ * The ingest's duplicate cache (ingest/src/recent-readings.ts): entries by series and timestamp
+ * in typed-array hash tables, two generations of capacity/2 entries, handles that never name
+ * another reading once their generation is dropped, nothing remembered with a capacity of 0.
  */
 import { describe, expect, it } from 'vitest';
-import { createRecentReadings, seriesKey } from '../../ingest/src/recent-readings.js';
+import { createRecentReadings, NO_ENTRY, seriesKey } from '../../ingest/src/recent-readings.js';
 
-const S = seriesKey('yz/b01/elec', 'electricity', 'interval');
+const KEY = seriesKey('yz/b01/elec', 'electricity', 'interval');
 const T = Date.parse('2026-11-30T00:00:00Z');
 
 describe('recent readings', () => {
   it('remembers by series and timestamp, the newest value winning', () => {
     const recent = createRecentReadings(100);
-    expect(recent.get(S, T)).toBeUndefined();
-    const first = recent.set(S, T, 1.5);
-    expect(first).toEqual({ value: 1.5, durable: false });
-    expect(recent.get(S, T)).toBe(first);
-    expect(recent.get(S, T + 1)).toBeUndefined();
-    expect(recent.get(seriesKey('yz/b01/elec', 'electricity', 'register'), T)).toBeUndefined();
-    const second = recent.set(S, T, 2.5);
-    expect(recent.get(S, T)).toBe(second);
+    const S = recent.seriesId(KEY);
+    expect(recent.seriesId(KEY)).toBe(S);
+    const R = recent.seriesId(seriesKey('yz/b01/elec', 'electricity', 'register'));
+    expect(R).not.toBe(S);
+    expect(recent.find(S, T)).toBe(NO_ENTRY);
+    const first = recent.remember(S, T, 1.5);
+    expect(recent.find(S, T)).toBe(first);
+    expect(recent.value(first)).toBe(1.5);
+    expect(recent.isDurable(first)).toBe(false);
+    expect(recent.find(S, T + 1)).toBe(NO_ENTRY);
+    expect(recent.find(R, T)).toBe(NO_ENTRY);
+    const second = recent.remember(S, T, 2.5);
+    expect(second).not.toBe(first);
+    expect(recent.find(S, T)).toBe(second);
     // Marking the superseded entry durable says nothing of the newer value.
-    first.durable = true;
-    expect(recent.get(S, T)!.durable).toBe(false);
-    expect(recent.size()).toBe(1);
+    recent.markDurable(first);
+    expect(recent.isDurable(first)).toBe(true);
+    expect(recent.isDurable(recent.find(S, T))).toBe(false);
+    recent.markDurable(second);
+    expect(recent.isDurable(recent.find(S, T))).toBe(true);
+    // A correction is an entry of its own (its write is pending on its own).
+    expect(recent.size()).toBe(2);
   });
 
-  it('keeps between capacity/2 and capacity readings: the older generation is dropped whole', () => {
+  it('keeps between capacity/2 and capacity entries: the older generation is dropped whole', () => {
     const recent = createRecentReadings(10);
-    for (let i = 0; i < 4; i++) recent.set(S, T + i, i);
+    const S = recent.seriesId(KEY);
+    const handles = [];
+    for (let i = 0; i < 4; i++) handles.push(recent.remember(S, T + i, i));
     expect(recent.size()).toBe(4);
-    recent.set(S, T + 4, 4); // the fifth fills the generation: it becomes the older one
+    handles.push(recent.remember(S, T + 4, 4)); // the fifth fills the generation: it becomes the older one
     expect(recent.size()).toBe(0);
-    for (let i = 0; i < 5; i++) expect(recent.get(S, T + i)?.value).toBe(i);
-    for (let i = 5; i < 10; i++) recent.set(S, T + i, i);
+    for (let i = 0; i < 5; i++) expect(recent.value(recent.find(S, T + i))).toBe(i);
+    // A handle into the older generation still works.
+    recent.markDurable(handles[2]!);
+    expect(recent.isDurable(recent.find(S, T + 2))).toBe(true);
+    for (let i = 5; i < 10; i++) recent.remember(S, T + i, i);
     // Two generations on: the first five are forgotten, the next five are remembered.
-    for (let i = 0; i < 5; i++) expect(recent.get(S, T + i)).toBeUndefined();
-    for (let i = 5; i < 10; i++) expect(recent.get(S, T + i)?.value).toBe(i);
+    for (let i = 0; i < 5; i++) expect(recent.find(S, T + i)).toBe(NO_ENTRY);
+    for (let i = 5; i < 10; i++) expect(recent.value(recent.find(S, T + i))).toBe(i);
+    // A forgotten handle is never durable, and marking it touches nothing the arrays now hold.
+    expect(recent.isDurable(handles[0]!)).toBe(false);
+    for (const h of handles) recent.markDurable(h);
+    for (let i = 5; i < 10; i++) expect(recent.isDurable(recent.find(S, T + i))).toBe(false);
   });
 
-  it('counts a timestamp once however often it is corrected', () => {
+  it('a timestamp corrected again and again keeps its newest value through turnovers', () => {
     const recent = createRecentReadings(10);
-    for (let v = 0; v < 20; v++) recent.set(S, T, v);
-    expect(recent.size()).toBe(1);
-    expect(recent.get(S, T)?.value).toBe(19);
+    const S = recent.seriesId(KEY);
+    for (let v = 0; v < 23; v++) recent.remember(S, T, v);
+    expect(recent.value(recent.find(S, T))).toBe(22);
   });
 
-  it('remembers nothing with a capacity of 0, and still returns an entry to mark', () => {
+  it('tells apart series and timestamps that differ only in the high or low word of the time', () => {
+    const recent = createRecentReadings(1_000);
+    const a = recent.seriesId('a|electricity|interval');
+    const b = recent.seriesId('b|electricity|interval');
+    const times = [0, 1, 2 ** 32, 2 ** 32 + 1, T, T + 2 ** 32, -1, -900_000, 0.5];
+    times.forEach((ts, i) => {
+      recent.remember(a, ts, i);
+      recent.remember(b, ts, -i);
+    });
+    times.forEach((ts, i) => {
+      expect(recent.value(recent.find(a, ts))).toBe(i);
+      expect(recent.value(recent.find(b, ts))).toBe(-i);
+    });
+    expect(recent.find(a, 3)).toBe(NO_ENTRY);
+  });
+
+  it('matches a Map-based model over a long random sequence with turnovers', () => {
+    const capacity = 200;
+    const recent = createRecentReadings(capacity);
+    // Model: the same two generations, counted in entries, over Maps.
+    let newer = new Map<string, number>();
+    let older = new Map<string, number>();
+    let count = 0;
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let step = 0; step < 20_000; step++) {
+      const meter = `m${rand(7)}|electricity|interval`;
+      const ts = T + rand(60) * 900_000;
+      const value = rand(3);
+      const id = recent.seriesId(meter);
+      const k = `${meter}@${ts}`;
+      const expected = newer.get(k) ?? older.get(k);
+      const found = recent.find(id, ts);
+      expect(found === NO_ENTRY ? undefined : recent.value(found)).toBe(expected);
+      if (expected !== value) {
+        recent.remember(id, ts, value);
+        newer.set(k, value);
+        if (++count >= capacity / 2) {
+          older = newer;
+          newer = new Map();
+          count = 0;
+        }
+      }
+    }
+  });
+
+  it('remembers nothing with a capacity of 0', () => {
     const recent = createRecentReadings(0);
-    const e = recent.set(S, T, 1);
-    expect(e).toEqual({ value: 1, durable: false });
-    expect(recent.get(S, T)).toBeUndefined();
+    const S = recent.seriesId(KEY);
+    const e = recent.remember(S, T, 1);
+    expect(e).toBe(NO_ENTRY);
+    recent.markDurable(e);
+    expect(recent.find(S, T)).toBe(NO_ENTRY);
+  });
+
+  it('renumbers series, forgetting everything, if there are ever more than the cap allows', () => {
+    const recent = createRecentReadings(10);
+    const first = recent.seriesId('s0');
+    recent.remember(first, T, 1);
+    for (let i = 1; i < 65_536; i++) recent.seriesId(`s${i}`);
+    expect(recent.value(recent.find(first, T))).toBe(1);
+    const fresh = recent.seriesId('one more');
+    expect(fresh).toBe(0);
+    expect(recent.find(fresh, T)).toBe(NO_ENTRY);
+    expect(recent.find(recent.seriesId('s0'), T)).toBe(NO_ENTRY);
   });
 });
