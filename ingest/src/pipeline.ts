@@ -277,19 +277,29 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
         logger.error({ err }, 'register events not stored'),
       );
     }
+    // Messages by outcome counted here, once per batch: each message used to be counted by a
+    // `.then` on its own promise with a labelled prom-client inc(), which counted a message the
+    // store refused twice and a message the contract rejected not at all.
     let written = 0;
+    let stored = 0;
+    let deadLettered = 0;
     for (const item of batch) {
       if (refused.has(item)) {
-        metrics.messages.inc({ outcome: 'dead_lettered' });
         metrics.rejections.inc({ code: 'INGEST_STORE_REJECTED' });
+        deadLettered++;
         item.resolve('dead_lettered');
         continue;
       }
       for (const entry of item.remembered) recent.markDurable(entry);
       written += item.readings.length;
+      if (item.deadLetter) deadLettered++;
+      else if (item.readings.length) stored++;
       item.resolve(item.deadLetter ? 'dead_lettered' : item.readings.length ? 'stored' : 'ignored');
     }
     metrics.readings.inc(written);
+    if (stored) metrics.messages.inc({ outcome: 'stored' }, stored);
+    if (deadLettered) metrics.messages.inc({ outcome: 'dead_lettered' }, deadLettered);
+    if (batch.length > stored + deadLettered) metrics.messages.inc({ outcome: 'ignored' }, batch.length - stored - deadLettered);
     settle(batch.length);
   }
 
@@ -440,10 +450,7 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       metrics.rejections.inc({ code: item.deadLetter.code });
       logger.warn({ ...messageLogFields(msg), code: item.deadLetter.code, reason: item.deadLetter.reason }, 'message rejected; dead-lettered');
     }
-    return enqueue(item).then((outcome) => {
-      if (!item.deadLetter) metrics.messages.inc({ outcome });
-      return outcome;
-    });
+    return enqueue(item);
   }
 
   /**
