@@ -52,6 +52,8 @@ export interface RecentReadings {
   markDurable(entry: EntryHandle): void;
   /** Entries in the newer generation (for tests). */
   size(): number;
+  /** Series keys numbered and not yet dropped (for tests). */
+  seriesCount(): number;
 }
 
 /** Handles are generation × SPAN + entry index; a generation holds at most SPAN entries. */
@@ -108,13 +110,27 @@ function probe(g: Generation, series: number, ts: number): number {
   }
 }
 
+/** Series numbers are never reused; past this many, everything is forgotten and numbering restarts. */
+const MAX_SERIES_ID = 2 ** 31 - 2;
+
+interface SeriesNumber {
+  readonly id: SeriesId;
+  /** The generation that was newest when the series was last resolved. */
+  lastGeneration: number;
+}
+
 export function createRecentReadings(capacity: number): RecentReadings {
   if (capacity === 0) return createForgetful();
   const half = Math.min(MAX_HALF, Math.max(1, Math.floor(capacity / 2)));
-  // Series keys to numbers. Bounded by the registered meters × quantities × kinds (only known
-  // meters reach the cache); renumbered, with both generations forgotten, if it ever outgrows
-  // the capacity, so that it cannot grow without bound either way.
-  let ids = new Map<string, number>();
+  // Series keys to numbers. A series not resolved while either live generation was the newer one
+  // has no entry left and is dropped from the map once it holds `pruneAt` keys, so the map stays
+  // in proportion to the series seen recently, not all series ever. Numbers are never reused
+  // (a dropped series that comes back gets a new one), so an entry left under an old number can
+  // never be taken for another series' reading: at worst a duplicate goes unnoticed and is
+  // written again, which is idempotent.
+  let ids = new Map<string, SeriesNumber>();
+  let nextId = 0;
+  let pruneAt = 2 * Math.max(capacity, 65_536);
   let recent = createGeneration(1, half);
   // The generation before; starts empty (number 0 never matches a handle of a later one).
   let older = createGeneration(0, half);
@@ -140,16 +156,23 @@ export function createRecentReadings(capacity: number): RecentReadings {
 
   return {
     seriesId(series) {
-      let id = ids.get(series);
-      if (id === undefined) {
-        if (ids.size >= Math.max(capacity, 65_536)) {
+      let s = ids.get(series);
+      if (s === undefined) {
+        if (ids.size >= pruneAt) {
+          for (const [key, n] of ids) if (n.lastGeneration < older.number) ids.delete(key);
+          // Everything still live: let the map grow rather than scan it for every new series.
+          if (ids.size * 2 > pruneAt) pruneAt = ids.size * 2;
+        }
+        if (nextId > MAX_SERIES_ID) {
           ids = new Map();
+          nextId = 0;
           turnOver();
           turnOver();
         }
-        ids.set(series, (id = ids.size));
+        ids.set(series, (s = { id: nextId++, lastGeneration: 0 }));
       }
-      return id;
+      s.lastGeneration = recent.number;
+      return s.id;
     },
     find(series, ts) {
       const e = findIn(recent, series, ts);
@@ -184,6 +207,9 @@ export function createRecentReadings(capacity: number): RecentReadings {
     size() {
       return recent.entries;
     },
+    seriesCount() {
+      return ids.size;
+    },
   };
 }
 
@@ -197,6 +223,7 @@ function createForgetful(): RecentReadings {
     remember: () => NO_ENTRY,
     markDurable() {},
     size: () => 0,
+    seriesCount: () => 0,
   };
 }
 

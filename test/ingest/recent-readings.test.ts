@@ -123,15 +123,31 @@ describe('recent readings', () => {
     expect(recent.find(S, T)).toBe(NO_ENTRY);
   });
 
-  it('renumbers series, forgetting everything, if there are ever more than the cap allows', () => {
+  it('drops series not seen in either live generation, never reusing their numbers', () => {
     const recent = createRecentReadings(10);
     const first = recent.seriesId('s0');
     recent.remember(first, T, 1);
-    for (let i = 1; i < 65_536; i++) recent.seriesId(`s${i}`);
-    expect(recent.value(recent.find(first, T))).toBe(1);
-    const fresh = recent.seriesId('one more');
-    expect(fresh).toBe(0);
-    expect(recent.find(fresh, T)).toBe(NO_ENTRY);
-    expect(recent.find(recent.seriesId('s0'), T)).toBe(NO_ENTRY);
+    // 200,000 other series, each with a reading: many turnovers, and the map is pruned.
+    for (let i = 1; i <= 200_000; i++) recent.remember(recent.seriesId(`s${i}`), T, i);
+    expect(recent.seriesCount()).toBeLessThanOrEqual(2 * 65_536);
+    // s0 was dropped: it comes back under a new number, and its old entries (long forgotten
+    // here) could never be found under another series.
+    const again = recent.seriesId('s0');
+    expect(again).not.toBe(first);
+    expect(recent.find(again, T)).toBe(NO_ENTRY);
+    // Series of the live generations keep their numbers and their readings.
+    const last = recent.seriesId('s200000');
+    expect(recent.value(recent.find(last, T))).toBe(200_000);
+  });
+
+  it('keeps the numbers of series still in use however many there are', () => {
+    const recent = createRecentReadings(1_000_000);
+    const keys = Array.from({ length: 150_000 }, (_, i) => `m${i}|electricity|interval`);
+    const ids = keys.map((k) => recent.seriesId(k));
+    keys.forEach((k, i) => recent.remember(ids[i]!, T, i));
+    // More live series than the map's first pruning point: nothing is dropped, nothing renumbered.
+    expect(keys.filter((k, i) => recent.seriesId(k) !== ids[i])).toEqual([]);
+    expect(recent.seriesCount()).toBe(150_000);
+    expect(keys.filter((k, i) => recent.value(recent.find(ids[i]!, T)) !== i)).toEqual([]);
   });
 });
