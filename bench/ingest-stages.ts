@@ -128,17 +128,23 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number,
   await registry.init();
   const pipeline = createIngestPipeline({ readings: store, registry, clock: () => nowMs }, configWith(ingestConfigSchema, overrides));
   const topics = Array.from({ length: METERS }, (_, i) => readingsTopic(meterOf(i)));
+  // The first message of each meter, untimed: it registers the meter, which a running ingest does
+  // once per meter, and while that waits every later message would queue behind it on the
+  // normalizing chain. Timed, as in a running ingest, is the path of known meters.
+  await Promise.all(messages.slice(0, METERS).map((payload, i) => pipeline.accept({ topic: topics[i]!, payload })));
+  await pipeline.drain();
   // CPU time, not wall time: the pipeline waits for its flush timer between batches.
   const cpu = process.cpuUsage();
-  await Promise.all(messages.map((payload, i) => pipeline.accept({ topic: topics[i % METERS]!, payload })));
+  await Promise.all(messages.slice(METERS).map((payload, i) => pipeline.accept({ topic: topics[(i + METERS) % METERS]!, payload })));
   await pipeline.drain();
   const used = process.cpuUsage(cpu);
   const pipelineMs = (used.user + used.system) / 1000;
+  const timed = (messages.length - METERS) * perMessage;
   await pipeline.close();
   await registry.close();
   if (store.lines() !== total) throw new Error(`pipeline stored ${store.lines()} of ${total} readings`);
   const us = (ms: number) => (ms * 1000) / total;
-  return { parse: us(parse), normalize: us(normalize), dedupe: us(dedupe), line: us(line), point: us(point), pipeline: us(pipelineMs) };
+  return { parse: us(parse), normalize: us(normalize), dedupe: us(dedupe), line: us(line), point: us(point), pipeline: (pipelineMs * 1000) / timed };
 }
 
 export const CLI = defineBench({
@@ -168,15 +174,16 @@ export async function main(argv: string[]): Promise<void> {
   const rows: string[][] = [];
   for (const perMessage of perMessages) {
     const nowMs = Date.now();
-    // Fewer messages when each is small, so every row times a comparable number of readings.
-    const messages = payloads(Math.max(count, Math.round((count * 1000) / perMessage / 10)), perMessage, nowMs);
+    // Fewer messages when each is small, so every row times a comparable number of readings; and
+    // one more per meter, the pipeline's untimed first message of each meter.
+    const messages = payloads(METERS + Math.max(count, Math.round((count * 1000) / perMessage / 10)), perMessage, nowMs);
     await repetition(messages, perMessage, nowMs, overrides);
     const runs: StageTimes[] = [];
     for (let i = 0; i < reps; i++) runs.push(await repetition(messages, perMessage, nowMs, overrides));
     const m = (k: keyof StageTimes) => median(runs.map((r) => r[k]));
     rows.push([
       String(perMessage),
-      String(messages.length * perMessage),
+      String((messages.length - METERS) * perMessage),
       m('parse').toFixed(2),
       m('normalize').toFixed(2),
       m('dedupe').toFixed(2),
@@ -202,6 +209,6 @@ export async function main(argv: string[]): Promise<void> {
         { header: 'pipeline readings/s (one core)', align: 'right' },
       ],
       rows,
-    ) + '\n\nµs of CPU per reading, medians of the repetitions; "whole pipeline" includes validation, normalization, duplicate keys, batching and line protocol, not HTTP.\n',
+    ) + '\n\nµs of CPU per reading, medians of the repetitions; "whole pipeline" includes validation, normalization, duplicate keys, batching and line protocol, not HTTP, for meters the pipeline knows (the first message of each meter, which registers it, is not timed).\n',
   );
 }
