@@ -35,7 +35,7 @@ export const ingestConfigSchema = z.object({
   INGEST_LATE_AFTER_S: envInt(3600, 1, 86_400 * 365).describe('A reading older than this when received counts as late (it is stored all the same)'),
   INGEST_RETRY_MAX_DELAY_MS: envInt(30_000, 100, 600_000).describe('Longest back-off between retries of a failed store write'),
   INGEST_REGISTER_LOOKBACK_S: envInt(35 * 86_400, 3600, 400 * 86_400).describe('Register history kept per meter to turn cumulative registers into intervals (late readings older than this reload it from the store)'),
-  INGEST_DEDUPE_CACHE_SIZE: envInt(200_000, 0, 10_000_000).describe('Recent reading keys remembered to drop exact duplicates'),
+  INGEST_DEDUPE_CACHE_SIZE: envInt(200_000, 0, 10_000_000).describe('Recent readings remembered to drop exact duplicates (two generations; 40-75 bytes each, allocated at start)'),
   INGEST_CLOSE_TIMEOUT_MS: envInt(10_000, 0, 600_000).describe('On shutdown, how long to wait for pending messages to become durable before disconnecting without acknowledging them'),
   INGEST_SEAL_INTERVAL_S: envInt(3600, 0, 7 * 86_400).describe('How often the ingest seals closed local days of stored readings (Merkle root per series and day, chained per series; docs/integrity.md); 0 = off (then seal with `wattproof seal`). Stream workers (INGEST_STREAM_REDIS_URL) never seal: run one `wattproof seal` on a timer'),
   INGEST_SEAL_AFTER_S: envInt(DEFAULT_SEAL_AFTER_S, 3600, 400 * 86_400).describe('Lateness allowance: a local day is sealed once its end is this long past; a reading written into a sealed day is recorded as an amendment and the day sealed again'),
