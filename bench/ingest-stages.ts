@@ -99,11 +99,12 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number,
     const { site, building, meter: name } = meterOf(i);
     const meter = `${site}/${building}/${name}`;
     let series = -1;
-    let runOf = '';
+    let quantity = '';
+    let kind = '';
     for (const r of rs) {
-      if (r.quantity + r.kind !== runOf) {
-        runOf = r.quantity + r.kind;
-        series = cache.seriesId(seriesKey(meter, r.quantity, r.kind));
+      if (r.quantity !== quantity || r.kind !== kind) {
+        ({ quantity, kind } = r);
+        series = cache.seriesId(seriesKey(meter, quantity, kind));
       }
       const seen = cache.find(series, r.ts);
       if (seen !== NO_ENTRY && cache.value(seen) === r.value) duplicates++;
@@ -135,7 +136,7 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number,
   await pipeline.drain();
   // CPU time, not wall time: the pipeline waits for its flush timer between batches.
   const cpu = process.cpuUsage();
-  await Promise.all(messages.slice(METERS).map((payload, i) => pipeline.accept({ topic: topics[(i + METERS) % METERS]!, payload })));
+  await Promise.all(messages.slice(METERS).map((payload, i) => pipeline.accept({ topic: topics[i % METERS]!, payload })));
   await pipeline.drain();
   const used = process.cpuUsage(cpu);
   const pipelineMs = (used.user + used.system) / 1000;

@@ -280,26 +280,23 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     // Messages by outcome counted here, once per batch: each message used to be counted by a
     // `.then` on its own promise with a labelled prom-client inc(), which counted a message the
     // store refused twice and a message the contract rejected not at all.
+    const outcomes: Record<AcceptOutcome, number> = { stored: 0, dead_lettered: 0, ignored: 0 };
     let written = 0;
-    let stored = 0;
-    let deadLettered = 0;
     for (const item of batch) {
+      let outcome: AcceptOutcome;
       if (refused.has(item)) {
         metrics.rejections.inc({ code: 'INGEST_STORE_REJECTED' });
-        deadLettered++;
-        item.resolve('dead_lettered');
-        continue;
+        outcome = 'dead_lettered';
+      } else {
+        for (const entry of item.remembered) recent.markDurable(entry);
+        written += item.readings.length;
+        outcome = item.deadLetter ? 'dead_lettered' : item.readings.length ? 'stored' : 'ignored';
       }
-      for (const entry of item.remembered) recent.markDurable(entry);
-      written += item.readings.length;
-      if (item.deadLetter) deadLettered++;
-      else if (item.readings.length) stored++;
-      item.resolve(item.deadLetter ? 'dead_lettered' : item.readings.length ? 'stored' : 'ignored');
+      outcomes[outcome]++;
+      item.resolve(outcome);
     }
     metrics.readings.inc(written);
-    if (stored) metrics.messages.inc({ outcome: 'stored' }, stored);
-    if (deadLettered) metrics.messages.inc({ outcome: 'dead_lettered' }, deadLettered);
-    if (batch.length > stored + deadLettered) metrics.messages.inc({ outcome: 'ignored' }, batch.length - stored - deadLettered);
+    for (const [outcome, n] of Object.entries(outcomes)) if (n) metrics.messages.inc({ outcome }, n);
     settle(batch.length);
   }
 
