@@ -39,7 +39,7 @@ import {
   type BucketTotals,
 } from './buckets.js';
 import { storeError } from './errors.js';
-import { createLineEncoder, LINE_PROTOCOL_NAMES } from './line-protocol.js';
+import { encodeLineProtocol, LINE_PROTOCOL_NAMES } from './line-protocol.js';
 
 const MEASUREMENT = LINE_PROTOCOL_NAMES.measurement;
 const TAG = LINE_PROTOCOL_NAMES.tag;
@@ -261,7 +261,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
     return body.results?.flatMap((r) => r.series ?? []) ?? [];
   }
 
-  async function writeChunk(body: string, lines: number): Promise<void> {
+  async function writeChunk(body: Buffer, lines: number): Promise<void> {
     const wire = version ?? (await detectVersion());
     const url =
       wire === 'v1'
@@ -347,23 +347,23 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
     async write(readings) {
       if (readings.length === 0) return;
       await ready();
-      const chunks: Array<{ body: string; lines: number }> = [];
+      const chunks: Array<{ body: Buffer; lines: number }> = [];
       for (let i = 0; i < readings.length; i += batchPoints) {
-        const slice = readings.slice(i, i + batchPoints);
-        let body: string;
+        const end = Math.min(readings.length, i + batchPoints);
+        let body: Buffer;
         try {
-          body = slice.map(createLineEncoder()).join('\n');
+          body = encodeLineProtocol(readings, i, end);
         } catch (cause) {
           throw storeError('STORE_WRITE_FAILED', `cannot encode a reading for InfluxDB: ${(cause as Error).message}`, { cause, retriable: false });
         }
-        chunks.push({ body, lines: slice.length });
+        chunks.push({ body, lines: end - i });
       }
       // A few requests in flight; the first failure is reported once all in flight settled.
       let next = 0;
       let failure: unknown;
       const worker = async (): Promise<void> => {
         while (failure === undefined && next < chunks.length) {
-          const chunk = chunks[next++] as { body: string; lines: number };
+          const chunk = chunks[next++] as { body: Buffer; lines: number };
           try {
             await writeChunk(chunk.body, chunk.lines);
           } catch (err) {

@@ -1,16 +1,23 @@
 /**
  * The ingest's own line-protocol encoder (ingest/src/stores/line-protocol.ts) against the official
- * client's `Point#toLineProtocol`, the reference it replaced for speed: identical lines for
- * generated readings, including tag values that need escaping and series that change mid-batch.
+ * client's `Point#toLineProtocol`, the reference it replaced for speed: the same bytes as the
+ * reference's lines joined by newlines and encoded as UTF-8, for generated readings, including tag
+ * values that need escaping or are not ASCII, prefixes long enough to make the buffer grow, series
+ * that change mid-batch and sub-ranges of a batch.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StoredReading } from '@wattproof/core';
-import { createLineEncoder, referenceLineProtocol } from '../../../ingest/src/stores/line-protocol.js';
+import { encodeLineProtocol, referenceLineProtocol } from '../../../ingest/src/stores/line-protocol.js';
 
 const reference = referenceLineProtocol;
 
-const text = fc.oneof(fc.constantFrom('s1', 'b-01', 'm.main', 'a b', 'x,y', 'k=v', 'tab\there', 'new\nline', 'back\\slash', 'ü€'), fc.string({ minLength: 1, maxLength: 12 }));
+const text = fc.oneof(
+  fc.constantFrom('s1', 'b-01', 'm.main', 'a b', 'x,y', 'k=v', 'tab\there', 'new\nline', 'back\\slash', 'ü€', '渝中区'),
+  fc.string({ minLength: 1, maxLength: 12 }),
+  fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' }),
+  fc.string({ minLength: 100, maxLength: 300, unit: 'binary' }),
+);
 const reading: fc.Arbitrary<StoredReading> = fc
   .record({
     site: text,
@@ -31,24 +38,35 @@ const reading: fc.Arbitrary<StoredReading> = fc
 describe('line protocol', () => {
   it('writes what Point#toLineProtocol writes, reading by reading, across series changes', () => {
     fc.assert(
-      fc.property(fc.array(reading, { minLength: 1, maxLength: 30 }), (rs) => {
+      fc.property(fc.array(reading, { minLength: 1, maxLength: 30 }), fc.nat(), fc.nat(), (rs, a, b) => {
         // Runs of the same series too, as messages bring them: the cached prefix must follow every change.
         const batch = rs.flatMap((r, i) => (i % 3 === 0 ? [r, { ...r, ts: r.ts + 900_000, value: r.value / 2 }] : [r]));
-        const encode = createLineEncoder();
-        expect(batch.map(encode)).toEqual(batch.map(reference));
+        expect(encodeLineProtocol(batch).toString('utf8')).toBe(batch.map(reference).join('\n'));
+        // A chunk of a batch, as the store splits large writes.
+        const start = a % batch.length;
+        const end = start + (b % (batch.length - start + 1));
+        expect(encodeLineProtocol(batch, start, end).toString('utf8')).toBe(batch.slice(start, end).map(reference).join('\n'));
       }),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
+  });
+
+  it('writes timestamps and intervals of every magnitude as String does', () => {
+    const base: StoredReading = { site: 's', building: 'b', meter: 'm', quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: 0, value: 1, intervalS: 1 };
+    const numbers = [0, -0, 1, 9, 10, 99_999_999, 100_000_000, 100_000_001, 1_764_547_200_000, 9_999_999_999_999_999, 1e16, 1e21, -1, -1_764_547_200_000, 2 ** 31, 2 ** 53];
+    // Point refuses an integer field outside int64 (the contract bounds intervals far below that).
+    const batch = numbers.flatMap((n) => [{ ...base, ts: n }, ...(Math.abs(n) < 2 ** 63 ? [{ ...base, ts: n, intervalS: n }] : [])]);
+    expect(encodeLineProtocol(batch).toString('utf8')).toBe(batch.map(reference).join('\n'));
   });
 
   it('refuses a value InfluxDB cannot store, as Point does', () => {
     const r: StoredReading = { site: 's', building: 'b', meter: 'm', quantity: 'electricity', kind: 'instant', unit: 'kW', ts: 1, value: Number.NaN };
     expect(() => reference(r)).toThrow();
-    expect(() => createLineEncoder()(r)).toThrow(/invalid float value/);
+    expect(() => encodeLineProtocol([r])).toThrow(/invalid float value/);
   });
 
   it('leaves out an empty tag value, as Point does', () => {
     const r = { site: 's', building: '', meter: 'm', quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: 5, value: 2, intervalS: 900 } as StoredReading;
-    expect(createLineEncoder()(r)).toBe(reference(r));
+    expect(encodeLineProtocol([r]).toString('utf8')).toBe(reference(r));
   });
 });
