@@ -216,6 +216,6 @@ export async function main(argv: string[]): Promise<void> {
         { header: 'pipeline readings/s (one core)', align: 'right' },
       ],
       rows,
-    ) + '\n\nµs of CPU per reading, medians of the repetitions; "line protocol" and "Point" make UTF-8 request bodies of the InfluxDB store's default batch (Point's lines joined and encoded); "whole pipeline" includes validation, normalization, duplicate keys, batching and line protocol, not HTTP, for meters the pipeline knows (the first message of each meter, which registers it, is not timed).\n',
+    ) + '\n\nµs of CPU per reading, medians of the repetitions; "line protocol" and "Point" make UTF-8 request bodies of the default batch size of the InfluxDB store (for Point, its lines joined and encoded); "whole pipeline" includes validation, normalization, duplicate keys, batching and line protocol, not HTTP, for meters the pipeline knows (the first message of each meter, which registers it, is not timed).\n',
   );
 }
