@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@wattproof/core';
 import { CONFIG_SECTIONS } from '../../bin/commands/config.js';
 import { GATEWAY_NODE_ARGS } from '../../bench/lib/brokers.js';
+import { INGEST_NODE_ARGS } from '../../bench/lib/node-process.js';
 import { USAGE } from '../../bin/cli.js';
 import { createServer, type Server } from 'node:http';
 import { keyedFetch } from '../support/api-keys.js';
@@ -241,8 +242,12 @@ describe('docker-compose.yml structure', () => {
     for (const name of ['ingest', 'api']) expect(service(name).environment?.READINGS_STORE, name).toBe('influxdb');
   });
 
-  it('runs the gateway with the Node arguments the benchmarks measure it with', () => {
+  it('runs the gateway and the ingest with the Node arguments the benchmarks measure them with', () => {
     expect(service('gateway').environment?.NODE_OPTIONS?.split(' ')).toEqual([...GATEWAY_NODE_ARGS]);
+    // The image's entrypoint with the flags between node and the script.
+    const entrypoint = execForm(runtimeStage.instructions.find((i) => i.op === 'ENTRYPOINT')!.args);
+    expect(service('ingest').entrypoint).toEqual([entrypoint[0], ...INGEST_NODE_ARGS, ...entrypoint.slice(1)]);
+    for (const name of wattproofServices.filter((n) => n !== 'ingest')) expect(service(name).entrypoint, name).toBeUndefined();
   });
 
   it('keeps state in named volumes and mounts only files of this repository', () => {

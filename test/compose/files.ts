@@ -27,6 +27,7 @@ export interface ComposeService {
   readonly environment?: Record<string, string>;
   readonly env_file?: string[];
   readonly ports?: string[];
+  readonly entrypoint?: string[];
   readonly command?: string[];
   readonly restart?: string;
   readonly healthcheck?: Healthcheck;
