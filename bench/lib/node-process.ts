@@ -71,7 +71,10 @@ export function startNodeProcess(label: string, args: readonly string[], env: Re
  * and cost full collections. Without it, at 10 readings per message and 40,000 readings/s, the
  * ingest used 8.17 instead of 9.85 µs of CPU per stored reading (medians of 7 alternating runs
  * each; at 1,000 readings per message 4.57 against 4.89, 3 each) and its scavenges took 40 instead
- * of 780 ms in one pair of runs (docs/PERFORMANCE.md, "The ingest without pretenuring").
+ * of 780 ms in one pair of runs (docs/PERFORMANCE.md, "The ingest without pretenuring"). The
+ * cost: a year's backfill (messages of about 1,000 readings held for seconds under back-pressure)
+ * took 7.57 and 8.20 µs per reading against 6.61 with V8's default (one run without), still well
+ * under its 10-minute target; the live stream was chosen over the occasional backfill.
  */
 export const INGEST_NODE_ARGS: readonly string[] = ['--no-allocation-site-pretenuring'];
 
