@@ -49,6 +49,13 @@ function payloads(count: number, perMessage: number, nowMs: number): Buffer[] {
 const pointLine = referenceLineProtocol;
 const utf8 = new TextEncoder();
 
+/** Bytes of the request bodies the InfluxDB store makes of `readings`: chunks of its default batch. */
+function requestBodyBytes(readings: readonly StoredReading[]): number {
+  let bytes = 0;
+  for (let i = 0; i < readings.length; i += DEFAULT_INFLUX_BATCH_POINTS) bytes += encodeLineProtocol(readings, i, Math.min(readings.length, i + DEFAULT_INFLUX_BATCH_POINTS)).length;
+  return bytes;
+}
+
 /** A reading store that encodes every write as line protocol and keeps nothing (what the InfluxDB adapter does before its HTTP request). */
 function encodingStore(): ReadingStore & { lines(): number } {
   const inner = createMemoryReadingStore();
@@ -57,9 +64,7 @@ function encodingStore(): ReadingStore & { lines(): number } {
     ...inner,
     name: 'line-protocol (discarded)',
     async write(readings) {
-      for (let i = 0; i < readings.length; i += DEFAULT_INFLUX_BATCH_POINTS) {
-        if (encodeLineProtocol(readings, i, Math.min(readings.length, i + DEFAULT_INFLUX_BATCH_POINTS)).length > 0) lines += Math.min(readings.length - i, DEFAULT_INFLUX_BATCH_POINTS);
-      }
+      if (requestBodyBytes(readings) > 0) lines += readings.length;
     },
     lines: () => lines,
   };
@@ -122,8 +127,7 @@ async function repetition(messages: Buffer[], perMessage: number, nowMs: number,
   // (for Point, its lines joined and encoded, as fetch encoded the string body the store sent before).
   const all = normalized.flat();
   t = performance.now();
-  let bytes = 0;
-  for (let i = 0; i < all.length; i += DEFAULT_INFLUX_BATCH_POINTS) bytes += encodeLineProtocol(all, i, Math.min(all.length, i + DEFAULT_INFLUX_BATCH_POINTS)).length;
+  let bytes = requestBodyBytes(all);
   const line = performance.now() - t;
   t = performance.now();
   for (let i = 0; i < all.length; i += DEFAULT_INFLUX_BATCH_POINTS) bytes -= utf8.encode(all.slice(i, i + DEFAULT_INFLUX_BATCH_POINTS).map(pointLine).join('\n')).length;
