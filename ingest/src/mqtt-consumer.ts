@@ -5,10 +5,15 @@
  * MQTT.js sends the PUBACK as soon as `handleMessage`'s callback runs and does not read the next
  * packet before that, which would allow one message per store write. So the callback runs at
  * once (reading goes on, up to INGEST_MAX_PENDING_MESSAGES unacknowledged messages, then it
- * waits: back-pressure on the TCP stream), and the PUBACK packet itself is held back here
- * until the message is durable. Held PUBACKs of a connection that dropped are discarded: the
- * broker redelivers those messages on the new connection and they are written again
- * (idempotently).
+ * waits: back-pressure on the TCP stream), and MQTT.js's PUBACK is swallowed: this module writes
+ * the PUBACKs itself, once a message is durable and every message that arrived before it is
+ * settled. Held PUBACKs of a connection that dropped are discarded: the broker redelivers those
+ * messages on the new connection and they are written again (idempotently).
+ *
+ * Before, MQTT.js's own PUBACK packet was held and sent on release. At the pending bound, where
+ * the callback waits for room, a message could settle before MQTT.js asked to send its PUBACK:
+ * a durable message then never got one, and a failed one got one (an acknowledged reading
+ * lost). test/ingest/mqtt-consumer.test.ts holds both cases.
  */
 import { connect, type IClientOptions, type MqttClient, type IPublishPacket, type Packet } from 'mqtt';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -48,8 +53,28 @@ interface HeldAck {
   /** The PUBLISH's topic and packet id (for logs). */
   readonly topic: string;
   readonly messageId: number;
+  /** Durable: its PUBACK goes out once every message before it is settled. */
   done: boolean;
-  send?: () => void;
+}
+
+/**
+ * PUBACKs (MQTT 3.1.1 §3.4: 0x40, remaining length 2, the packet id big-endian) for
+ * `messageIds`, one after another in one buffer: a batch that became durable goes to the
+ * socket in one write. Through MQTT.js each PUBACK was its own `writeToStream` (a packet object,
+ * two buffers, a cork and a `process.nextTick`); that path was 5.7 % of the ingest's sampled CPU
+ * at 10 readings per message and 40,000 readings/s (`npm run bench -- ingest --cpu-prof`,
+ * 2026-12-02, docs/PERFORMANCE.md).
+ */
+export function encodePubacks(messageIds: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(messageIds.length * 4);
+  for (let i = 0, o = 0; i < messageIds.length; i++, o += 4) {
+    const id = messageIds[i]!;
+    buf[o] = 0x40;
+    buf[o + 1] = 0x02;
+    buf[o + 2] = id >>> 8;
+    buf[o + 3] = id & 0xff;
+  }
+  return buf;
 }
 
 /** Messages named in the "connection closed" log line at most (all are counted). */
@@ -63,7 +88,14 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
   const metrics = {
     // Counted when the connection drops, not from the DUP flag: aedes does not set DUP on redelivery.
     redeliveries: new Counter({ name: 'wattproof_ingest_redeliveries_total', help: 'QoS 1 messages whose PUBACK was still held when the broker connection dropped; the broker delivers them again', registers: [registry] }),
-    unacked: new Gauge({ name: 'wattproof_ingest_unacknowledged_messages', help: 'QoS 1 messages received and not yet acknowledged to the broker (or dropped with their connection)', registers: [registry] }),
+    unacked: new Gauge({
+      name: 'wattproof_ingest_unacknowledged_messages',
+      help: 'QoS 1 messages received and not yet acknowledged to the broker (or dropped with their connection)',
+      registers: [registry],
+      collect() {
+        this.set(order.length);
+      },
+    }),
     connected: new Gauge({ name: 'wattproof_ingest_broker_connected', help: '1 while connected to the broker', registers: [registry] }),
     reconnects: new Counter({ name: 'wattproof_ingest_broker_reconnects_total', help: 'Connections to the broker after the first one', registers: [registry] }),
     // Read at scrape time, not set per message (the per-message path stays free of metric updates).
@@ -81,18 +113,34 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
   let connects = 0;
   let client: MqttClient | undefined;
   let generation = 0;
-  // Acks in arrival order; the head is released when done.
+  // Acks in arrival order; the heads are released when done.
   const order: HeldAck[] = [];
-  const byMessageId = new Map<number, HeldAck>();
+  const ackIds: number[] = [];
+  let releaseQueued = false;
   const waitingForRoom: Array<() => void> = [];
   let closing = false;
 
+  /**
+   * Writes the PUBACKs of the settled messages at the head of `order`, of this connection, in one
+   * write. Queued as a microtask, so that the messages of a batch that became durable together
+   * (their promises settle in one go) are acknowledged together.
+   */
   function release(): void {
-    while (order.length && order[0]!.done) {
-      const head = order.shift()!;
-      if (head.generation === generation) head.send?.();
-    }
-    metrics.unacked.set(order.length);
+    releaseQueued = false;
+    let n = 0;
+    while (n < order.length && order[n]!.done) n++;
+    if (n === 0) return;
+    ackIds.length = 0;
+    for (let i = 0; i < n; i++) if (order[i]!.generation === generation) ackIds.push(order[i]!.messageId);
+    order.splice(0, n);
+    const stream = client?.stream;
+    if (ackIds.length && client?.connected && stream && !stream.destroyed) stream.write(encodePubacks(ackIds));
+  }
+
+  function queueRelease(): void {
+    if (releaseQueued) return;
+    releaseQueued = true;
+    queueMicrotask(release);
   }
 
   /** Room for one more message: below both bounds (a message larger than the byte bound still goes in alone). */
@@ -129,16 +177,10 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
       client = c;
       const originalSend = (c as unknown as { _sendPacket: SendPacket })._sendPacket.bind(c);
       (c as unknown as { _sendPacket: SendPacket })._sendPacket = (packet, cb, cbStorePut, noStore) => {
-        if (packet.cmd === 'puback' && typeof packet.messageId === 'number') {
-          const held = byMessageId.get(packet.messageId);
-          if (held && !held.send) {
-            byMessageId.delete(packet.messageId);
-            held.send = () => originalSend(packet, undefined, cbStorePut, noStore);
-            cb?.();
-            release();
-            return;
-          }
-        }
+        // Every PUBACK MQTT.js would send answers a QoS 1 PUBLISH that went through handleMessage
+        // below (MQTT 3.1.1: no reason codes), and `release` writes those: MQTT.js's is dropped,
+        // and its callback (which lets MQTT.js read the next packet) runs now.
+        if (packet.cmd === 'puback') return cb?.();
         originalSend(packet, cb, cbStorePut, noStore);
       };
       c.handleMessage = (packet: IPublishPacket, callback: (err?: Error) => void) => {
@@ -161,23 +203,20 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
         }
         const held: HeldAck = { generation, topic: packet.topic, messageId: packet.messageId, done: false };
         order.push(held);
-        metrics.unacked.set(order.length);
-        byMessageId.set(packet.messageId, held);
         deps.accept(msg).then(
           () => {
             held.done = true;
             releaseBytes();
-            release();
+            queueRelease();
             onRoom();
           },
           (err: unknown) => {
             // Not durable: never acknowledge; the broker redelivers after a reconnect.
             logger.error({ ...messageLogFields(msg), err }, 'message not durable; it will be redelivered');
-            byMessageId.forEach((v, k) => v === held && byMessageId.delete(k));
             const i = order.indexOf(held);
             if (i >= 0) order.splice(i, 1);
             releaseBytes();
-            release();
+            queueRelease();
             onRoom();
           },
         );
@@ -189,7 +228,6 @@ export function createMqttConsumer(deps: ConsumerDeps, config: ConsumerConfig) {
         const held = order.filter((h) => h.generation === generation);
         metrics.redeliveries.inc(held.length);
         generation++;
-        byMessageId.clear();
         metrics.connected.set(0);
         if (!closing) {
           const messages = held.slice(0, REDELIVERED_LOG_MAX_MESSAGES).map((h) => ({ topic: h.topic, messageId: String(h.messageId) }));
