@@ -117,6 +117,8 @@ interface SeriesNumber {
   readonly id: SeriesId;
   /** The generation that was newest when the series was last resolved. */
   lastGeneration: number;
+  /** The latest timestamp ever remembered under this number (-Infinity: none). */
+  newestTs: number;
 }
 
 export function createRecentReadings(capacity: number): RecentReadings {
@@ -129,6 +131,10 @@ export function createRecentReadings(capacity: number): RecentReadings {
   // never be taken for another series' reading: at worst a duplicate goes unnoticed and is
   // written again, which is idempotent.
   let ids = new Map<string, SeriesNumber>();
+  // The same by number, for `remember` and `find` of a series other than the one `seriesId` last
+  // resolved (`current`, the pipeline's case: one series per run of readings).
+  let byId = new Map<SeriesId, SeriesNumber>();
+  let current: SeriesNumber | undefined;
   let nextId = 0;
   let pruneAt = 2 * Math.max(capacity, 65_536);
   let recent = createGeneration(1, half);
@@ -159,22 +165,37 @@ export function createRecentReadings(capacity: number): RecentReadings {
       let s = ids.get(series);
       if (s === undefined) {
         if (ids.size >= pruneAt) {
-          for (const [key, n] of ids) if (n.lastGeneration < older.number) ids.delete(key);
+          for (const [key, n] of ids) {
+            if (n.lastGeneration < older.number) {
+              ids.delete(key);
+              byId.delete(n.id);
+            }
+          }
           // Everything still live: let the map grow rather than scan it for every new series.
           if (ids.size * 2 > pruneAt) pruneAt = ids.size * 2;
         }
         if (nextId > MAX_SERIES_ID) {
           ids = new Map();
+          byId = new Map();
           nextId = 0;
           turnOver();
           turnOver();
         }
-        ids.set(series, (s = { id: nextId++, lastGeneration: 0 }));
+        ids.set(series, (s = { id: nextId++, lastGeneration: 0, newestTs: Number.NEGATIVE_INFINITY }));
+        byId.set(s.id, s);
       }
       s.lastGeneration = recent.number;
+      current = s;
       return s.id;
     },
     find(series, ts) {
+      // A reading later than any remembered of its series (a meter's next reading, nearly every
+      // reading) is not in either table: no probe. The probes of both generations, each a cache
+      // miss or three in tables of millions of slots, were 7 % of the ingest's sampled CPU at 10
+      // readings per message and 40,000 readings/s (`npm run bench -- ingest --cpu-prof`,
+      // 2026-12-02, docs/PERFORMANCE.md "The duplicate cache skips readings newer than its series").
+      const s = current !== undefined && current.id === series ? current : byId.get(series);
+      if (s !== undefined && ts > s.newestTs) return NO_ENTRY;
       const e = findIn(recent, series, ts);
       return e !== NO_ENTRY ? e : findIn(older, series, ts);
     },
@@ -187,6 +208,10 @@ export function createRecentReadings(capacity: number): RecentReadings {
       return g !== undefined && g.durable[entry % SPAN] === 1;
     },
     remember(series, ts, value) {
+      // A number no longer in `byId` was dropped: `find` under it takes the probes, never the
+      // shortcut, so it needs no bound.
+      const s = current !== undefined && current.id === series ? current : byId.get(series);
+      if (s !== undefined && ts > s.newestTs) s.newestTs = ts;
       const g = recent;
       const e = g.entries++;
       g.values[e] = value;

@@ -114,6 +114,48 @@ describe('recent readings', () => {
     }
   });
 
+  it('matches the model when readings mostly come in time order, several series resolved at once', () => {
+    const capacity = 300;
+    const recent = createRecentReadings(capacity);
+    let newer = new Map<string, number>();
+    let older = new Map<string, number>();
+    let count = 0;
+    let seed = 777;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const meters = Array.from({ length: 5 }, (_, i) => `m${i}|electricity|interval`);
+    const next = meters.map(() => 0);
+    for (let step = 0; step < 20_000; step++) {
+      // Resolve two series, then use either number: `find` and `remember` of a series other than
+      // the one resolved last.
+      const a = rand(meters.length);
+      const b = rand(meters.length);
+      const ids = [recent.seriesId(meters[a]!), recent.seriesId(meters[b]!)];
+      const pick = rand(2);
+      const m = pick === 0 ? a : b;
+      // Mostly the series' next interval; sometimes a repeat or a late reading.
+      const r = rand(10);
+      const slot = r < 7 ? next[m]!++ : r < 9 ? Math.max(0, next[m]! - 1) : rand(next[m]! + 1);
+      const ts = T + slot * 900_000;
+      const value = rand(3);
+      const k = `${meters[m]}@${ts}`;
+      const expected = newer.get(k) ?? older.get(k);
+      const found = recent.find(ids[pick]!, ts);
+      expect(found === NO_ENTRY ? undefined : recent.value(found)).toBe(expected);
+      if (expected !== value) {
+        recent.remember(ids[pick]!, ts, value);
+        newer.set(k, value);
+        if (++count >= capacity / 2) {
+          older = newer;
+          newer = new Map();
+          count = 0;
+        }
+      }
+    }
+  });
+
   it('remembers nothing with a capacity of 0', () => {
     const recent = createRecentReadings(0);
     const S = recent.seriesId(KEY);
