@@ -9,6 +9,32 @@ import { createRecentReadings, NO_ENTRY, seriesKey } from '../../ingest/src/rece
 const KEY = seriesKey('yz/b01/elec', 'electricity', 'interval');
 const T = Date.parse('2026-11-30T00:00:00Z');
 
+/** A linear congruential generator: the same sequence on every run. */
+function lcg(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+}
+
+/** The cache's two generations, counted in entries, over Maps: what `find` should answer. */
+function generationsModel(capacity: number) {
+  let newer = new Map<string, number>();
+  let older = new Map<string, number>();
+  let count = 0;
+  return {
+    get: (k: string) => newer.get(k) ?? older.get(k),
+    remember(k: string, value: number) {
+      newer.set(k, value);
+      if (++count >= capacity / 2) {
+        older = newer;
+        newer = new Map();
+        count = 0;
+      }
+    },
+  };
+}
+
 describe('recent readings', () => {
   it('remembers by series and timestamp, the newest value winning', () => {
     const recent = createRecentReadings(100);
@@ -84,32 +110,20 @@ describe('recent readings', () => {
   it('matches a Map-based model over a long random sequence with turnovers', () => {
     const capacity = 200;
     const recent = createRecentReadings(capacity);
-    // Model: the same two generations, counted in entries, over Maps.
-    let newer = new Map<string, number>();
-    let older = new Map<string, number>();
-    let count = 0;
-    let seed = 12345;
-    const rand = (n: number) => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const model = generationsModel(capacity);
+    const rand = lcg(12345);
     for (let step = 0; step < 20_000; step++) {
       const meter = `m${rand(7)}|electricity|interval`;
       const ts = T + rand(60) * 900_000;
       const value = rand(3);
       const id = recent.seriesId(meter);
       const k = `${meter}@${ts}`;
-      const expected = newer.get(k) ?? older.get(k);
+      const expected = model.get(k);
       const found = recent.find(id, ts);
       expect(found === NO_ENTRY ? undefined : recent.value(found)).toBe(expected);
       if (expected !== value) {
         recent.remember(id, ts, value);
-        newer.set(k, value);
-        if (++count >= capacity / 2) {
-          older = newer;
-          newer = new Map();
-          count = 0;
-        }
+        model.remember(k, value);
       }
     }
   });
@@ -117,14 +131,8 @@ describe('recent readings', () => {
   it('matches the model when readings mostly come in time order, several series resolved at once', () => {
     const capacity = 300;
     const recent = createRecentReadings(capacity);
-    let newer = new Map<string, number>();
-    let older = new Map<string, number>();
-    let count = 0;
-    let seed = 777;
-    const rand = (n: number) => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const model = generationsModel(capacity);
+    const rand = lcg(777);
     const meters = Array.from({ length: 5 }, (_, i) => `m${i}|electricity|interval`);
     const next = meters.map(() => 0);
     for (let step = 0; step < 20_000; step++) {
@@ -141,17 +149,12 @@ describe('recent readings', () => {
       const ts = T + slot * 900_000;
       const value = rand(3);
       const k = `${meters[m]}@${ts}`;
-      const expected = newer.get(k) ?? older.get(k);
+      const expected = model.get(k);
       const found = recent.find(ids[pick]!, ts);
       expect(found === NO_ENTRY ? undefined : recent.value(found)).toBe(expected);
       if (expected !== value) {
         recent.remember(ids[pick]!, ts, value);
-        newer.set(k, value);
-        if (++count >= capacity / 2) {
-          older = newer;
-          newer = new Map();
-          count = 0;
-        }
+        model.remember(k, value);
       }
     }
   });
