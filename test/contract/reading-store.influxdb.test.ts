@@ -60,6 +60,49 @@ describe('influxdb reading store errors', () => {
     }
   });
 
+  it('gives up on a write with no answer after timeoutMs: a retriable STORE_UNAVAILABLE that says it timed out', async () => {
+    // Reads the request and never answers.
+    const silent = createServer((req) => req.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const store = createInfluxReadingStore({ url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, apiVersion: 'v1', createDatabase: false, timeoutMs: 300 });
+      const reading = { site: 'silent', building: 'b', meter: 'm', quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: 0, value: 1, intervalS: 900 } as const;
+      await expect(store.write([reading])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retriable: true, details: { timedOut: true }, message: expect.stringContaining('no answer within 300 ms') });
+      await store.close();
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('reports a write answered 503 as a retriable STORE_WRITE_FAILED with the status, the body and Retry-After', async () => {
+    const bodies: string[] = [];
+    const busy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(503, { 'retry-after': '7', 'content-type': 'application/json' }).end('{"error":"overloaded"}');
+      });
+    });
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const store = createInfluxReadingStore({ url: `http://127.0.0.1:${(busy.address() as AddressInfo).port}`, apiVersion: 'v1', createDatabase: false, timeoutMs: 2_000 });
+      const reading = { site: 'busy', building: 'b', meter: 'm', quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: 0, value: 1, intervalS: 900 } as const;
+      await expect(store.write([reading])).rejects.toMatchObject({
+        code: 'STORE_WRITE_FAILED',
+        retriable: true,
+        details: { status: 503, retryAfter: '7' },
+        message: expect.stringContaining('HTTP 503'),
+      });
+      // The body that reached the server is the line protocol of the reading.
+      expect(bodies).toEqual(['reading,building=b,kind=interval,meter=m,quantity=electricity,site=busy,unit=kWh interval_s=900i,value=1 0']);
+      await store.close();
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+  });
+
   it('rejects a bad INFLUX_URL with STORE_CONFIG_INVALID', () => {
     expect(() => createInfluxReadingStore({ url: 'not a url' })).toThrow(expect.objectContaining({ code: 'STORE_CONFIG_INVALID' }));
   });

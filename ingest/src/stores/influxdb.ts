@@ -23,6 +23,8 @@
  * Local days come from `GROUP BY time(1d) tz(...)`; months are summed from local days here,
  * because InfluxQL has no calendar months.
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { envBool, envInt, envOptionalString } from '@wattproof/core';
 import type { AggregateQuery, AggregateRow, MeterRef, Quantity, ReadingKind, ReadingQuery, ReadingStore, SeriesInfo, StoredReading, Unit } from '@wattproof/core';
 import { z } from 'zod';
@@ -150,6 +152,13 @@ interface InfluxResponse {
 
 type WireVersion = 'v1' | 'v2';
 
+/** An HTTP answer, read whole (`request` in the store). */
+interface HttpAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+}
+
 const GROUP_BY_TIME = { '15m': '15m', '1h': '1h', '1d': '1d', '1mo': '1d' } as const;
 
 /**
@@ -166,7 +175,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
     throw storeError('STORE_CONFIG_INVALID', `INFLUX_URL must be http(s), got ${base.protocol}`);
   }
-  // fetch refuses URLs with credentials: move them to basic auth.
+  // Credentials in the URL go to basic auth (v1) rather than into every request's URL.
   const username = options.username ?? (base.username ? decodeURIComponent(base.username) : undefined);
   const password = options.password ?? (base.password ? decodeURIComponent(base.password) : undefined);
   base.username = '';
@@ -180,6 +189,13 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
   let version: WireVersion | undefined = options.apiVersion === 'v1' || options.apiVersion === 'v2' ? options.apiVersion : undefined;
   let initialised: Promise<void> | undefined;
   let closed = false;
+  // node:http(s) with connections kept alive, not fetch: a 5,000-line (650 kB) write cost 1.5-2.0
+  // ms of client CPU through fetch (its body is a web stream written chunk by chunk, an
+  // AbortSignal.timeout per request) against 0.5-0.7 ms through `http.request` + `end(body)` (to
+  // a local server, 300 requests x 4 alternations, 2026-12-02); fetch's write path was 12 % of the
+  // ingest's sampled CPU at 40,000 readings/s (docs/PERFORMANCE.md, "Store writes over node:http").
+  const https = base.protocol === 'https:';
+  const agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
 
   function authHeaders(wire: WireVersion): Record<string, string> {
     if (wire === 'v1' && username !== undefined) {
@@ -194,26 +210,50 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
     return u;
   }
 
-  /** fetch with the timeout; network failures become STORE_UNAVAILABLE. */
-  async function send(url: URL, init: RequestInit, what: string): Promise<Response> {
-    if (closed) throw storeError('STORE_UNAVAILABLE', `InfluxDB reading store for ${display} is closed`);
-    try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (cause) {
-      const timedOut = (cause as Error).name === 'TimeoutError';
-      const reason = timedOut ? `no answer within ${timeoutMs} ms` : describeNetworkError(cause);
-      throw storeError('STORE_UNAVAILABLE', `InfluxDB at ${display} is unreachable (${what}): ${reason}`, { cause, details: { url: display, timedOut } });
-    }
+  /**
+   * One HTTP request with the timeout, its whole answer read. Network failures, timeouts and
+   * redirects become STORE_UNAVAILABLE: InfluxDB redirects nothing, and a proxy that does is not
+   * followed (a write's body would go again, perhaps elsewhere); point INFLUX_URL at the endpoint.
+   */
+  function request(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: Buffer | undefined, what: string): Promise<HttpAnswer> {
+    if (closed) return Promise.reject(storeError('STORE_UNAVAILABLE', `InfluxDB reading store for ${display} is closed`));
+    return new Promise((resolve, reject) => {
+      const unreachable = (reason: string, cause: unknown, timedOut: boolean, status?: number) =>
+        reject(storeError('STORE_UNAVAILABLE', `InfluxDB at ${display} is unreachable (${what}): ${reason}`, { cause, details: { url: display, timedOut, ...(status ? { status } : {}) } }));
+      const req = (https ? httpsRequest : httpRequest)(url, { method, agent, headers: body ? { ...headers, 'content-length': String(body.length) } : headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          const status = res.statusCode ?? 0;
+          if (status >= 300 && status < 400) return unreachable(`unexpected redirect (HTTP ${status} to ${res.headers.location ?? 'nowhere'})`, undefined, false, status);
+          resolve({ status, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (cause) => {
+          clearTimeout(timer);
+          unreachable(describeNetworkError(cause), cause, false);
+        });
+      });
+      const timer = setTimeout(() => {
+        const cause = new Error(`no answer within ${timeoutMs} ms`);
+        req.destroy(cause);
+        unreachable(cause.message, cause, true);
+      }, timeoutMs);
+      req.on('error', (cause) => {
+        clearTimeout(timer);
+        unreachable(describeNetworkError(cause), cause, false);
+      });
+      req.end(body);
+    });
   }
 
   async function detectVersion(): Promise<WireVersion> {
     if (version) return version;
-    const res = await send(endpoint('ping', {}), { headers: authHeaders('v2') }, 'ping');
-    await res.body?.cancel();
+    const res = await request(endpoint('ping', {}), 'GET', authHeaders('v2'), undefined, 'ping');
     if (res.status >= 500) {
       throw storeError('STORE_UNAVAILABLE', `InfluxDB at ${display} answered /ping with HTTP ${res.status}`, { details: { status: res.status } });
     }
-    const v = res.headers.get('x-influxdb-version') ?? '';
+    const v = String(res.headers['x-influxdb-version'] ?? '');
     version = /^v?1\./.test(v) ? 'v1' : 'v2';
     return version;
   }
@@ -234,13 +274,12 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
   async function influxql(q: string, method: 'GET' | 'POST' = 'GET'): Promise<InfluxSeries[]> {
     const wire = version ?? (await detectVersion());
     const url = endpoint('query', { db: database, rp, epoch: 'ms', q: method === 'GET' ? q : undefined });
-    const init: RequestInit =
+    const res =
       method === 'GET'
-        ? { method, headers: authHeaders(wire) }
-        : { method, headers: { ...authHeaders(wire), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ q }).toString() };
-    const res = await send(url, init, 'query');
-    const text = await res.text();
-    if (!res.ok) {
+        ? await request(url, method, authHeaders(wire), undefined, 'query')
+        : await request(url, method, { ...authHeaders(wire), 'content-type': 'application/x-www-form-urlencoded' }, Buffer.from(new URLSearchParams({ q }).toString()), 'query');
+    const text = res.text;
+    if (res.status < 200 || res.status > 299) {
       throw storeError('STORE_QUERY_FAILED', `InfluxDB query failed with HTTP ${res.status}: ${errorText(text)}`, {
         retriable: res.status >= 500 || res.status === 429,
         details: { status: res.status, body: errorText(text), query: q },
@@ -267,21 +306,12 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
       wire === 'v1'
         ? endpoint('write', { db: database, rp, precision: 'ms' })
         : endpoint('api/v2/write', { org: options.org, bucket: database, precision: 'ms' });
-    // `redirect: 'error'` with `window: null`: only then does fetch send the request itself rather
-    // than a clone, whose body it tees, copying every chunk (Fetch standard, HTTP-network-or-cache
-    // fetch; undici 6 as in Node 20). The copy and its encoding were 3.4 % of the ingest's profiled
-    // time in a backfill (`bench simulate --processes --ingest-cpu-prof`); sending a 5,000-line
-    // (650 kB) write to a local server took 1.9-2.6 ms of client CPU with the defaults and 1.1-1.5
-    // ms without the clone (node, 200 requests × 4 alternations). InfluxDB does not redirect writes;
-    // a proxy that does is reported as unreachable ("unexpected redirect"): point INFLUX_URL at
-    // the endpoint itself.
-    const res = await send(url, { method: 'POST', headers: { ...authHeaders(wire), 'content-type': 'text/plain; charset=utf-8' }, body, redirect: 'error', window: null }, 'write');
-    const text = await res.text();
-    if (!res.ok) {
+    const res = await request(url, 'POST', { ...authHeaders(wire), 'content-type': 'text/plain; charset=utf-8' }, body, 'write');
+    if (res.status < 200 || res.status > 299) {
       const retriable = res.status >= 500 || res.status === 429 || res.status === 408;
-      throw storeError('STORE_WRITE_FAILED', `InfluxDB refused a write of ${lines} readings with HTTP ${res.status}: ${errorText(text)}`, {
+      throw storeError('STORE_WRITE_FAILED', `InfluxDB refused a write of ${lines} readings with HTTP ${res.status}: ${errorText(res.text)}`, {
         retriable,
-        details: { status: res.status, body: errorText(text), retryAfter: res.headers.get('retry-after') ?? undefined },
+        details: { status: res.status, body: errorText(res.text), retryAfter: res.headers['retry-after'] },
       });
     }
   }
@@ -467,8 +497,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
     async ping() {
       if (closed) return false;
       try {
-        const res = await send(endpoint('ping', {}), { headers: authHeaders(version ?? 'v2') }, 'ping');
-        await res.body?.cancel();
+        const res = await request(endpoint('ping', {}), 'GET', authHeaders(version ?? 'v2'), undefined, 'ping');
         return res.status === 204 || res.status === 200;
       } catch {
         return false;
@@ -477,6 +506,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
 
     async close() {
       closed = true;
+      agent.destroy();
     },
   };
 }
@@ -498,10 +528,8 @@ function errorText(text: string): string {
   return text.trim().slice(0, 500);
 }
 
+/** A socket error as `ECONNREFUSED (connect ECONNREFUSED 127.0.0.1:8086)`. */
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
-  // undici's "fetch failed" says nothing; its cause does (e.g. "unexpected redirect").
-  if (cause?.message) return cause.message;
-  return (err as Error).message;
+  const e = err as { code?: string; message?: string };
+  return e.code ? `${e.code}${e.message ? ` (${e.message})` : ''}` : String(e.message ?? err);
 }
