@@ -141,6 +141,8 @@ export function createRecentReadings(capacity: number): RecentReadings {
   // The generation before; starts empty (number 0 never matches a handle of a later one).
   let older = createGeneration(0, half);
 
+  /** The series number behind an id; undefined once dropped. */
+  const numberOf = (series: SeriesId): SeriesNumber | undefined => (current !== undefined && current.id === series ? current : byId.get(series));
   const generationOf = (entry: EntryHandle): Generation | undefined => {
     const n = Math.floor(entry / SPAN);
     return n === recent.number ? recent : n === older.number ? older : undefined;
@@ -194,7 +196,7 @@ export function createRecentReadings(capacity: number): RecentReadings {
       // miss or three in tables of millions of slots, were 7 % of the ingest's sampled CPU at 10
       // readings per message and 40,000 readings/s (`npm run bench -- ingest --cpu-prof`,
       // 2026-12-02, docs/PERFORMANCE.md "The duplicate cache skips readings newer than its series").
-      const s = current !== undefined && current.id === series ? current : byId.get(series);
+      const s = numberOf(series);
       if (s !== undefined && ts > s.newestTs) return NO_ENTRY;
       const e = findIn(recent, series, ts);
       return e !== NO_ENTRY ? e : findIn(older, series, ts);
@@ -210,7 +212,7 @@ export function createRecentReadings(capacity: number): RecentReadings {
     remember(series, ts, value) {
       // A number no longer in `byId` was dropped: `find` under it takes the probes, never the
       // shortcut, so it needs no bound.
-      const s = current !== undefined && current.id === series ? current : byId.get(series);
+      const s = numberOf(series);
       if (s !== undefined && ts > s.newestTs) s.newestTs = ts;
       const g = recent;
       const e = g.entries++;

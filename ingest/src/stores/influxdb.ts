@@ -155,6 +155,8 @@ type WireVersion = 'v1' | 'v2';
 /** An HTTP answer, read whole (`request` in the store). */
 interface HttpAnswer {
   readonly status: number;
+  /** A 2xx status. */
+  readonly ok: boolean;
   readonly headers: IncomingHttpHeaders;
   readonly text: string;
 }
@@ -227,7 +229,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
           clearTimeout(timer);
           const status = res.statusCode ?? 0;
           if (status >= 300 && status < 400) return unreachable(`unexpected redirect (HTTP ${status} to ${res.headers.location ?? 'nowhere'})`, undefined, false, status);
-          resolve({ status, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+          resolve({ status, ok: status >= 200 && status <= 299, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
         });
         res.on('error', (cause) => {
           clearTimeout(timer);
@@ -274,12 +276,11 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
   async function influxql(q: string, method: 'GET' | 'POST' = 'GET'): Promise<InfluxSeries[]> {
     const wire = version ?? (await detectVersion());
     const url = endpoint('query', { db: database, rp, epoch: 'ms', q: method === 'GET' ? q : undefined });
-    const res =
-      method === 'GET'
-        ? await request(url, method, authHeaders(wire), undefined, 'query')
-        : await request(url, method, { ...authHeaders(wire), 'content-type': 'application/x-www-form-urlencoded' }, Buffer.from(new URLSearchParams({ q }).toString()), 'query');
+    const form = method === 'POST' ? Buffer.from(new URLSearchParams({ q }).toString()) : undefined;
+    const headers = form ? { ...authHeaders(wire), 'content-type': 'application/x-www-form-urlencoded' } : authHeaders(wire);
+    const res = await request(url, method, headers, form, 'query');
     const text = res.text;
-    if (res.status < 200 || res.status > 299) {
+    if (!res.ok) {
       throw storeError('STORE_QUERY_FAILED', `InfluxDB query failed with HTTP ${res.status}: ${errorText(text)}`, {
         retriable: res.status >= 500 || res.status === 429,
         details: { status: res.status, body: errorText(text), query: q },
@@ -307,7 +308,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
         ? endpoint('write', { db: database, rp, precision: 'ms' })
         : endpoint('api/v2/write', { org: options.org, bucket: database, precision: 'ms' });
     const res = await request(url, 'POST', { ...authHeaders(wire), 'content-type': 'text/plain; charset=utf-8' }, body, 'write');
-    if (res.status < 200 || res.status > 299) {
+    if (!res.ok) {
       const retriable = res.status >= 500 || res.status === 429 || res.status === 408;
       throw storeError('STORE_WRITE_FAILED', `InfluxDB refused a write of ${lines} readings with HTTP ${res.status}: ${errorText(res.text)}`, {
         retriable,
