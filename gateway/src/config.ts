@@ -20,6 +20,13 @@ export const DEFAULT_PERSISTENCE_SYNC = true;
 /** Deliveries in progress by default: about 1 s of 10k msg/s, some 10-20 MB of messages (QoS 0 was shed at 10k msg/s with 1,000, bench/broker.ts). */
 export const DEFAULT_MAX_PUBLISHES_IN_FLIGHT = 10_000;
 
+/**
+ * A subscriber connection's write buffer by default (write-coalescing.ts): room for a turn of
+ * deliveries at 20,000 msg/s. 1 MiB took the same CPU and let an overloaded gateway's deliveries
+ * queue three times as long (p50 177 against 58 ms at 20,000/s offered, `bench broker`, 2026-12-02).
+ */
+export const DEFAULT_SUBSCRIBER_WRITE_BUFFER_BYTES = 64 * 1024;
+
 export const gatewayConfigSchema = z.object({
   GATEWAY_MQTT_HOST: z.string().default('127.0.0.1').describe('Address the MQTT listeners bind to'),
   GATEWAY_MQTT_PORT: envPort(1883).describe('MQTT over TCP port (0 = pick a free port)'),
@@ -54,6 +61,9 @@ export const gatewayConfigSchema = z.object({
   ),
   GATEWAY_MAX_PUBLISHES_IN_FLIGHT: envInt(DEFAULT_MAX_PUBLISHES_IN_FLIGHT, 1, 1_000_000).describe(
     'Publishes the gateway delivers at once (stored for persistent subscriber sessions and written to subscribers\' sockets). Past it, overload policy: a device\'s QoS 0 publish is dropped (wattproof_gateway_shed_publishes_total) and a QoS 1/2 publish waits for a slot with its PUBACK, while the gateway reads nothing more from that device (TCP back-pressure). Bounds the memory a slow subscriber can make the gateway hold',
+  ),
+  GATEWAY_SUBSCRIBER_WRITE_BUFFER_BYTES: envInt(DEFAULT_SUBSCRIBER_WRITE_BUFFER_BYTES, 0, 64 * 1024 * 1024).describe(
+    'Connections that subscribed (the ingest): the packets written to one in a turn of the event loop leave in one socket write rather than one each, and up to this many bytes may wait in the gateway for its socket before a delivery waits for the socket to drain (its writable high-water mark). 0 = one write per packet, at Node\'s default mark (16 KiB)',
   ),
   GATEWAY_REDIS_URL: envOptionalString().describe(
     'Cluster mode (docs/SCALING.md): Redis URL (redis://[:password@]host:port[/db]) through which several gateway nodes behind a TCP load balancer share subscriptions, persistent sessions, retained messages and wills (mqemitter-redis + aedes-persistence-redis) and the owner of each client id. Excludes GATEWAY_PERSISTENCE_DIR. Unset = a stand-alone gateway',

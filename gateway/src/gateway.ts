@@ -30,6 +30,7 @@ import { createHandOff, type HandOff } from './hand-off.js';
 import { openSessionStore, type QueuePersistence, type SessionStore } from './session-store.js';
 import { openClusterStore } from './cluster.js';
 import { openStreamSink, type StreamSink, type StreamSinkStats } from './stream-sink.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 export interface GatewayDeps {
   readonly registry: RegistryStore;
@@ -568,6 +569,10 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       });
       for (const s of backlog.full()) logger.warn(backlogFields(s), 'session backlog at the limit: refusing publishes queued for it');
       aedes.on('client', (client) => logger.info({ ...who(client), address: clientAddress(client), clean: client.clean }, 'client connected'));
+      if (config.GATEWAY_SUBSCRIBER_WRITE_BUFFER_BYTES > 0) {
+        const highWaterMarkBytes = config.GATEWAY_SUBSCRIBER_WRITE_BUFFER_BYTES;
+        aedes.on('subscribe', (_subs, client) => coalesceWrites(client.conn, { highWaterMarkBytes }));
+      }
       aedes.on('clientDisconnect', (client) => logger.info(who(client), 'client disconnected'));
       aedes.on('clientError', (client, err) => logger.debug({ ...who(client), err: err.message }, 'client error'));
       aedes.on('connectionError', (client, err) => logger.debug({ clientId: client?.id, err: err.message }, 'connection error'));
