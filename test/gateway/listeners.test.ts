@@ -123,6 +123,25 @@ describe('TLS and WebSocket listeners', () => {
     ).rejects.toMatchObject({ code: 4 });
   });
 
+  // A subscriber's writes are coalesced per turn (gateway/src/write-coalescing.ts) whatever its
+  // transport: the TLS socket and the WebSocket stream are other Duplex streams than plain TCP.
+  for (const via of ['mqtts', 'ws'] as const) {
+    it(`delivers a burst of QoS 1 publishes in order to a service subscriber connected over ${via}://`, async () => {
+      const url = via === 'mqtts' ? `mqtts://127.0.0.1:${addresses.mqtts!.port}` : `ws://127.0.0.1:${addresses.ws!.port}/mqtt`;
+      const svc = track(await connectClient(url, { ...(via === 'mqtts' ? { ca } : {}), username: service.username, password: service.secret, clientId: `svc-burst-${via}` }));
+      const got = inbox(svc);
+      await svc.subscribeAsync('wattproof/v1/yz/+/+/readings', { qos: 1 });
+      const conn = (gateways[0]!.broker() as unknown as { clients: Record<string, { conn: { writableHighWaterMark: number } }> }).clients[`svc-burst-${via}`]!.conn;
+      expect(conn.writableHighWaterMark).toBe(64 * 1024);
+      const dev = track(await connectClient(`mqtt://127.0.0.1:${addresses.mqtt.port}`, { username: device.username, password: device.secret, clientId: `dev-burst-${via}` }));
+      const count = 300;
+      await Promise.all(Array.from({ length: count }, (_, k) => dev.publishAsync(readingsTopic(meter), `{"burst":"${via}","n":${k}}`, { qos: 1 })));
+      const mine = () => got.filter((m) => m.includes(`"burst":"${via}"`));
+      await waitFor(() => mine().length >= count, 10_000, `the ${via} subscriber's burst`);
+      expect(mine()).toEqual(Array.from({ length: count }, (_, k) => `wattproof/v1/yz/b01/elec/readings {"burst":"${via}","n":${k}}`));
+    });
+  }
+
   it('answers plain HTTP on the WebSocket port with 426', async () => {
     const res = await fetch(`http://127.0.0.1:${addresses.ws!.port}/`);
     expect(res.status).toBe(426);
