@@ -14,7 +14,7 @@ import type { MqttClient } from 'mqtt';
 import { configWith, readingsTopic, statusTopic } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService, type Gateway, type GatewayAddresses } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
-import { connectClient, waitFor } from '../support/mqtt.js';
+import { connectClient, gatewayConnection, waitFor } from '../support/mqtt.js';
 
 const run = promisify(execFile);
 const meter = { site: 'yz', building: 'b01', meter: 'elec' };
@@ -131,8 +131,7 @@ describe('TLS and WebSocket listeners', () => {
       const svc = track(await connectClient(url, { ...(via === 'mqtts' ? { ca } : {}), username: service.username, password: service.secret, clientId: `svc-burst-${via}` }));
       const got = inbox(svc);
       await svc.subscribeAsync('wattproof/v1/yz/+/+/readings', { qos: 1 });
-      const conn = (gateways[0]!.broker() as unknown as { clients: Record<string, { conn: { writableHighWaterMark: number } }> }).clients[`svc-burst-${via}`]!.conn;
-      expect(conn.writableHighWaterMark).toBe(64 * 1024);
+      expect(gatewayConnection(gateways[0]!, `svc-burst-${via}`).writableHighWaterMark).toBe(64 * 1024);
       const dev = track(await connectClient(`mqtt://127.0.0.1:${addresses.mqtt.port}`, { username: device.username, password: device.secret, clientId: `dev-burst-${via}` }));
       const count = 300;
       await Promise.all(Array.from({ length: count }, (_, k) => dev.publishAsync(readingsTopic(meter), `{"burst":"${via}","n":${k}}`, { qos: 1 })));

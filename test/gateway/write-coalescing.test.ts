@@ -14,7 +14,7 @@ import { configWith, readingsTopic } from '@wattproof/core';
 import { createGateway, gatewayConfigSchema, provisionDevice, provisionService, type Gateway } from '@wattproof/gateway';
 import { createMemoryRegistryStore } from '@wattproof/gateway/registry';
 import { coalesceWrites } from '../../gateway/src/write-coalescing.js';
-import { connectClient, waitFor } from '../support/mqtt.js';
+import { connectClient, gatewayConnection, waitFor } from '../support/mqtt.js';
 
 /** A connected loopback pair: `server` is the gateway's side, `client` the subscriber's. */
 async function socketPair(): Promise<{ server: Socket; client: Socket; close(): Promise<void> }> {
@@ -182,8 +182,6 @@ describe('the gateway and its subscribers', () => {
     await registry.close();
   });
 
-  const serverSide = (clientId: string) => (gateway!.broker() as unknown as { clients: Record<string, { conn: Socket }> }).clients[clientId]!.conn;
-
   for (const bufferBytes of [65_536, 0]) {
     it(`with GATEWAY_SUBSCRIBER_WRITE_BUFFER_BYTES=${bufferBytes}: every QoS 1 message reaches the subscriber in each device's order`, async () => {
       gateway = createGateway({ registry }, configWith(gatewayConfigSchema, { GATEWAY_MQTT_PORT: 0, GATEWAY_SUBSCRIBER_WRITE_BUFFER_BYTES: bufferBytes }));
@@ -199,8 +197,8 @@ describe('the gateway and its subscribers', () => {
       await sub.subscribeAsync('wattproof/v1/coalesce/#', { qos: 1 });
       const pubs = await Promise.all(devices.map((d, i) => connectClient(url, { username: d.username, password: d.secret, clientId: `coalesce-dev-${i}` })));
       clients.push(...pubs);
-      expect(serverSide('ingest-coalesce').writableHighWaterMark).toBe(bufferBytes || 16 * 1024);
-      expect(serverSide('coalesce-dev-0').writableHighWaterMark).toBe(16 * 1024);
+      expect(gatewayConnection(gateway!, 'ingest-coalesce').writableHighWaterMark).toBe(bufferBytes || 16 * 1024);
+      expect(gatewayConnection(gateway!, 'coalesce-dev-0').writableHighWaterMark).toBe(16 * 1024);
       const perDevice = 300;
       await Promise.all(
         pubs.map((p, d) =>

@@ -1,4 +1,5 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { Duplex } from 'node:stream';
 
 /** Connects a real MQTT.js client over TCP; rejects with the CONNACK error (e.g. code 4/5). */
 export function connectClient(url: string, options: IClientOptions = {}): Promise<MqttClient> {
@@ -24,4 +25,11 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The gateway's side of a connected client's connection (aedes keeps it on the client; no public API). */
+export function gatewayConnection(gateway: { broker(): unknown }, clientId: string): Duplex {
+  const client = (gateway.broker() as { clients: Record<string, { conn: Duplex } | undefined> }).clients[clientId];
+  if (!client) throw new Error(`no client ${clientId} connected to the gateway`);
+  return client.conn;
 }
