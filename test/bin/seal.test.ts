@@ -76,7 +76,7 @@ describe('wattproof seal / verify readings', { timeout: 180_000 }, () => {
   it('verify readings exits 1 and names the series and day of a reading altered in the store file', async () => {
     const instance = await DuckDBInstance.create(join(root, 'data', EMBEDDED_READINGS_FILE));
     const conn = await instance.connect();
-    await conn.run(`UPDATE readings SET value = value + 1 WHERE meter = 'm2' AND ts = make_timestamptz(CAST(${at('2025-03-02T13:00:00')} AS BIGINT) * 1000)`);
+    await conn.run(`UPDATE readings SET value = value + 1 WHERE series = (SELECT id FROM series WHERE meter = 'm2') AND ts = make_timestamptz(CAST(${at('2025-03-02T13:00:00')} AS BIGINT) * 1000)`);
     conn.closeSync();
     instance.closeSync();
 

@@ -1,10 +1,13 @@
 /**
  * Embedded `ReadingStore` on DuckDB (`@duckdb/node-api`): one file, no server.
  *
- * Table `readings`: primary key (site, building, meter, quantity, kind, ts) with `ts` a
- * TIMESTAMPTZ (ms precision), `value` DOUBLE, `interval_s` INTEGER (interval readings only).
- * Writes go through the appender into a temp staging table, then one
- * `INSERT OR REPLACE ... SELECT` upserts the batch (last write wins). Buckets are computed in SQL:
+ * Tables: `series` numbers each (site, building, meter, quantity, kind) once; `readings` holds
+ * (series, ts) as its primary key with `ts` a TIMESTAMPTZ (ms precision), `unit`, `value` DOUBLE
+ * and `interval_s` INTEGER (interval readings only). The view `reading_rows` joins them back into
+ * one row per reading with its ids, for SQL by hand. Series ids are cached in the store (it is the
+ * only writer: DuckDB locks the file). Writes go through the appender into a temp staging table,
+ * then one `INSERT OR REPLACE ... SELECT` upserts the batch (last write wins). Files of the layout
+ * before series ids (one table keyed by the five ids and ts) are migrated when opened. Buckets are computed in SQL:
  * local offsets as integer arithmetic from the zone's offset spans (see {@link fastAggregatePlan}),
  * start and end of local days and months with ICU (`timezone()`, `date_trunc`), so they honour DST.
  * DuckDB runs one statement per connection at a time: every call is queued on the one connection.
@@ -40,42 +43,78 @@ export interface DuckDbReadingStoreOptions {
  */
 export const DEFAULT_DUCKDB_THREADS = 1;
 
-const SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS readings (
-  site       VARCHAR     NOT NULL,
-  building   VARCHAR     NOT NULL,
-  meter      VARCHAR     NOT NULL,
-  quantity   VARCHAR     NOT NULL,
-  kind       VARCHAR     NOT NULL,
-  ts         TIMESTAMPTZ NOT NULL,
-  unit       VARCHAR     NOT NULL,
-  value      DOUBLE      NOT NULL,
-  interval_s INTEGER,
-  PRIMARY KEY (site, building, meter, quantity, kind, ts)
-)`;
+/**
+ * Why series ids (issue 8, embedded store at >= 50 % of InfluxDB with 1,000 readings per message):
+ * with the five ids as VARCHAR columns of the primary key, maintaining that index under upsert was
+ * 8.9 of the store's 12-14 us per reading. With one INTEGER for the series, the same upsert of 1,000
+ * readings took 6.0-6.9 us per reading and staging, upsert and clearing 7.8-8.7 against 13.1-13.8
+ * (a scratch loop of these statements, 300 batches of 1,000 readings into a file, one thread,
+ * alternating, 2026-12-03). docs/PERFORMANCE.md, "The embedded store with series ids".
+ */
+const SCHEMA_SQL = [
+  `CREATE TABLE IF NOT EXISTS series (
+    id       INTEGER PRIMARY KEY,
+    site     VARCHAR NOT NULL,
+    building VARCHAR NOT NULL,
+    meter    VARCHAR NOT NULL,
+    quantity VARCHAR NOT NULL,
+    kind     VARCHAR NOT NULL,
+    UNIQUE (site, building, meter, quantity, kind)
+  )`,
+  `CREATE TABLE IF NOT EXISTS readings (
+    series     INTEGER     NOT NULL,
+    ts         TIMESTAMPTZ NOT NULL,
+    unit       VARCHAR     NOT NULL,
+    value      DOUBLE      NOT NULL,
+    interval_s INTEGER,
+    PRIMARY KEY (series, ts)
+  )`,
+  `CREATE OR REPLACE VIEW reading_rows AS
+    SELECT s.site, s.building, s.meter, s.quantity, s.kind, r.ts, r.unit, r.value, r.interval_s
+    FROM readings r JOIN series s ON s.id = r.series`,
+];
+
+/**
+ * From the first layout (one table, primary key on the five ids and ts) to series ids, in one
+ * transaction: number the distinct series, copy the readings in key order, swap the tables.
+ */
+const MIGRATE_FROM_V1_SQL = [
+  'BEGIN TRANSACTION',
+  SCHEMA_SQL[0]!,
+  `INSERT INTO series
+    SELECT (row_number() OVER (ORDER BY site, building, meter, quantity, kind))::INTEGER, site, building, meter, quantity, kind
+    FROM (SELECT DISTINCT site, building, meter, quantity, kind FROM readings)`,
+  SCHEMA_SQL[1]!.replace('readings', 'readings_by_series'),
+  `INSERT INTO readings_by_series
+    SELECT s.id, r.ts, r.unit, r.value, r.interval_s FROM readings r JOIN series s USING (site, building, meter, quantity, kind)
+    ORDER BY s.id, r.ts`,
+  'DROP TABLE readings',
+  'ALTER TABLE readings_by_series RENAME TO readings',
+  'COMMIT',
+];
 
 // ts_ms is a DOUBLE so the appender needs no BigInt per row (epoch ms are exact in a double);
 // seq is the position in the batch.
 const STAGING_SQL = `
 CREATE TEMP TABLE IF NOT EXISTS readings_staging (
-  seq INTEGER, site VARCHAR, building VARCHAR, meter VARCHAR, quantity VARCHAR, kind VARCHAR,
-  ts_ms DOUBLE, unit VARCHAR, value DOUBLE, interval_s INTEGER
+  seq INTEGER, series INTEGER, ts_ms DOUBLE, unit VARCHAR, value DOUBLE, interval_s INTEGER
 )`;
 
 // INSERT OR REPLACE keeps an arbitrary one of two source rows with the same key, so the batch is
-// first reduced to its last row per key (last write wins inside a batch too).
+// first reduced to its last row per key (last write wins inside a batch too). The QUALIFY also
+// pays for itself: without it the upsert took 11.1-11.6 us per reading against 6.3-6.7 (the same
+// scratch loop), the rows reaching the index unordered.
 const UPSERT_SQL = `
-INSERT OR REPLACE INTO readings (site, building, meter, quantity, kind, ts, unit, value, interval_s)
-SELECT site, building, meter, quantity, kind, make_timestamptz(CAST(ts_ms AS BIGINT) * 1000), unit, value, interval_s
+INSERT OR REPLACE INTO readings (series, ts, unit, value, interval_s)
+SELECT series, make_timestamptz(CAST(ts_ms AS BIGINT) * 1000), unit, value, interval_s
 FROM readings_staging
-QUALIFY row_number() OVER (PARTITION BY site, building, meter, quantity, kind, ts_ms ORDER BY seq DESC) = 1`;
+QUALIFY row_number() OVER (PARTITION BY series, ts_ms ORDER BY seq DESC) = 1`;
 
-const TS_MS = 'epoch_ms(ts)::DOUBLE';
 /** SQL turning an epoch-ms parameter into a TIMESTAMPTZ. */
 const tsParam = (param: string): string => `make_timestamptz(CAST($${param} AS BIGINT) * 1000)`;
 
-const SERIES_IN_RANGE = `site = $site AND building = $building AND meter = $meter AND quantity = $quantity AND kind = $kind
-  AND ts >= ${tsParam('from')} AND ts < ${tsParam('to')}`;
+// The series id is a constant of the statement, so DuckDB skips row groups by their min/max.
+const SERIES_IN_RANGE = `series = CAST($series AS INTEGER) AND ts >= ${tsParam('from')} AND ts < ${tsParam('to')}`;
 // count, sum, min, max, Σ interval_s of one bucket, in the column order `aggregate()` reads.
 const TOTALS_SQL = 'count(*)::DOUBLE AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi, coalesce(sum(interval_s), 0)::DOUBLE AS cov';
 /** Most offset spans the fast path writes into one CASE; more (many DST years of days or months) go the ICU way. */
@@ -200,10 +239,55 @@ function fastAggregatePlan(q: AggregateQuery): AggregatePlan | undefined {
   };
 }
 
+/** A series and its id in the `series` table. */
+interface SeriesEntry {
+  readonly id: number;
+  readonly site: string;
+  readonly building: string;
+  readonly meter: string;
+  readonly quantity: Quantity;
+  readonly kind: ReadingKind;
+}
+
+type SeriesKey = Pick<SeriesEntry, 'site' | 'building' | 'meter' | 'quantity' | 'kind'>;
+
+// The five ids joined by NUL, which no id contains (the contract's id pattern); the cache's key.
+const seriesKey = (s: SeriesKey): string => `${s.site}\u0000${s.building}\u0000${s.meter}\u0000${s.quantity}\u0000${s.kind}`;
+
+/**
+ * The store's copy of the `series` table: loaded when the file is opened, extended by writes after
+ * the new rows were appended. The store is the file's only writer, so the copy stays exact.
+ */
+interface SeriesCache {
+  readonly ids: Map<string, number>;
+  readonly entries: SeriesEntry[];
+  nextId: number;
+}
+
+async function loadSeries(conn: DuckDBConnection): Promise<SeriesCache> {
+  const rows = (await conn.runAndReadAll('SELECT id, site, building, meter, quantity, kind FROM series ORDER BY id')).getRows();
+  const cache: SeriesCache = { ids: new Map(), entries: [], nextId: 1 };
+  for (const [id, site, building, meter, quantity, kind] of rows as Array<[number, string, string, string, Quantity, ReadingKind]>) {
+    const entry = { id, site, building, meter, quantity, kind };
+    cache.ids.set(seriesKey(entry), id);
+    cache.entries.push(entry);
+    cache.nextId = Math.max(cache.nextId, id + 1);
+  }
+  return cache;
+}
+
+/** Whether the file holds the first layout (readings keyed by the five ids, no `series` table). */
+async function isFirstLayout(conn: DuckDBConnection): Promise<boolean> {
+  const rows = (
+    await conn.runAndReadAll(`SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = 'readings' AND column_name = 'site'`)
+  ).getRows();
+  return Number(rows[0]![0]) > 0;
+}
+
 /** Creates a DuckDB reading store; the file is opened by `init()` (or the first call). */
 export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): ReadingStore {
   const path = options.path === ':memory:' ? ':memory:' : resolve(options.path);
-  let opened: Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> | undefined;
+  let opened: Promise<{ instance: DuckDBInstance; conn: DuckDBConnection; series: SeriesCache }> | undefined;
   let closed = false;
   let tail: Promise<unknown> = Promise.resolve();
   // Aggregate statements prepared on the store's one connection, by SQL text (the shapes are few).
@@ -216,9 +300,17 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
       const conn = await instance.connect();
       // Casts between TIMESTAMP and TIMESTAMPTZ follow the session zone: pin it.
       await conn.run(`SET TimeZone = 'UTC'`);
-      await conn.run(SCHEMA_SQL);
+      if (await isFirstLayout(conn)) {
+        try {
+          for (const sql of MIGRATE_FROM_V1_SQL) await conn.run(sql);
+        } catch (err) {
+          await conn.run('ROLLBACK').catch(() => undefined);
+          throw new Error(`migrating readings to series ids failed (the file is unchanged): ${(err as Error).message}`, { cause: err });
+        }
+      }
+      for (const sql of SCHEMA_SQL) await conn.run(sql);
       await conn.run(STAGING_SQL);
-      return { instance, conn };
+      return { instance, conn, series: await loadSeries(conn) };
     } catch (err) {
       instance.closeSync();
       throw err;
@@ -226,19 +318,19 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
   }
 
   /** Runs `fn` after every earlier call finished, on the open connection. */
-  function serial<T>(op: 'write' | 'read', fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  function serial<T>(op: 'write' | 'read', fn: (conn: DuckDBConnection, series: SeriesCache) => Promise<T>): Promise<T> {
     const run = tail.then(async () => {
       if (closed) throw storeError('STORE_UNAVAILABLE', 'DuckDB reading store is closed');
       opened ??= open();
-      let conn: DuckDBConnection;
+      let db: { conn: DuckDBConnection; series: SeriesCache };
       try {
-        conn = (await opened).conn;
+        db = await opened;
       } catch (cause) {
         opened = undefined;
         throw storeError('STORE_UNAVAILABLE', `cannot open DuckDB database ${path}: ${(cause as Error).message}`, { cause, details: { path } });
       }
       try {
-        return await fn(conn);
+        return await fn(db.conn, db.series);
       } catch (cause) {
         if (cause instanceof WattproofError) throw cause;
         const message = `DuckDB ${op} failed: ${(cause as Error).message}`;
@@ -292,25 +384,89 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
     return intervalS === null ? base : { ...base, intervalS };
   }
 
-  async function latestRows(conn: DuckDBConnection, filter: Partial<MeterRef> | undefined): Promise<StoredReading[]> {
-    const where: string[] = [];
-    const values: Record<string, DuckDBValue> = {};
-    for (const key of ['site', 'building', 'meter'] as const) {
-      const v = filter?.[key];
-      if (v !== undefined) {
-        where.push(`${key} = $${key}`);
-        values[key] = v;
-      }
-    }
+  /** Ids of the cached series matching every given field, ascending; `undefined` for no filter at all. */
+  function idsWhere(series: SeriesCache, filter: Partial<SeriesKey> | undefined): number[] | undefined {
+    const keys = (['site', 'building', 'meter', 'quantity', 'kind'] as const).filter((k) => filter?.[k] !== undefined);
+    if (keys.length === 0) return undefined;
+    return series.entries.filter((e) => keys.every((k) => e[k] === filter![k])).map((e) => e.id);
+  }
+
+  async function latestRows(conn: DuckDBConnection, series: SeriesCache, filter: Partial<MeterRef> | undefined): Promise<StoredReading[]> {
+    const ids = idsWhere(series, filter && { site: filter.site, building: filter.building, meter: filter.meter });
+    if (ids?.length === 0) return [];
+    // Ids come from the cache (integers), not from the caller: safe to write into the statement.
     const sql = `
-      SELECT site, building, meter, quantity, kind, unit, ${TS_MS}, value, interval_s
-      FROM readings ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      QUALIFY row_number() OVER (PARTITION BY site, building, meter, quantity, kind ORDER BY ts DESC) = 1
-      ORDER BY site, building, meter, quantity, kind`;
-    return (await rows(conn, sql, values)).map((row) => {
+      SELECT s.site, s.building, s.meter, s.quantity, s.kind, r.unit, epoch_ms(r.ts)::DOUBLE, r.value, r.interval_s
+      FROM (
+        SELECT * FROM readings ${ids ? `WHERE series IN (${ids.join(',')})` : ''}
+        QUALIFY row_number() OVER (PARTITION BY series ORDER BY ts DESC) = 1
+      ) r JOIN series s ON s.id = r.series
+      ORDER BY s.site, s.building, s.meter, s.quantity, s.kind`;
+    return (await rows(conn, sql, {})).map((row) => {
       const [site, building, meter] = row as [string, string, string];
       return toReading({ site, building, meter }, row, 3);
     });
+  }
+
+  /**
+   * Appends the batch to the staging table, numbering series not seen before; those are appended to
+   * `series` and only then added to the cache, so a failed write leaves the cache as the file is.
+   */
+  async function stage(conn: DuckDBConnection, series: SeriesCache, readings: readonly StoredReading[]): Promise<void> {
+    const fresh = new Map<string, SeriesEntry>();
+    let nextId = series.nextId;
+    // Readings of one message share their meter and mostly their quantity: the last id is reused
+    // while the five ids are the same strings, saving the key's concatenation and hash per reading.
+    let last: StoredReading | undefined;
+    let lastId = 0;
+    const appender = await conn.createAppender('readings_staging', 'main', 'temp');
+    try {
+      let seq = 0;
+      for (const r of readings) {
+        let id = lastId;
+        if (!last || r.meter !== last.meter || r.quantity !== last.quantity || r.kind !== last.kind || r.building !== last.building || r.site !== last.site) {
+          const key = seriesKey(r);
+          const known = series.ids.get(key) ?? fresh.get(key)?.id;
+          if (known !== undefined) id = known;
+          else {
+            id = nextId++;
+            fresh.set(key, { id, site: r.site, building: r.building, meter: r.meter, quantity: r.quantity, kind: r.kind });
+          }
+          last = r;
+          lastId = id;
+        }
+        appender.appendInteger(seq++);
+        appender.appendInteger(id);
+        appender.appendDouble(r.ts);
+        appender.appendVarchar(r.unit);
+        appender.appendDouble(r.value);
+        if (r.kind === 'interval' && r.intervalS !== undefined) appender.appendInteger(r.intervalS);
+        else appender.appendNull();
+        appender.endRow();
+      }
+    } finally {
+      appender.closeSync();
+    }
+    if (fresh.size === 0) return;
+    const seriesAppender = await conn.createAppender('series');
+    try {
+      for (const e of fresh.values()) {
+        seriesAppender.appendInteger(e.id);
+        seriesAppender.appendVarchar(e.site);
+        seriesAppender.appendVarchar(e.building);
+        seriesAppender.appendVarchar(e.meter);
+        seriesAppender.appendVarchar(e.quantity);
+        seriesAppender.appendVarchar(e.kind);
+        seriesAppender.endRow();
+      }
+    } finally {
+      seriesAppender.closeSync();
+    }
+    for (const [key, e] of fresh) {
+      series.ids.set(key, e.id);
+      series.entries.push(e);
+    }
+    series.nextId = nextId;
   }
 
   return {
@@ -322,69 +478,49 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
 
     write(readings) {
       if (readings.length === 0) return serial('write', async () => undefined);
-      return serial('write', async (conn) => {
+      return serial('write', async (conn, series) => {
+        // Cleared before, not after: a write that failed half-way leaves its rows, and one
+        // statement per write is enough (about 0.6 ms per batch of 1,000).
         await conn.run('DELETE FROM readings_staging');
-        const appender = await conn.createAppender('readings_staging', 'main', 'temp');
-        try {
-          let seq = 0;
-          for (const r of readings) {
-            appender.appendInteger(seq++);
-            appender.appendVarchar(r.site);
-            appender.appendVarchar(r.building);
-            appender.appendVarchar(r.meter);
-            appender.appendVarchar(r.quantity);
-            appender.appendVarchar(r.kind);
-            appender.appendDouble(r.ts);
-            appender.appendVarchar(r.unit);
-            appender.appendDouble(r.value);
-            if (r.kind === 'interval' && r.intervalS !== undefined) appender.appendInteger(r.intervalS);
-            else appender.appendNull();
-            appender.endRow();
-          }
-        } finally {
-          appender.closeSync();
-        }
+        await stage(conn, series, readings);
         await conn.run(UPSERT_SQL);
-        await conn.run('DELETE FROM readings_staging');
       });
     },
 
     query(q: ReadingQuery) {
       assertRange(q.from, q.to);
-      return serial('read', async (conn) => {
-        const values: Record<string, DuckDBValue> = { site: q.site, building: q.building, meter: q.meter, from: q.from, to: q.to };
+      return serial('read', async (conn, series) => {
+        const ids = idsWhere(series, { site: q.site, building: q.building, meter: q.meter, quantity: q.quantity, kind: q.kind })!;
+        if (ids.length === 0) return [];
         let sql = `
-          SELECT quantity, kind, unit, ${TS_MS}, value, interval_s FROM readings
-          WHERE site = $site AND building = $building AND meter = $meter AND ts >= ${tsParam('from')} AND ts < ${tsParam('to')}`;
-        if (q.quantity !== undefined) {
-          sql += ' AND quantity = $quantity';
-          values.quantity = q.quantity;
-        }
-        if (q.kind !== undefined) {
-          sql += ' AND kind = $kind';
-          values.kind = q.kind;
-        }
-        sql += ' ORDER BY ts, quantity, kind';
+          SELECT s.quantity, s.kind, r.unit, epoch_ms(r.ts)::DOUBLE, r.value, r.interval_s
+          FROM readings r JOIN series s ON s.id = r.series
+          WHERE r.series IN (${ids.join(',')}) AND r.ts >= ${tsParam('from')} AND r.ts < ${tsParam('to')}
+          ORDER BY r.ts, s.quantity, s.kind`;
         if (q.limit !== undefined) sql += ` LIMIT ${Math.max(0, Math.floor(q.limit))}`;
-        return (await rows(conn, sql, values)).map((row) => toReading(q, row, 0));
+        return (await rows(conn, sql, { from: q.from, to: q.to })).map((row) => toReading(q, row, 0));
       });
     },
 
     aggregate(q: AggregateQuery) {
       assertAggregateArgs(q.bucket, q.tz, q.from, q.to);
-      const series = { site: q.site, building: q.building, meter: q.meter, quantity: q.quantity, kind: q.kind, from: q.from, to: q.to };
-      const fast = fastAggregatePlan(q);
-      const plan = fast ? { sql: fast.sql, values: { ...series, ...fast.values } } : { sql: icuAggregateSql(q.bucket), values: { ...series, tz: q.tz } };
-      return serial('read', (conn) => aggregateRows(conn, plan, q.kind));
+      return serial('read', async (conn, series) => {
+        const id = series.ids.get(seriesKey(q));
+        if (id === undefined) return [];
+        const range = { series: id, from: q.from, to: q.to };
+        const fast = fastAggregatePlan(q);
+        const plan = fast ? { sql: fast.sql, values: { ...range, ...fast.values } } : { sql: icuAggregateSql(q.bucket), values: { ...range, tz: q.tz } };
+        return aggregateRows(conn, plan, q.kind);
+      });
     },
 
     latest(filter?: Partial<MeterRef>) {
-      return serial('read', (conn) => latestRows(conn, filter));
+      return serial('read', (conn, series) => latestRows(conn, series, filter));
     },
 
     listSeries(filter?: Partial<MeterRef>) {
-      return serial('read', async (conn) =>
-        (await latestRows(conn, filter)).map((r) => ({ site: r.site, building: r.building, meter: r.meter, quantity: r.quantity, kind: r.kind, unit: r.unit })),
+      return serial('read', async (conn, series) =>
+        (await latestRows(conn, series, filter)).map((r) => ({ site: r.site, building: r.building, meter: r.meter, quantity: r.quantity, kind: r.kind, unit: r.unit })),
       );
     },
 

@@ -133,7 +133,7 @@ const CASES: StoreCase[] = [
         await reopened.init();
         d.swap(reopened);
       };
-      const key = `site = $site AND building = $building AND meter = $meter AND quantity = $quantity AND kind = $kind AND ts = make_timestamptz(CAST($ts AS BIGINT) * 1000)`;
+      const key = `series = (SELECT id FROM series WHERE site = $site AND building = $building AND meter = $meter AND quantity = $quantity AND kind = $kind) AND ts = make_timestamptz(CAST($ts AS BIGINT) * 1000)`;
       const params = (r: StoredReading) => ({ site: r.site, building: r.building, meter: r.meter, quantity: r.quantity, kind: r.kind, ts: r.ts });
       return {
         store: d.store,

@@ -88,7 +88,7 @@ function referenceSql(bucket: Bucket): string {
   return `
     WITH b AS (
       SELECT (${startSql})::DOUBLE AS start_ms, (${endSql})::DOUBLE AS end_ms, value, interval_s FROM readings
-      WHERE site = $site AND building = $building AND meter = $meter AND quantity = $quantity AND kind = $kind
+      WHERE series = CAST($series AS INTEGER)
         AND ts >= ${tsParam('from')} AND ts < ${tsParam('to')}
     )
     SELECT start_ms, end_ms, count(*)::DOUBLE, sum(value), min(value), max(value), coalesce(sum(interval_s), 0)::DOUBLE
@@ -96,8 +96,9 @@ function referenceSql(bucket: Bucket): string {
 }
 
 async function reference(conn: DuckDBConnection, q: AggregateQuery): Promise<AggregateRow[]> {
-  const { bucket, ...values } = q;
-  const rows = (await conn.runAndReadAll(referenceSql(bucket), values)).getRows() as number[][];
+  const { bucket, tz, from, to, ...key } = q;
+  const ids = (await conn.runAndReadAll('SELECT id FROM series WHERE site = $site AND building = $building AND meter = $meter AND quantity = $quantity AND kind = $kind', key)).getRows();
+  const rows = (await conn.runAndReadAll(referenceSql(bucket), { series: Number(ids[0]![0]), tz, from, to })).getRows() as number[][];
   const interval = q.kind === 'interval';
   return rows.map(([start, end, count, sum, min, max, coveredS]) => ({
     start: start!,
