@@ -138,6 +138,8 @@ export interface IngestBenchOptions {
   readonly cpuProf: boolean;
   /** `--ingest-node-args`: Node arguments of the Wattproof ingest, e.g. V8 heap flags to compare. */
   readonly ingestNodeArgs: readonly string[];
+  /** `--gateway-node-args`: Node arguments of the gateway after GATEWAY_NODE_ARGS (bench/lib/brokers.ts), e.g. V8 heap flags to compare. */
+  readonly gatewayNodeArgs: readonly string[];
   /** With `cpuProf`: write a flame graph of each step's measured interval here (bench/lib/flame-graph.ts). */
   readonly flameDir?: string;
   readonly json?: string;
@@ -196,6 +198,7 @@ Needs influxd (apt-get install influxdb); the Node-RED peers need the npm regist
     'cpu-prof': { type: 'boolean', default: false, description: 'run the ingest under node --cpu-prof and print its top self time per step' },
     'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of the ingest over each step's measured interval there (step-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
     'ingest-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the Wattproof ingest, after the deployed ones (--no-allocation-site-pretenuring; a later flag wins), space-separated, given with "=" (--ingest-node-args=--max-semi-space-size=64)' },
+    'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the gateway, after the deployed ones (--max-semi-space-size=64; a later flag wins), space-separated, given with "=" (--gateway-node-args=--trace-gc)' },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every step and the summaries as JSON' },
     'from-json': { type: 'string', placeholder: 'FILE', description: "print the tables of an earlier run's --json file again and run nothing" },
     'aggregate-only': { type: 'boolean', default: false, description: 'only time the DuckDB aggregation of a meter-year (no processes started)' },
@@ -244,6 +247,7 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
     gatewayPersistence: values['gateway-persistence'],
     cpuProf: values['cpu-prof'],
     ingestNodeArgs: values['ingest-node-args'].split(' ').filter((a) => a !== ''),
+    gatewayNodeArgs: values['gateway-node-args'].split(' ').filter((a) => a !== ''),
     ...(values['flame-dir'] ? { flameDir: values['flame-dir'] } : {}),
     ...(values.json ? { json: values.json } : {}),
     ...(values['from-json'] ? { fromJson: values['from-json'] } : {}),
@@ -815,7 +819,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     log(`provisioned ${o.devices + 1} devices in ${((monotonicMs() - t) / 1000).toFixed(1)} s (${dir})`);
     influx = await startInfluxDb();
-    gateway = await startGateway(creds, { env: o.gatewayPersistence ? { GATEWAY_PERSISTENCE_DIR: join(dir, 'gateway-sessions') } : {} });
+    gateway = await startGateway(creds, { env: o.gatewayPersistence ? { GATEWAY_PERSISTENCE_DIR: join(dir, 'gateway-sessions') } : {}, nodeArgs: o.gatewayNodeArgs });
     log(`influxd pid ${influx.pid()} at ${influx.url}; gateway pid ${gateway.pid} on port ${gateway.port}`);
     gen = forkChild<LoadIn, LoadOut>(new URL('./lib/mqtt-load.ts', import.meta.url));
     t = monotonicMs();
