@@ -96,22 +96,6 @@ function tracked(order: string[], label: string, p: Promise<AcceptOutcome>): Pro
   });
 }
 
-/**
- * Sends a message of meter `first` (value 1), then one of `second` (value 2) while the first's
- * write is held, and expects the second's write to wait until the first one finished.
- */
-async function expectHeldBack(s: Awaited<ReturnType<typeof setUp>>, first: string, second: string): Promise<void> {
-  const a = s.pipeline.accept({ topic: readingsTopic(meter(first)), payload: payload(1, 1) });
-  await s.untilWrites(1);
-  const b = s.pipeline.accept({ topic: readingsTopic(meter(second)), payload: payload(2, 2) });
-  await settleTurns();
-  expect(s.writes).toHaveLength(1);
-  s.writes[0]!.open();
-  await s.untilWrites(2);
-  s.writes[1]!.open();
-  expect(await Promise.all([a, b])).toEqual(['stored', 'stored']);
-}
-
 describe('ingest pipeline: store writes in flight', () => {
   it('defaults to two writes in flight', () => {
     expect(configWith(ingestConfigSchema, {}).INGEST_MAX_WRITES_IN_FLIGHT).toBe(2);
@@ -135,9 +119,17 @@ describe('ingest pipeline: store writes in flight', () => {
   });
 
   it('holds a batch with a meter of an unfinished one until that one finished: the last value received is the one stored', async () => {
-    const s = await setUp();
-    await expectHeldBack(s, 'x', 'x');
-    expect((await s.inner.query({ ...meter('x'), from: T, to: T + 1 })).map((r) => r.value)).toEqual([2]);
+    const { pipeline: p, inner, writes, untilWrites } = await setUp();
+    const first = p.accept({ topic: readingsTopic(meter('x')), payload: payload(1, 1) });
+    await untilWrites(1);
+    const correction = p.accept({ topic: readingsTopic(meter('x')), payload: payload(2, 2) });
+    await settleTurns();
+    expect(writes).toHaveLength(1);
+    writes[0]!.open();
+    await untilWrites(2);
+    writes[1]!.open();
+    expect(await Promise.all([first, correction])).toEqual(['stored', 'stored']);
+    expect((await inner.query({ ...meter('x'), from: T, to: T + 1 })).map((r) => r.value)).toEqual([2]);
   });
 
   it('never has more writes in flight than INGEST_MAX_WRITES_IN_FLIGHT', async () => {
@@ -157,7 +149,16 @@ describe('ingest pipeline: store writes in flight', () => {
   });
 
   it('with INGEST_MAX_WRITES_IN_FLIGHT=1 writes one batch at a time, as before', async () => {
-    await expectHeldBack(await setUp(1), 'x', 'y');
+    const { pipeline: p, writes, untilWrites } = await setUp(1);
+    const a = p.accept({ topic: readingsTopic(meter('x')), payload: payload(1, 1) });
+    await untilWrites(1);
+    const b = p.accept({ topic: readingsTopic(meter('y')), payload: payload(1, 2) });
+    await settleTurns();
+    expect(writes).toHaveLength(1);
+    writes[0]!.open();
+    await untilWrites(2);
+    writes[1]!.open();
+    expect(await Promise.all([a, b])).toEqual(['stored', 'stored']);
   });
 
   it('a write refused for good while a later one succeeded: dead-lettered and stored, resolved in order', async () => {
