@@ -27,9 +27,6 @@ export const ingestConfigSchema = z.object({
   INGEST_MQTT_CLIENT_ID: z.string().default('wattproof-ingest').describe('Client id of the persistent session (QoS 1, clean session off)'),
   INGEST_BATCH_MAX_READINGS: envInt(5000, 1, 100_000).describe('Readings per store write'),
   INGEST_FLUSH_INTERVAL_MS: envInt(200, 1, 60_000).describe('Longest time a reading waits for its batch to fill'),
-  INGEST_MAX_WRITES_IN_FLIGHT: envInt(2, 1, 8).describe(
-    'Store writes at once. A batch is written alongside the ones before it only when none of them has a reading of its meters (so the last write of a reading is still the last one received); batches are acknowledged in order either way. 1 = one write at a time',
-  ),
   INGEST_MAX_PENDING_MESSAGES: envInt(20_000, 1, 1_000_000).describe('Unacknowledged messages held before the ingest stops reading from the broker (back-pressure)'),
   INGEST_MAX_PENDING_BYTES: envInt(32 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024).describe(
     'Payload bytes of unacknowledged messages held before the ingest stops reading from the broker or the readings streams (back-pressure that bounds memory when messages carry many readings; one larger message still goes in alone)',

@@ -4,11 +4,8 @@
  * reading store, or the message itself in the dead letters. The caller acknowledges the MQTT
  * message then, and not before.
  *
- * Batches are written in order; a batch whose meters no unfinished batch has goes to the store
- * without waiting for them (up to INGEST_MAX_WRITES_IN_FLIGHT writes at once), any other waits
- * until every batch before it finished, so the last write of a key is still the last received.
- * Batches finish (amendments, dead letters, register events, acknowledgements) strictly in order.
- * A failed write is retried with back-off for as long as it takes (the broker keeps the
+ * Writes are serial (one batch in flight) so that the last write of a key is the last received;
+ * a failed write is retried with back-off for as long as it takes (the broker keeps the
  * unacknowledged messages meanwhile); a batch the store refuses for good is split per message
  * and only the refused messages are dead-lettered.
  *
@@ -211,40 +208,6 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     });
   }
 
-  /**
-   * The meters (topics) of the batches handed to the store and not finished yet. A batch may be
-   * written alongside them only when it shares none (`overlapsUnfinished`).
-   */
-  const unfinished = new Set<ReadonlySet<string>>();
-  /** `exclusive()` calls queued and not run: batches after one wait for it. */
-  let exclusiveQueued = 0;
-
-  /** The topics of a batch's messages with readings; undefined when one has no message (then it is written alone). */
-  function metersOf(batch: readonly PendingItem[]): Set<string> | undefined {
-    const meters = new Set<string>();
-    for (const item of batch) {
-      if (!item.readings.length) continue;
-      if (!item.message) return undefined;
-      meters.add(item.message.topic);
-    }
-    return meters;
-  }
-
-  function mayWriteNow(meters: ReadonlySet<string> | undefined): boolean {
-    if (!meters || exclusiveQueued > 0 || unfinished.size >= config.INGEST_MAX_WRITES_IN_FLIGHT) return false;
-    for (const other of unfinished) {
-      const [small, large] = meters.size <= other.size ? [meters, other] : [other, meters];
-      for (const m of small) if (large.has(m)) return false;
-    }
-    return true;
-  }
-
-  /**
-   * Why more than one write at a time (issue 8, batched messages at >= 60 % of InfluxDB's raw
-   * ceiling): with one write in flight the ingest waited on InfluxDB most of the time (half a core
-   * busy at 230,000 readings/s) and stored no more than one writer of 5,000-point requests can.
-   * docs/PERFORMANCE.md, "Two store writes in flight".
-   */
   function scheduleFlush(delayMs: number): void {
     if (timer && delayMs > 0) return;
     if (timer) clearTimeout(timer);
@@ -253,24 +216,14 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       const batch = queue;
       queue = [];
       queuedReadings = 0;
-      const meters = metersOf(batch);
-      const now = mayWriteNow(meters);
-      const token: ReadonlySet<string> = meters ?? new Set<string>();
-      unfinished.add(token);
-      const before = writing;
-      const stored = (now ? Promise.resolve() : before).then(() => storeBatch(batch));
-      // Handled below, after the batches before it; this keeps its failure from counting as unhandled meanwhile.
-      stored.catch(() => undefined);
-      writing = before
-        .then(() => stored)
-        .then((refused) => finishBatch(batch, refused))
+      writing = writing
+        .then(() => writeBatch(batch))
         .catch((err: unknown) => {
           // Nothing of this batch is acknowledged: the broker redelivers it. The chain goes on.
           logger.error({ err, messages: batch.length }, 'batch not durable; its messages will be redelivered');
           for (const item of batch) item.reject(err);
           settle(batch.length);
-        })
-        .finally(() => unfinished.delete(token));
+        });
     }, delayMs);
   }
 
@@ -317,14 +270,9 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     }
   }
 
-  /** The store write of a batch: the messages the store refused for good. */
-  async function storeBatch(batch: PendingItem[]): Promise<Set<PendingItem>> {
-    return new Set(batch.length ? await writeReadings(batch) : []);
-  }
-
-  /** What follows a batch's store write, in batch order: amendments, dead letters, register events, outcomes. */
-  async function finishBatch(batch: PendingItem[], refused: Set<PendingItem>): Promise<void> {
+  async function writeBatch(batch: PendingItem[]): Promise<void> {
     if (!batch.length) return;
+    const refused = new Set(await writeReadings(batch));
     const late = batch.flatMap((i) => (i.late && !refused.has(i) ? i.late : []));
     if (late.length) {
       // After the write, before any acknowledgement: if this fails for good, nothing of the
@@ -584,13 +532,11 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
       return processInTurn(msg, () => process(msg));
     },
     /**
-     * Runs `fn` in the write slot: after every batch handed to the store before it finished, and
-     * before any later batch is written. The sealer seals each series in it, so no reading is
-     * written between its query and its seal.
+     * Runs `fn` in the write slot: after the batch being written, before the next one. The
+     * sealer seals each series in it, so no reading is written between its query and its seal.
      */
     exclusive<T>(fn: () => Promise<T>): Promise<T> {
-      exclusiveQueued++;
-      const run = writing.then(fn).finally(() => exclusiveQueued--);
+      const run = writing.then(fn);
       writing = run.then(
         () => undefined,
         () => undefined,
