@@ -19,6 +19,7 @@ import { WattproofError } from '@wattproof/core';
 import type { AggregateQuery, AggregateRow, MeterRef, Quantity, ReadingKind, ReadingQuery, ReadingStore, StoredReading, Unit } from '@wattproof/core';
 import { assertAggregateArgs, assertRange, FIXED_BUCKET_MS, toAggregateRow, tzOffsetSpans, type OffsetSpan } from './buckets.js';
 import { storeError } from './errors.js';
+import { seriesKey } from './series-key.js';
 
 /** Options of the DuckDB reading store. */
 export interface DuckDbReadingStoreOptions {
@@ -250,9 +251,6 @@ interface SeriesEntry {
 }
 
 type SeriesKey = Pick<SeriesEntry, 'site' | 'building' | 'meter' | 'quantity' | 'kind'>;
-
-// The five ids joined by NUL, which no id contains (the contract's id pattern); the cache's key.
-const seriesKey = (s: SeriesKey): string => `${s.site}\u0000${s.building}\u0000${s.meter}\u0000${s.quantity}\u0000${s.kind}`;
 
 /**
  * The store's copy of the `series` table: loaded when the file is opened, extended by writes after

@@ -41,6 +41,7 @@ import {
   type BucketTotals,
 } from './buckets.js';
 import { storeError } from './errors.js';
+import { seriesKey } from './series-key.js';
 import { encodeLineProtocol, LINE_PROTOCOL_NAMES } from './line-protocol.js';
 
 const MEASUREMENT = LINE_PROTOCOL_NAMES.measurement;
@@ -361,7 +362,7 @@ export function createInfluxReadingStore(options: InfluxReadingStoreOptions): Re
         row[iValue],
         iInterval < 0 ? null : row[iInterval],
       );
-      const key = [r.site, r.building, r.meter, r.quantity, r.kind].join('\u0000');
+      const key = seriesKey(r);
       const prev = newest.get(key);
       if (!prev || prev.ts < r.ts) newest.set(key, r);
     }

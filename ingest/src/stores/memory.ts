@@ -3,6 +3,7 @@
  * Keeps one map per series keyed by `ts`; the sorted view is rebuilt lazily after writes.
  */
 import type { AggregateQuery, AggregateRow, MeterRef, ReadingQuery, ReadingStore, SeriesInfo, SeriesRef, StoredReading } from '@wattproof/core';
+import { seriesKey } from './series-key.js';
 import {
   addTotals,
   assertAggregateArgs,
@@ -22,10 +23,6 @@ interface SeriesState {
   readonly ref: SeriesRef;
   readonly byTs: Map<number, StoredReading>;
   sorted: StoredReading[] | undefined;
-}
-
-function seriesKey(r: SeriesRef): string {
-  return `${r.site}\u0000${r.building}\u0000${r.meter}\u0000${r.quantity}\u0000${r.kind}`;
 }
 
 /** Index of the first reading with `ts >= t` in a ts-sorted array. */
