@@ -4,7 +4,7 @@ import { pino, type Logger as PinoLogger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { z } from 'zod';
 import type { MvJobQueue, MvJobs, MvQueueOptions, MvWorker, MvWorkerOptions } from '@wattproof/analytics';
-import { envInt, envOptionalString, envPort, loadConfig, type ReadingStore, type RegistryStore } from '@wattproof/core';
+import { envInt, envOptionalString, envPort, loadConfig, type Logger, type ReadingStore, type RegistryStore } from '@wattproof/core';
 import { createReadingStore, readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import { createRegistryStore, registryConfigSchema } from '@wattproof/gateway/registry';
 
@@ -149,10 +149,15 @@ export async function openRegistry(env: Env): Promise<RegistryStore> {
   return registry;
 }
 
-export async function openStores(env: Env): Promise<{ readings: ReadingStore; registry: RegistryStore; describe: string }> {
+/**
+ * Opens the reading store and the registry the environment configures. `logger`: where the
+ * stores say what they do on their own (a file migrated when opened); by default a logger of
+ * `LOG_LEVEL` on stderr, so one-shot commands report it too.
+ */
+export async function openStores(env: Env, logger?: Logger): Promise<{ readings: ReadingStore; registry: RegistryStore; describe: string }> {
   const readingCfg = loadConfig(readingStoreConfigSchema, env);
   const registry = await openRegistry(env);
-  const readings = createReadingStore(readingCfg);
+  const readings = createReadingStore(readingCfg, { logger: logger ?? createLogger(loadConfig(runtimeConfigSchema, env).LOG_LEVEL, 'stores') });
   try {
     await readings.init();
   } catch (err) {

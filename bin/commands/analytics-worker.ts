@@ -35,7 +35,7 @@ export async function runAnalyticsWorker(argv: string[], env: Env): Promise<numb
   }
   const logger = createLogger(rt.LOG_LEVEL, 'analytics-worker');
   const workerOptions = mvWorkerOptions(rt);
-  const stores = await openStores(env);
+  const stores = await openStores(env, logger);
   let redis: Awaited<ReturnType<typeof connectMvQueueRedis>>;
   let queueRedis: Awaited<ReturnType<typeof connectMvQueueRedis>>;
   try {

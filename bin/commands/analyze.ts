@@ -26,7 +26,7 @@ export async function runAnalyze(argv: string[], env: Env): Promise<number> {
     return values.help ? 0 : 2;
   }
   const logger = createLogger(loadConfig(runtimeConfigSchema, { LOG_LEVEL: 'warn', ...env }).LOG_LEVEL, 'analyze');
-  const stores = await openStores(env);
+  const stores = await openStores(env, logger);
   try {
     const jobs = createMvJobs({ ...stores, logger });
     if (values.rederive) {

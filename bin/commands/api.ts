@@ -31,7 +31,7 @@ export async function runApi(argv: string[], env: Env): Promise<number> {
   const security = loadConfig(apiSecurityConfigSchema, env);
   const alertsConfig = loadConfig(alertsConfigSchema, env);
   const logger = createLogger(rt.LOG_LEVEL, 'api');
-  const stores = await openStores(env);
+  const stores = await openStores(env, logger);
   const metrics = createMetricsRegistry();
   const jobs = createMvJobs({ ...stores, logger });
   // With ANALYTICS_QUEUE_REDIS_URL the schedule enqueues for `wattproof analytics-worker` processes instead.

@@ -29,7 +29,7 @@ export async function runIngest(argv: string[], env: Env): Promise<number> {
   const rt = loadConfig(runtimeConfigSchema, env);
   const config = loadConfig(ingestConfigSchema, env);
   const logger = createLogger(rt.LOG_LEVEL, 'ingest');
-  const stores = await openStores(env);
+  const stores = await openStores(env, logger);
   const metrics = createMetricsRegistry();
   const ingest = createIngest({ ...stores, logger, metrics }, config);
   await ingest.start();

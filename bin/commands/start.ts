@@ -64,7 +64,7 @@ export async function runStart(argv: string[], env: Env): Promise<number> {
   const sessionsDir = env.GATEWAY_REDIS_URL ? {} : { GATEWAY_PERSISTENCE_DIR: join(resolve(env.WATTPROOF_DATA_DIR ?? './data'), 'gateway-sessions') };
   const gatewayConfig = loadConfig(gatewayConfigSchema, { ...sessionsDir, ...env });
   const alertsConfig = loadConfig(alertsConfigSchema, env);
-  const stores = await openStores(env);
+  const stores = await openStores(env, logger);
   const metrics = createMetricsRegistry();
   const jobs = createMvJobs({ ...stores, logger: logger.child({ service: 'analytics' }) });
   // With ANALYTICS_QUEUE_REDIS_URL the schedule enqueues for `wattproof analytics-worker` processes instead.

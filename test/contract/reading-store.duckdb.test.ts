@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, DuckDBTimestampTZValue } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoredReading } from '@wattproof/core';
+import { silentLogger, type StoredReading } from '@wattproof/core';
 import { createDuckDbReadingStore } from '@wattproof/ingest/stores';
 import { describeReadingStore } from './reading-store.js';
 
@@ -123,11 +123,18 @@ describe('duckdb reading store file', () => {
     conn.closeSync();
     instance.closeSync();
 
-    const store = createDuckDbReadingStore({ path });
+    const logged: Array<{ obj: unknown; msg: string | undefined }> = [];
+    const logger = { ...silentLogger, info: (obj: object | string, msg?: string) => void logged.push({ obj, msg }) };
+    const store = createDuckDbReadingStore({ path, logger });
     const range = { from: 0, to: Date.parse('2027-01-01T00:00:00Z') };
     const byTs = (a: StoredReading, b: StoredReading) => a.ts - b.ts || a.quantity.localeCompare(b.quantity);
     try {
       await store.init();
+      // The operator is told before the copy starts and after it finished.
+      expect(logged).toEqual([
+        { obj: { path, readings: old.length }, msg: expect.stringMatching(/migrating to series ids/) },
+        { obj: { path, readings: old.length, series: 3, durationMs: expect.any(Number) }, msg: expect.stringMatching(/migrated to series ids/) },
+      ]);
       expect(await store.query({ site: 'v1', building: 'b', meter: 'm.1', ...range })).toEqual(old.filter((r) => r.building === 'b').sort(byTs));
       expect(await store.query({ site: 'v1', building: 'a', meter: 'm.1', ...range })).toEqual(old.filter((r) => r.building === 'a'));
       expect(await store.latest({ site: 'v1', building: 'b' })).toEqual([old[95], old[119]]);
@@ -140,9 +147,11 @@ describe('duckdb reading store file', () => {
     } finally {
       await store.close();
     }
-    // Opened again: already migrated, nothing changes.
-    const again = createDuckDbReadingStore({ path });
+    // Opened again: already migrated, nothing changes and nothing is said.
+    const again = createDuckDbReadingStore({ path, logger });
     try {
+      await again.init();
+      expect(logged).toHaveLength(2);
       expect(await again.listSeries({ site: 'v1' })).toHaveLength(4);
       expect(await again.query({ site: 'v1', building: 'b', meter: 'm.1', quantity: 'electricity', ...range })).toHaveLength(96);
     } finally {

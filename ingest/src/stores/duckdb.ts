@@ -15,8 +15,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
-import { WattproofError } from '@wattproof/core';
-import type { AggregateQuery, AggregateRow, MeterRef, Quantity, ReadingKind, ReadingQuery, ReadingStore, StoredReading, Unit } from '@wattproof/core';
+import { silentLogger, WattproofError } from '@wattproof/core';
+import type { AggregateQuery, AggregateRow, Logger, MeterRef, Quantity, ReadingKind, ReadingQuery, ReadingStore, StoredReading, Unit } from '@wattproof/core';
 import { assertAggregateArgs, assertRange, FIXED_BUCKET_MS, toAggregateRow, tzOffsetSpans, type OffsetSpan } from './buckets.js';
 import { storeError } from './errors.js';
 import { seriesKey } from './series-key.js';
@@ -31,6 +31,8 @@ export interface DuckDbReadingStoreOptions {
    * each) on a machine with idle cores.
    */
   readonly threads?: number;
+  /** Where the store says what it does on its own: migrating a file of the first layout (info). */
+  readonly logger?: Logger;
 }
 
 /**
@@ -282,6 +284,25 @@ async function isFirstLayout(conn: DuckDBConnection): Promise<boolean> {
   return Number(rows[0]![0]) > 0;
 }
 
+/**
+ * Moves a file of the first layout to series ids in one transaction, saying so before and after:
+ * it copies the whole table once, and an operator who upgraded should see why the first start
+ * takes longer, and that it finished.
+ */
+async function migrateFromFirstLayout(conn: DuckDBConnection, path: string, logger: Logger): Promise<void> {
+  const readings = Number((await conn.runAndReadAll('SELECT count(*) FROM readings')).getRows()[0]![0]);
+  logger.info({ path, readings }, 'embedded readings file: migrating to series ids (one copy of the table, in one transaction; the file is unchanged if this stops)');
+  const startedAt = performance.now();
+  try {
+    for (const sql of MIGRATE_FROM_V1_SQL) await conn.run(sql);
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw new Error(`migrating readings to series ids failed (the file is unchanged): ${(err as Error).message}`, { cause: err });
+  }
+  const series = Number((await conn.runAndReadAll('SELECT count(*) FROM series')).getRows()[0]![0]);
+  logger.info({ path, readings, series, durationMs: Math.round(performance.now() - startedAt) }, 'embedded readings file: migrated to series ids');
+}
+
 /** Creates a DuckDB reading store; the file is opened by `init()` (or the first call). */
 export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): ReadingStore {
   const path = options.path === ':memory:' ? ':memory:' : resolve(options.path);
@@ -298,14 +319,7 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
       const conn = await instance.connect();
       // Casts between TIMESTAMP and TIMESTAMPTZ follow the session zone: pin it.
       await conn.run(`SET TimeZone = 'UTC'`);
-      if (await isFirstLayout(conn)) {
-        try {
-          for (const sql of MIGRATE_FROM_V1_SQL) await conn.run(sql);
-        } catch (err) {
-          await conn.run('ROLLBACK').catch(() => undefined);
-          throw new Error(`migrating readings to series ids failed (the file is unchanged): ${(err as Error).message}`, { cause: err });
-        }
-      }
+      if (await isFirstLayout(conn)) await migrateFromFirstLayout(conn, path, options.logger ?? silentLogger);
       for (const sql of SCHEMA_SQL) await conn.run(sql);
       await conn.run(STAGING_SQL);
       return { instance, conn, series: await loadSeries(conn) };

@@ -3,7 +3,7 @@
  * picks one from it.
  */
 import { join } from 'node:path';
-import { envInt, type ReadingStore } from '@wattproof/core';
+import { envInt, type Logger, type ReadingStore } from '@wattproof/core';
 import { z } from 'zod';
 import { createDuckDbReadingStore, DEFAULT_DUCKDB_THREADS } from './duckdb.js';
 import { createInfluxReadingStore, influxOptionsFromConfig, influxStoreConfigShape } from './influxdb.js';
@@ -46,12 +46,12 @@ export function resolveReadingStoreKind(config: Pick<ReadingStoreConfig, 'READIN
  * Creates the reading store a config selects; call `init()` on it before use.
  * @throws WattproofError STORE_CONFIG_INVALID when `READINGS_STORE=influxdb` lacks `INFLUX_URL` or the URL does not parse.
  */
-export function createReadingStore(config: ReadingStoreConfig): ReadingStore {
+export function createReadingStore(config: ReadingStoreConfig, deps: { readonly logger?: Logger } = {}): ReadingStore {
   switch (resolveReadingStoreKind(config)) {
     case 'memory':
       return createMemoryReadingStore();
     case 'embedded':
-      return createDuckDbReadingStore({ path: join(config.WATTPROOF_DATA_DIR, EMBEDDED_READINGS_FILE), threads: config.DUCKDB_THREADS });
+      return createDuckDbReadingStore({ path: join(config.WATTPROOF_DATA_DIR, EMBEDDED_READINGS_FILE), threads: config.DUCKDB_THREADS, logger: deps.logger });
     case 'influxdb':
       return createInfluxReadingStore(influxOptionsFromConfig(config));
   }
