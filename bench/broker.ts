@@ -14,8 +14,12 @@
  * subscriber's delivered rate, end-to-end latency (p50/p99/p99.9), loss, and the broker's CPU
  * (utime + stime from /proc/<pid>/stat, also split into user space and kernel: the kernel part is
  * mostly socket system calls, so the user part is what the broker's own code costs), RSS, and read and write system calls per message (/proc/<pid>/io:
- * how many PUBLISHes one socket read carries, how many PUBACKs and deliveries one write) over the window. A broker that dies is recorded
- * as crashed with its output and restarted for the next turn.
+ * how many PUBLISHes one socket read carries, how many PUBACKs and deliveries one write) over the window, and how long the broker's main
+ * thread waited for a core (/proc/<pid>/schedstat). A broker that dies is recorded
+ * as crashed with its output and restarted for the next turn. With `--stalls` the Node brokers run
+ * with bench/lib/stall-probe.cjs, and each turn reports their event-loop stalls in the window (on
+ * a core, waiting for one, blocked) and how many of its messages at or above p99 were in flight
+ * during one (bench/lib/stalls.ts): where the latency tail comes from.
  *
  * Options: `npm run bench -- broker --help` (CLI below).
  */
@@ -34,6 +38,7 @@ import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import type { SubIn, SubOut, SubResult } from './lib/mqtt-sub.js';
 import { monotonicMs } from './lib/payload.js';
 import { loadAverage, sampleProcess, type ProcessSample } from './lib/proc.js';
+import { readStallProbe, summarizeStalls, type StallSummary } from './lib/stalls.js';
 import { median, type LatencySummary } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
 
@@ -69,11 +74,19 @@ export interface BrokerBenchOptions {
    * normal cost by the measured window or stays behind. 0 = no stall.
    */
   readonly stallSubscriberMs: number;
+  /**
+   * `--stalls`: run the Node brokers with bench/lib/stall-probe.cjs and report their event-loop
+   * stalls and GC pauses in the window, and how many of the messages at or above p99 were in
+   * flight during one.
+   */
+  readonly stalls: boolean;
 }
 
 export type MosquittoLimits = 'unlimited' | 'stock';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** Preloaded into the Node brokers with `--stalls`. */
+const STALL_PROBE = fileURLToPath(new URL('./lib/stall-probe.cjs', import.meta.url));
 
 /** Mosquitto config lines per `--mosquitto-limits` (mosquitto.conf(5): 0 = no maximum). */
 export const MOSQUITTO_LIMITS: Record<MosquittoLimits, readonly string[]> = {
@@ -124,6 +137,10 @@ export interface TurnResult {
   readonly profile?: TurnProfile;
   /** `--perf-flame`: the SVG of the window's on-CPU flame graph. */
   readonly perfFlame?: string;
+  /** The broker's main thread: ms per second of the window it was runnable but waited for a core (/proc/<pid>/schedstat). */
+  readonly brokerRunQueueMsPerS?: number;
+  /** `--stalls` (Node brokers): the window's event-loop stalls and GC pauses against its slowest messages. */
+  readonly stalls?: StallSummary;
 }
 
 /** Self time of the code of one owner (see `ownerOf`). */
@@ -180,6 +197,22 @@ export interface SummaryRow {
   readonly laggedShare: number;
   /** QoS 1: publish to PUBACK at the device, p99, ms. */
   readonly pubackP99Ms: number;
+  /** The main thread's wait for a core, ms per s. */
+  readonly runQueueMsPerS: number;
+  /** `--stalls`: medians over the turns that have them. */
+  readonly stalls?: StallRow;
+}
+
+/** Medians of the turns' `StallSummary`, per second of window where it says so. */
+export interface StallRow {
+  readonly thresholdMs: number;
+  readonly stallsPerS: number;
+  readonly stalledMsPerS: number;
+  readonly onCpuMsPerS: number;
+  readonly runQueueMsPerS: number;
+  readonly blockedMsPerS: number;
+  /** Share of the messages at or above p99 that were in flight during a stall. */
+  readonly slowInStallShare: number;
 }
 
 const MiB = 2 ** 20;
@@ -236,17 +269,24 @@ async function writePerfFlame(recorded: unknown, perfData: string, broker: Broke
  * One turn, and whether the broker died in it: a broker can also die after the window, while the
  * backlog drains or when the subscriber's session is cleaned up, which counts against this turn.
  */
-async function runTurn(broker: BrokerProcess, creds: BenchCredentials, o: BrokerBenchOptions, qos: 0 | 1, rate: number, rep: number): Promise<TurnResult> {
-  const turn = await runTurnOnce(broker, creds, o, qos, rate, rep);
-  // Let an exit that came with the clean-up be noticed.
-  await new Promise((r) => setTimeout(r, 500));
+async function runTurn(broker: BrokerProcess, creds: BenchCredentials, o: BrokerBenchOptions, qos: 0 | 1, rate: number, rep: number, stallFile?: string): Promise<TurnResult> {
+  let turn = await runTurnOnce(broker, creds, o, qos, rate, rep);
+  // Let an exit that came with the clean-up be noticed (and the stall probe write its file, every 500 ms).
+  await new Promise((r) => setTimeout(r, 600));
+  const probe = stallFile && turn.windowMonoMs ? await readStallProbe(stallFile) : undefined;
+  if (probe && turn.windowMonoMs) turn = { ...turn, stalls: summarizeStalls(probe, turn.windowMonoMs, turn.slowest ?? []) };
+  // The slowest messages were for the stall summary; they are not kept in the turn.
+  if (turn.slowest) {
+    const { slowest: _slowest, ...rest } = turn;
+    turn = rest;
+  }
   const exit = broker.exit();
   if (!exit || turn.status === 'crashed') return turn;
   return { ...turn, status: 'crashed', error: `${turn.error ? `${turn.error}; ` : ''}died after the window (drain or session clean-up)`, crash: { exit, outputTail: broker.outputTail() } };
 }
 
 /** One turn: a fresh subscriber and generator against `broker`, warm-up, window, drain. */
-async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: BrokerBenchOptions, qos: 0 | 1, rate: number, rep: number): Promise<TurnResult> {
+async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: BrokerBenchOptions, qos: 0 | 1, rate: number, rep: number): Promise<TurnResult & { slowest?: Array<[number, number]> }> {
   const base = { broker: broker.name, qos, rate, rep } as const;
   const cpus = o.pin ? '1' : undefined;
   const sub: BenchChild<SubIn, SubOut> = forkChild(new URL('./lib/mqtt-sub.ts', import.meta.url), cpus ? { cpus } : {});
@@ -283,7 +323,7 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
     const timers = [at(t0Ms, () => (take('t0'), startPerf())), at(t1Ms, () => take('t1'))];
     if (o.stallSubscriberMs > 0) timers.push(at(startMs + 500, () => signalSub('SIGSTOP')), at(startMs + 500 + o.stallSubscriberMs, () => signalSub('SIGCONT')));
     const drainMs = o.drainS * 1000;
-    sub.send({ type: 'window', t0Ms, t1Ms, drainMs, quietMs: 1000 });
+    sub.send({ type: 'window', t0Ms, t1Ms, drainMs, quietMs: 1000, ...(o.stalls ? { slowest: true } : {}) });
     gen.send({ type: 'run', startMs, t0Ms, t1Ms, rate, qos, inflight: o.inflight, drainMs });
     const deadline = o.warmupS * 1000 + o.seconds * 1000 + drainMs + 30_000;
     const [g, s] = await Promise.allSettled([gen.next('result', deadline), sub.next('result', deadline)]);
@@ -317,6 +357,8 @@ async function runTurnOnce(broker: BrokerProcess, creds: BenchCredentials, o: Br
           }
         : {}),
       ...(sr ? { deliveredPerS: sr.arrivedInWindow / windowS, receivedInWindow: sr.receivedInWindow, latencyMs: sr.latencyMs } : {}),
+      ...(sr?.slowest ? { slowest: sr.slowest } : {}),
+      ...(b0?.mainRunQueueS !== undefined && b1?.mainRunQueueS !== undefined && b1.atMs > b0.atMs ? { brokerRunQueueMsPerS: ((b1.mainRunQueueS - b0.mainRunQueueS) * 1000) / ((b1.atMs - b0.atMs) / 1000) } : {}),
       ...(gr && sr ? { loss: gr.sentInWindow ? 1 - sr.receivedInWindow / gr.sentInWindow : Number.NaN } : {}),
       brokerCpuS,
       brokerCpuPct: cpuPct(b0, b1),
@@ -381,9 +423,31 @@ export function summarizeTurns(turns: readonly TurnResult[]): SummaryRow[] {
       blockedShare: m((t) => (t.blockedInWindow ?? Number.NaN) / (t.rate * (t.windowS ?? Number.NaN))),
       laggedShare: m((t) => (t.laggedInWindow ?? Number.NaN) / (t.rate * (t.windowS ?? Number.NaN))),
       pubackP99Ms: m((t) => t.ackMs?.p99),
+      runQueueMsPerS: m((t) => t.brokerRunQueueMsPerS),
+      ...stallRow(ok),
     });
   }
   return rows.sort((a, b) => a.qos - b.qos || a.rate - b.rate || a.broker.localeCompare(b.broker));
+}
+
+/** Medians of the turns' stall summaries; nothing when no turn has one. */
+function stallRow(turns: readonly TurnResult[]): { stalls?: StallRow } {
+  const ss = turns.map((t) => t.stalls).filter((x): x is StallSummary => x !== undefined);
+  if (!ss.length) return {};
+  const m = (f: (s: StallSummary) => number) => median(ss.map(f));
+  const perS = (f: (s: StallSummary) => number) => m((s) => f(s) / s.windowS);
+  const share = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
+  return {
+    stalls: {
+      thresholdMs: ss[0]!.thresholdMs,
+      stallsPerS: perS((s) => s.stalls),
+      stalledMsPerS: perS((s) => s.stalledMs),
+      onCpuMsPerS: perS((s) => s.onCpuMs),
+      runQueueMsPerS: perS((s) => s.runQueueMs),
+      blockedMsPerS: perS((s) => s.blockedMs),
+      slowInStallShare: m((s) => share(s.slowInStall, s.slowMessages)),
+    },
+  };
 }
 
 const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
@@ -415,6 +479,7 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       { header: 'generator behind', align: 'right' },
       { header: 'generator CPU', align: 'right' },
       { header: 'subscriber CPU', align: 'right' },
+      { header: 'main thread waiting for a core ms/s', align: 'right' },
       { header: 'crashed', align: 'right' },
     ],
     rows.map((r) => [
@@ -438,6 +503,7 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       pct(r.laggedShare),
       `${f0(r.generatorCpuPct)} %`,
       `${f0(r.subscriberCpuPct)} %`,
+      f1(r.runQueueMsPerS),
       `${r.crashed}/${r.turns}`,
     ]),
   );
@@ -457,6 +523,21 @@ export function formatSummary(rows: readonly SummaryRow[]): string {
       pairs,
     );
     sections.push(`\n${a} / ${b} (medians):\n\n${table}`);
+  }
+  const stallRows = rows.filter((r) => r.stalls);
+  if (stallRows.length) {
+    const pct0 = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)} %` : '–');
+    const table = formatTable(
+      ['QoS', { header: 'target/s', align: 'right' }, 'broker', ...['p99 ms', 'stalls/s', 'stalled ms/s', 'on a core', 'waiting for a core', 'blocked', 'messages ≥ p99 in a stall'].map((h) => ({ header: h, align: 'right' as const }))],
+      stallRows.map((r) => {
+        const st = r.stalls!;
+        return [String(r.qos), f0(r.rate), r.broker, f2(r.p99Ms), f1(st.stallsPerS), f1(st.stalledMsPerS), f1(st.onCpuMsPerS), f1(st.runQueueMsPerS), f1(st.blockedMsPerS), pct0(st.slowInStallShare)];
+      }),
+    );
+    sections.push(
+      `\nEvent-loop stalls of the Node brokers in the window (--stalls; a stall: the main thread ran nothing else for over ${stallRows[0]!.stalls!.thresholdMs} ms; ` +
+        `its time on a core, waiting for one, or blocked, from /proc schedstat; medians):\n\n${table}`,
+    );
   }
   return `${main}${sections.join('')}`;
 }
@@ -523,6 +604,8 @@ send and delivery rates, loss, end-to-end latency and the broker's CPU, RSS and 
     'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the gateway only, space-separated, given with "=" (--gateway-node-args=--max-semi-space-size=32)' },
     // A lagging ingest: the window then shows whether the broker recovered.
     'stall-subscriber-ms': { type: 'string', placeholder: 'MS', default: '0', description: 'stop the subscriber for MS ms (SIGSTOP, then SIGCONT) half a second into the warm-up, which must outlast it; 0 = no stall' },
+    // Why the tail: each slow message against what the broker's main thread was doing meanwhile.
+    stalls: { type: 'boolean', default: false, description: "run the Node brokers with a stall probe (bench/lib/stall-probe.cjs) and report their event-loop stalls and GC pauses in the window, and how many of the messages at or above p99 were in flight during one" },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every turn and the summary as JSON' },
     summarize: { type: 'string', placeholder: 'FILE', description: 'print the tables of a --json file again and run nothing' },
   },
@@ -572,6 +655,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     })(),
     ...(values.baseline ? { baselineRoot: values.baseline } : {}),
     gatewayNodeArgs: values['gateway-node-args'].split(' ').filter((a) => a !== ''),
+    stalls: values.stalls,
     stallSubscriberMs: (() => {
       const ms = Number(values['stall-subscriber-ms']);
       if (!Number.isFinite(ms) || ms < 0) throw new BenchUsageError(`--stall-subscriber-ms must be 0 or more, not ${values['stall-subscriber-ms']}`);
@@ -612,17 +696,28 @@ export async function main(argv: string[]): Promise<void> {
     let t = performance.now();
     const creds = await provisionBench(dir, o.devices);
     log(`provisioned ${o.devices} devices for both brokers in ${((performance.now() - t) / 1000).toFixed(1)} s (${dir})`);
+    /** `--stalls`: the probe file of each running Node broker. */
+    const stallFiles = new Map<BrokerName, string>();
     const ensure = async (name: BrokerName, profDir: string | undefined): Promise<BrokerProcess> => {
       const b = brokers.get(name);
       if (b && !b.exit()) return b;
       t = performance.now();
+      const stallFile = o.stalls && name !== 'mosquitto' ? join(dir, `stalls-${name}-${turns.length + 1}.json`) : undefined;
+      if (stallFile) stallFiles.set(name, stallFile);
+      else stallFiles.delete(name);
       const started = await startBroker(name, creds, {
         extraConfig: MOSQUITTO_LIMITS[o.mosquittoLimits],
         ...(o.baselineRoot ? { baselineRoot: o.baselineRoot } : {}),
         ...(o.pin ? { cpus: '0' } : {}),
         // Writing a profile of a 10-30 s turn at exit takes a few seconds.
         ...(profDir ? { stopTimeoutMs: 60_000 } : {}),
-        nodeArgs: [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(o.perfFlameDir ? PERF_NODE_ARGS : []), ...(name === 'gateway' ? o.gatewayNodeArgs : [])],
+        nodeArgs: [
+          ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+          ...(o.perfFlameDir ? PERF_NODE_ARGS : []),
+          ...(stallFile ? [`--require=${STALL_PROBE}`] : []),
+          ...(name === 'gateway' ? o.gatewayNodeArgs : []),
+        ],
+        ...(stallFile ? { env: { WATTPROOF_BENCH_STALL_FILE: stallFile } } : {}),
       });
       brokers.set(name, started);
       commands.set(name, started.command);
@@ -638,7 +733,8 @@ export async function main(argv: string[]): Promise<void> {
             const profDir = o.cpuProf && name !== 'mosquitto' ? join(o.cpuProfDir ?? join(dir, 'profiles'), `turn-${turns.length + 1}-qos${qos}-${rate}-rep${rep}`) : undefined;
             if (profDir) await mkdir(profDir, { recursive: true });
             try {
-              turn = await runTurn(await ensure(name, profDir), creds, o, qos, rate, rep);
+              const broker = await ensure(name, profDir);
+              turn = await runTurn(broker, creds, o, qos, rate, rep, stallFiles.get(name));
             } catch (err) {
               turn = { broker: name, qos, rate, rep, status: 'error', error: (err as Error).message };
             } finally {

@@ -158,7 +158,7 @@ export interface StartOptions {
   readonly cpus?: string;
   /** Open-file limit of the broker (prlimit; only lowering works without CAP_SYS_RESOURCE). */
   readonly nofile?: number;
-  /** Extra environment (gateway) — e.g. GATEWAY_MAX_CONNECTIONS. */
+  /** Extra environment of a Node broker (gateway, baseline, stock aedes) — e.g. GATEWAY_MAX_CONNECTIONS. */
   readonly env?: Record<string, string>;
   /** Time allowed to start listening, ms (default 30,000). */
   readonly startTimeoutMs?: number;
@@ -301,7 +301,7 @@ export async function startMosquitto(creds: BenchCredentials, options: StartOpti
 export async function startStockAedes(creds: Pick<BenchCredentials, 'dir'>, options: StartOptions = {}): Promise<BrokerProcess> {
   const port = await freePort();
   const [cmd, args] = wrap(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bench/lib/stock-aedes.mjs'), String(port)], options);
-  const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return untilListening(track('aedes', child, port, `${cmd} ${args.join(' ')}`, join(creds.dir, `aedes-${port}.log`), options.stopTimeoutMs), options.startTimeoutMs ?? 30_000);
 }
 

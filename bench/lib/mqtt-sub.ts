@@ -30,6 +30,8 @@ export interface SubWindow {
   readonly t1Ms: number;
   readonly drainMs: number;
   readonly quietMs: number;
+  /** Also report the send time and latency of every message at or above the window's p99 (`--stalls`). */
+  readonly slowest?: boolean;
 }
 
 export type SubIn = SubConnect | SubWindow | { readonly type: 'close' };
@@ -47,6 +49,15 @@ export interface SubResult {
   readonly disconnected: boolean;
   /** t1 to the report, ms. */
   readonly drainedMs: number;
+  /** With `slowest`: [send ms (CLOCK_MONOTONIC), latency ms] of the messages at or above p99, at most 10,000. */
+  readonly slowest?: Array<[number, number]>;
+}
+
+/** [send ms, latency ms] of the messages whose latency is at least `thresholdMs`, the first `max`. */
+export function slowestMessages(sentMs: Float64Array, latencyMs: Float64Array, n: number, thresholdMs: number, max = 10_000): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < n && out.length < max; i++) if (latencyMs[i]! >= thresholdMs) out.push([sentMs[i]!, latencyMs[i]!]);
+  return out;
 }
 
 export type SubOut = { readonly type: 'ready'; readonly granted: number[] } | SubResult | { readonly type: 'closed' } | { readonly type: 'error'; readonly message: string };
@@ -63,6 +74,8 @@ function main(): void {
   let lastArrivalMs = 0;
   let disconnected = false;
   const latency = createSampleBuffer(1 << 20);
+  // With `slowest`: send and latency of each window message, in arrival order.
+  let slowest: { sentMs: Float64Array; latencyMs: Float64Array; n: number } | undefined;
 
   process.on('message', (m: SubIn) => {
     if (m.type === 'connect') {
@@ -79,6 +92,18 @@ function main(): void {
             if (seq >= t0Us && seq < t1Us) {
               receivedInWindow++;
               latency.push((nowUs - seq) / 1000);
+              if (slowest) {
+                if (slowest.n === slowest.sentMs.length) {
+                  const grow = (a: Float64Array) => {
+                    const next = new Float64Array(a.length * 2);
+                    next.set(a);
+                    return next;
+                  };
+                  slowest = { sentMs: grow(slowest.sentMs), latencyMs: grow(slowest.latencyMs), n: slowest.n };
+                }
+                slowest.sentMs[slowest.n] = seq / 1000;
+                slowest.latencyMs[slowest.n++] = (nowUs - seq) / 1000;
+              }
             }
           },
           onClose: () => (disconnected = true),
@@ -92,12 +117,23 @@ function main(): void {
     } else if (m.type === 'window') {
       t0Us = m.t0Ms * 1000;
       t1Us = m.t1Ms * 1000;
+      if (m.slowest) slowest = { sentMs: new Float64Array(1 << 18), latencyMs: new Float64Array(1 << 18), n: 0 };
       const poll = setInterval(() => {
         const now = monotonicMs();
         if (now < m.t1Ms) return;
         if (now - lastArrivalMs >= m.quietMs || now - m.t1Ms >= m.drainMs || disconnected) {
           clearInterval(poll);
-          send({ type: 'result', receivedInWindow, arrivedInWindow, received, latencyMs: latency.summarize(), disconnected, drainedMs: now - m.t1Ms });
+          const latencyMs = latency.summarize();
+          send({
+            type: 'result',
+            receivedInWindow,
+            arrivedInWindow,
+            received,
+            latencyMs,
+            disconnected,
+            drainedMs: now - m.t1Ms,
+            ...(slowest ? { slowest: slowestMessages(slowest.sentMs, slowest.latencyMs, slowest.n, latencyMs.p99) } : {}),
+          });
         }
       }, 50);
     } else if (m.type === 'close') {

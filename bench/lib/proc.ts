@@ -63,8 +63,25 @@ export interface ProcessSample {
   /** Read and write system calls since the process started (/proc/<pid>/io: needs the same user or root). */
   readonly readSyscalls?: number;
   readonly writeSyscalls?: number;
+  /** Seconds the main thread (the task whose id is the pid) spent runnable but waiting for a core (/proc/<pid>/schedstat). */
+  readonly mainRunQueueS?: number;
   /** Monotonic time of the sample, ms (performance.now()). */
   readonly atMs: number;
+}
+
+/** /proc/<pid>/schedstat: ns on a core, ns waiting on a run queue, time slices (Documentation/scheduler/sched-stats.rst). */
+export function parseSchedstat(text: string): { onCpuNs: number; runQueueNs: number; slices: number } | undefined {
+  const [onCpu, runQueue, slices] = text.trim().split(/\s+/).map(Number);
+  return Number.isFinite(onCpu) && Number.isFinite(runQueue) && Number.isFinite(slices) ? { onCpuNs: onCpu!, runQueueNs: runQueue!, slices: slices! } : undefined;
+}
+
+function readRunQueue(pid: number): { mainRunQueueS?: number } {
+  try {
+    const s = parseSchedstat(readFileSync(`/proc/${pid}/schedstat`, 'utf8'));
+    return s ? { mainRunQueueS: s.runQueueNs / 1e9 } : {};
+  } catch {
+    return {};
+  }
 }
 
 function readIo(pid: number): { readSyscalls?: number; writeSyscalls?: number } {
@@ -89,6 +106,7 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
       rssBytes: parseProcStatusBytes(status, 'VmRSS') ?? 0,
       hwmBytes: parseProcStatusBytes(status, 'VmHWM') ?? 0,
       ...readIo(pid),
+      ...readRunQueue(pid),
       atMs: performance.now(),
     };
   } catch {

@@ -45,6 +45,7 @@ describe('bench broker with stock aedes', () => {
     blockedShare: 0,
     laggedShare: 0,
     pubackP99Ms: Number.NaN,
+    runQueueMsPerS: 1.5,
   });
   it('accepts aedes as a broker, and runs the issue pair by default', () => {
     expect(parseBrokerBenchArgs(['--brokers', 'aedes,gateway,mosquitto']).brokers).toEqual(['aedes', 'gateway', 'mosquitto']);
@@ -89,5 +90,16 @@ describe('bench broker with stock aedes', () => {
     const out = formatSummary([row('gateway', 45), row('baseline', 60)]);
     expect(out).toContain('gateway / baseline (medians)');
     expect(out).toContain('0.75×');
+  });
+  it('prints the Node brokers\' stalls against the slowest messages when run with --stalls', () => {
+    expect(parseBrokerBenchArgs([]).stalls).toBe(false);
+    expect(parseBrokerBenchArgs(['--stalls']).stalls).toBe(true);
+    // The main thread's wait for a core is measured for every broker, Mosquitto included.
+    expect(formatSummary([row('gateway', 45), row('mosquitto', 30)])).toMatch(/main thread waiting for a core ms\/s/);
+    expect(formatSummary([row('gateway', 45), row('mosquitto', 30)])).not.toContain('Event-loop stalls');
+    const stalls = { thresholdMs: 3, stallsPerS: 4.5, stalledMsPerS: 22, onCpuMsPerS: 12, runQueueMsPerS: 6, blockedMsPerS: 4, slowInStallShare: 0.61 };
+    const out = formatSummary([{ ...row('gateway', 45), stalls }, row('mosquitto', 30)]);
+    expect(out).toContain('Event-loop stalls of the Node brokers in the window (--stalls; a stall: the main thread ran nothing else for over 3 ms');
+    expect(out).toMatch(/gateway +\| +2\.00 \| +4\.5 \| +22\.0 \| +12\.0 \| +6\.0 \| +4\.0 \| +61 % \|/);
   });
 });

@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseProcIo, parseProcStat, parseProcStatusBytes, sampleProcess } from '../../../bench/lib/proc.js';
+import { parseProcIo, parseProcStat, parseProcStatusBytes, parseSchedstat, sampleProcess } from '../../../bench/lib/proc.js';
 
 describe('procfs parsing', () => {
   it('reads utime and stime counting from the last parenthesis of the command name', () => {
@@ -34,5 +34,11 @@ describe('procfs parsing', () => {
     expect(s?.systemS).toBeGreaterThanOrEqual(0);
     expect(s?.systemS).toBeLessThanOrEqual(s?.cpuS ?? 0);
     expect(sampleProcess(2 ** 22 + 1)).toBeUndefined();
+  });
+  it('reads the main thread\'s time on a core and on the run queue from /proc/<pid>/schedstat', () => {
+    expect(parseSchedstat('2731014 521490 17\n')).toEqual({ onCpuNs: 2731014, runQueueNs: 521490, slices: 17 });
+    expect(parseSchedstat('')).toBeUndefined();
+    const s = sampleProcess(process.pid);
+    expect(s?.mainRunQueueS).toBeGreaterThanOrEqual(0);
   });
 });
