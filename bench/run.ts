@@ -17,6 +17,7 @@ const BENCHES: Record<string, { summary: string; load: () => Promise<{ main(argv
   soak: { summary: 'the reliability soak: 30 minutes with process and message faults (docs/RELIABILITY.md)', load: () => import('./soak.js') },
   ingest: { summary: 'Wattproof end to end against the raw InfluxDB write ceiling, and the embedded DuckDB store', load: () => import('./ingest.js') },
   'ingest-stages': { summary: "CPU per reading of each stage of the ingest's hot path, no network", load: () => import('./ingest-stages.js') },
+  'store-series': { summary: "the embedded store's lookups by meter and by building with a city's series", load: () => import('./store-series.js') },
   'session-queue': { summary: "the in-memory session store's cost per message while a backlog drains, aedes-persistence against the gateway's", load: () => import('./session-queue.js') },
 };
 

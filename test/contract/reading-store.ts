@@ -406,6 +406,20 @@ export function describeReadingStore(name: string, factory: ReadingStoreFactory)
       expect(everything.filter((r) => r.site === site)).toHaveLength(3);
     });
 
+    it('keeps sites apart that use the same building and meter ids', async () => {
+      const a = { site: uniqueSite('twin-a'), building: 'b1', meter: 'm.1' };
+      const b = { site: uniqueSite('twin-b'), building: 'b1', meter: 'm.1' };
+      const t = at('2026-08-01T00:00:00Z');
+      await store.write([kwh(a, t, 1), kwh(b, t, 2), kwh(b, t + 15 * MIN, 3), tempC(b, t, 20)]);
+      const range = { from: t, to: t + HOUR };
+      expect((await store.query({ ...a, ...range })).map((r) => r.value)).toEqual([1]);
+      expect((await store.query({ ...b, ...range, quantity: 'electricity' })).map((r) => r.value)).toEqual([2, 3]);
+      expect((await store.latest({ site: a.site, building: 'b1' })).map((r) => r.value)).toEqual([1]);
+      expect(bySeries(await store.latest({ site: b.site, building: 'b1', meter: 'm.1' })).map((r) => r.value)).toEqual(bySeries([kwh(b, t + 15 * MIN, 3), tempC(b, t, 20)]).map((r) => r.value));
+      // Without a site, the building and meter ids match in both.
+      expect((await store.latest({ building: 'b1', meter: 'm.1' })).filter((r) => r.site === a.site || r.site === b.site)).toHaveLength(3);
+    });
+
     it('listSeries lists every series with its unit', async () => {
       const site = uniqueSite('series');
       const m1 = { site, building: 'b1', meter: 'm_1' };
