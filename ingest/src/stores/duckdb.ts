@@ -272,6 +272,11 @@ interface SeriesCache {
   nextId: number;
 }
 
+/** Ids in DuckDB's VARCHAR order (bytes; ids are ASCII by the contract's pattern, so UTF-16 units order them alike). */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Key of the series under `site`, `site`/`building` or `site`/`building`/`meter` in `SeriesCache.byPrefix`. */
 function seriesPrefix(...ids: string[]): string {
   return ids.join('\u0000');
@@ -417,6 +422,11 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
 
   /** Ids of the cached series matching every given field, ascending; `undefined` for no filter at all. */
   function idsWhere(series: SeriesCache, filter: Partial<SeriesKey> | undefined): number[] | undefined {
+    return entriesWhere(series, filter)?.map((e) => e.id);
+  }
+
+  /** The cached series matching every given field, in id order; `undefined` for no filter at all. */
+  function entriesWhere(series: SeriesCache, filter: Partial<SeriesKey> | undefined): SeriesEntry[] | undefined {
     const keys = (['site', 'building', 'meter', 'quantity', 'kind'] as const).filter((k) => filter?.[k] !== undefined);
     if (keys.length === 0) return undefined;
     // The longest leading run of site, building, meter picks a list of the index; the rest is filtered.
@@ -427,24 +437,25 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
       path.push(v);
     }
     const candidates = path.length ? (series.byPrefix.get(seriesPrefix(...path)) ?? []) : series.entries;
-    return candidates.filter((e) => keys.every((k) => e[k] === filter![k])).map((e) => e.id);
+    return candidates.filter((e) => keys.every((k) => e[k] === filter![k]));
   }
 
   async function latestRows(conn: DuckDBConnection, series: SeriesCache, filter: Partial<MeterRef> | undefined): Promise<StoredReading[]> {
-    const ids = idsWhere(series, filter && { site: filter.site, building: filter.building, meter: filter.meter });
-    if (ids?.length === 0) return [];
+    const matched = entriesWhere(series, filter && { site: filter.site, building: filter.building, meter: filter.meter });
+    if (matched?.length === 0) return [];
     // Ids come from the cache (integers), not from the caller: safe to write into the statement.
+    // The series' ids come from the cache too, as in query().
     const sql = `
-      SELECT s.site, s.building, s.meter, s.quantity, s.kind, r.unit, epoch_ms(r.ts)::DOUBLE, r.value, r.interval_s
-      FROM (
-        SELECT * FROM readings ${ids ? `WHERE series IN (${ids.join(',')})` : ''}
-        QUALIFY row_number() OVER (PARTITION BY series ORDER BY ts DESC) = 1
-      ) r JOIN series s ON s.id = r.series
-      ORDER BY s.site, s.building, s.meter, s.quantity, s.kind`;
-    return (await rows(conn, sql, {})).map((row) => {
-      const [site, building, meter] = row as [string, string, string];
-      return toReading({ site, building, meter }, row, 3);
-    });
+      SELECT series, unit, epoch_ms(ts)::DOUBLE, value, interval_s FROM readings
+      ${matched ? `WHERE series IN (${matched.map((e) => e.id).join(',')})` : ''}
+      QUALIFY row_number() OVER (PARTITION BY series ORDER BY ts DESC) = 1`;
+    const byId = new Map((matched ?? series.entries).map((e) => [e.id, e]));
+    return (await rows(conn, sql, {}))
+      .map((row) => {
+        const e = byId.get(row[0] as number)!;
+        return toReading(e, [e.quantity, e.kind, ...row.slice(1)], 0);
+      })
+      .sort((a, b) => compareIds(a.site, b.site) || compareIds(a.building, b.building) || compareIds(a.meter, b.meter) || compareIds(a.quantity, b.quantity) || compareIds(a.kind, b.kind));
   }
 
   /**
@@ -526,15 +537,25 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
     query(q: ReadingQuery) {
       assertRange(q.from, q.to);
       return serial('read', async (conn, series) => {
-        const ids = idsWhere(series, { site: q.site, building: q.building, meter: q.meter, quantity: q.quantity, kind: q.kind })!;
-        if (ids.length === 0) return [];
+        const matched = entriesWhere(series, { site: q.site, building: q.building, meter: q.meter, quantity: q.quantity, kind: q.kind })!;
+        if (matched.length === 0) return [];
+        // The series' quantity and kind come from the cache, not from a join with the `series`
+        // table, which DuckDB hashed whole for every query; their order (quantity, then kind) is
+        // given as each id's rank. Ids and ranks are integers from the cache: safe in the statement.
+        const ranked = [...matched].sort((a, b) => compareIds(a.quantity, b.quantity) || compareIds(a.kind, b.kind));
+        const byId = new Map(ranked.map((e) => [e.id, e]));
+        // (An integer alone in ORDER BY would name a column: one series needs no rank.)
+        const rank = ranked.length === 1 ? '' : `, CASE r.series ${ranked.map((e, i) => `WHEN ${e.id} THEN ${i}`).join(' ')} END`;
         let sql = `
-          SELECT s.quantity, s.kind, r.unit, epoch_ms(r.ts)::DOUBLE, r.value, r.interval_s
-          FROM readings r JOIN series s ON s.id = r.series
-          WHERE r.series IN (${ids.join(',')}) AND r.ts >= ${tsParam('from')} AND r.ts < ${tsParam('to')}
-          ORDER BY r.ts, s.quantity, s.kind`;
+          SELECT r.series, r.unit, epoch_ms(r.ts)::DOUBLE, r.value, r.interval_s
+          FROM readings r
+          WHERE r.series IN (${ranked.map((e) => e.id).join(',')}) AND r.ts >= ${tsParam('from')} AND r.ts < ${tsParam('to')}
+          ORDER BY r.ts${rank}`;
         if (q.limit !== undefined) sql += ` LIMIT ${Math.max(0, Math.floor(q.limit))}`;
-        return (await rows(conn, sql, { from: q.from, to: q.to })).map((row) => toReading(q, row, 0));
+        return (await rows(conn, sql, { from: q.from, to: q.to })).map((row) => {
+          const e = byId.get(row[0] as number)!;
+          return toReading(q, [e.quantity, e.kind, ...row.slice(1)], 0);
+        });
       });
     },
 
