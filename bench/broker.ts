@@ -76,8 +76,8 @@ export interface BrokerBenchOptions {
   readonly stallSubscriberMs: number;
   /**
    * `--stalls`: run the Node brokers with bench/lib/stall-probe.cjs and report their event-loop
-   * stalls and GC pauses in the window, and how many of the messages at or above p99 were in
-   * flight during one.
+   * stalls in the window (on a core, waiting for one, blocked), and how many of the messages at or
+   * above p99 were in flight during one.
    */
   readonly stalls: boolean;
 }
@@ -139,7 +139,7 @@ export interface TurnResult {
   readonly perfFlame?: string;
   /** The broker's main thread: ms per second of the window it was runnable but waited for a core (/proc/<pid>/schedstat). */
   readonly brokerRunQueueMsPerS?: number;
-  /** `--stalls` (Node brokers): the window's event-loop stalls and GC pauses against its slowest messages. */
+  /** `--stalls` (Node brokers): the window's event-loop stalls against its slowest messages. */
   readonly stalls?: StallSummary;
 }
 
@@ -605,7 +605,7 @@ send and delivery rates, loss, end-to-end latency and the broker's CPU, RSS and 
     // A lagging ingest: the window then shows whether the broker recovered.
     'stall-subscriber-ms': { type: 'string', placeholder: 'MS', default: '0', description: 'stop the subscriber for MS ms (SIGSTOP, then SIGCONT) half a second into the warm-up, which must outlast it; 0 = no stall' },
     // Why the tail: each slow message against what the broker's main thread was doing meanwhile.
-    stalls: { type: 'boolean', default: false, description: "run the Node brokers with a stall probe (bench/lib/stall-probe.cjs) and report their event-loop stalls and GC pauses in the window, and how many of the messages at or above p99 were in flight during one" },
+    stalls: { type: 'boolean', default: false, description: "run the Node brokers with a stall probe (bench/lib/stall-probe.cjs) and report their event-loop stalls in the window (on a core, waiting for one, blocked), and how many of the messages at or above p99 were in flight during one" },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every turn and the summary as JSON' },
     summarize: { type: 'string', placeholder: 'FILE', description: 'print the tables of a --json file again and run nothing' },
   },
