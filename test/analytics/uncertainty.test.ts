@@ -46,7 +46,7 @@ describe('Guideline 14 savings uncertainty', () => {
 
 describe('configurable reference data', () => {
   it('reads a deployment\'s own thresholds from another directory, then the bundled ones again', async () => {
-    const { mkdtempSync, readFileSync, writeFileSync, copyFileSync } = await import('node:fs');
+    const { mkdtempSync, readFileSync, writeFileSync, copyFileSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const { configureReferenceData } = await import('../../analytics/src/reference.js');
@@ -64,6 +64,7 @@ describe('configurable reference data', () => {
       expect(assessG14({ cvrmse: 0.1, nmbe: 0 }, 'daily', ref.data).passed).toBe(false);
     } finally {
       configureReferenceData(new URL('.', bundled).pathname);
+      rmSync(dir, { recursive: true, force: true });
     }
     expect(referenceData().g14.version.version).toBe('1');
   });
