@@ -17,7 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
 import { silentLogger, WattproofError } from '@wattproof/core';
 import type { AggregateQuery, AggregateRow, Logger, MeterRef, Quantity, ReadingKind, ReadingQuery, ReadingStore, StoredReading, Unit } from '@wattproof/core';
-import { assertAggregateArgs, assertRange, FIXED_BUCKET_MS, toAggregateRow, tzOffsetSpans, type OffsetSpan } from './buckets.js';
+import { assertAggregateArgs, assertRange, compareSeries, FIXED_BUCKET_MS, toAggregateRow, tzOffsetSpans, type OffsetSpan } from './buckets.js';
 import { storeError } from './errors.js';
 import { seriesKey } from './series-key.js';
 
@@ -272,11 +272,6 @@ interface SeriesCache {
   nextId: number;
 }
 
-/** Ids in DuckDB's VARCHAR order (bytes; ids are ASCII by the contract's pattern, so UTF-16 units order them alike). */
-function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Key of the series under `site`, `site`/`building` or `site`/`building`/`meter` in `SeriesCache.byPrefix`. */
 function seriesPrefix(...ids: string[]): string {
   return ids.join('\u0000');
@@ -450,7 +445,7 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
         const e = byId.get(row[0] as number)!;
         return toReading(e, [e.quantity, e.kind, ...row.slice(1)], 0);
       })
-      .sort((a, b) => compareIds(a.site, b.site) || compareIds(a.building, b.building) || compareIds(a.meter, b.meter) || compareIds(a.quantity, b.quantity) || compareIds(a.kind, b.kind));
+      .sort(compareSeries);
   }
 
   /**
@@ -538,7 +533,8 @@ export function createDuckDbReadingStore(options: DuckDbReadingStoreOptions): Re
         // table: with 300,000 series the join was 0.6-0.9 ms of a 2.9-3.2 ms query (`npm run bench
         // -- store-series`). Their order (quantity, then kind) is given as each id's rank. Ids and
         // ranks are integers from the cache: safe in the statement.
-        const ranked = [...matched].sort((a, b) => compareIds(a.quantity, b.quantity) || compareIds(a.kind, b.kind));
+        // Same site, building and meter: compareSeries orders them by quantity, then kind.
+        const ranked = [...matched].sort(compareSeries);
         const byId = new Map(ranked.map((e) => [e.id, e]));
         // (An integer alone in ORDER BY would name a column: one series needs no rank.)
         const rank = ranked.length === 1 ? '' : `, CASE r.series ${ranked.map((e, i) => `WHEN ${e.id} THEN ${i}`).join(' ')} END`;
