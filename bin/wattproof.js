@@ -3,5 +3,8 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// Before anything loads `debug` (aedes, MQTT.js): disabled debug loggers that cost nothing to call.
+const { installQuietDebug } = await import('./quiet-debug.ts');
+installQuietDebug();
 const { main } = await import('./cli.ts');
 process.exitCode = await main(process.argv.slice(2), process.env);
