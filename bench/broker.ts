@@ -34,6 +34,7 @@ import { mainThreadProfile, ownerOf, summarizeCpuProfile, type CpuProfile, type 
 import { writeFlameGraph, writeFoldedFlameGraph } from './lib/flame-graph.js';
 import { PERF_NODE_ARGS, perfFold, perfFrameGroup, perfRecord } from './lib/perf-script.js';
 import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
+import { checkBaselineCheckout, prepareBaselineWorktree } from './lib/worktree.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import type { SubIn, SubOut, SubResult } from './lib/mqtt-sub.js';
 import { monotonicMs } from './lib/payload.js';
@@ -66,6 +67,8 @@ export interface BrokerBenchOptions {
   readonly perfFlameDir?: string;
   /** `--baseline DIR`: the checkout whose gateway runs as the broker `baseline`. */
   readonly baselineRoot?: string;
+  /** `--baseline-commit REV`: a worktree of REV prepared for the run and removed after it (bench/lib/worktree.ts). */
+  readonly baselineCommit?: string;
   /** `--gateway-node-args`: Node arguments of the gateway (not the baseline), e.g. V8 heap flags to compare. */
   readonly gatewayNodeArgs: readonly string[];
   /**
@@ -598,7 +601,9 @@ send and delivery rates, loss, end-to-end latency and the broker's CPU, RSS and 
     // flight, 1000 queued per client, the rest dropped).
     'mosquitto-limits': { type: 'string', placeholder: 'L', default: 'unlimited', description: "Mosquitto's QoS 1 in-flight and queue limits: unlimited, or stock (its defaults)" },
     // E.g. made with `git worktree add DIR <commit>` and DIR/node_modules linking this one's: A/B of two commits in one run.
+    // Checked: its workspace packages must resolve into it (bench/lib/worktree.ts).
     baseline: { type: 'string', placeholder: 'DIR', description: 'the checkout whose gateway runs as the broker "baseline"' },
+    'baseline-commit': { type: 'string', placeholder: 'REV', description: 'run the gateway of commit REV as the broker "baseline", from a worktree made for the run (linked to these dependencies) and removed after it' },
     // To compare Node or V8 settings with the baseline: they come after GATEWAY_NODE_ARGS
     // (bench/lib/brokers.ts, docker-compose's NODE_OPTIONS), which the baseline gets too.
     'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the gateway only, space-separated, given with "=" (--gateway-node-args=--max-semi-space-size=32)' },
@@ -631,7 +636,8 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
     if (!(BROKER_NAMES as readonly string[]).includes(b)) throw new BenchUsageError(`--brokers takes ${BROKER_NAMES.join(', ')}`);
     return b as BrokerName;
   });
-  if (brokers.includes('baseline') !== Boolean(values.baseline)) throw new BenchUsageError('--brokers baseline and --baseline DIR go together');
+  if (values.baseline && values['baseline-commit']) throw new BenchUsageError('--baseline DIR and --baseline-commit REV: give one');
+  if (brokers.includes('baseline') !== Boolean(values.baseline ?? values['baseline-commit'])) throw new BenchUsageError('--brokers baseline goes with --baseline DIR or --baseline-commit REV');
   return {
     rates: list(values.rates).map((r) => positive('rates', r)),
     qos,
@@ -654,6 +660,7 @@ export function parseBrokerBenchArgs(argv: string[]): BrokerBenchOptions & { jso
       return l;
     })(),
     ...(values.baseline ? { baselineRoot: values.baseline } : {}),
+    ...(values['baseline-commit'] ? { baselineCommit: values['baseline-commit'] } : {}),
     gatewayNodeArgs: values['gateway-node-args'].split(' ').filter((a) => a !== ''),
     stalls: values.stalls,
     stallSubscriberMs: (() => {
@@ -681,8 +688,12 @@ export async function main(argv: string[]): Promise<void> {
   const startedAt = new Date().toISOString();
   const source = sourceState();
   process.stdout.write(`${command}\n${describeMachine(machineStart)}\nsource ${source.head}${source.modified.length ? ` + ${source.modified.length} modified files under gateway/, core/, bin/` : ''}\n`);
-  const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-broker-'));
+  if (o.baselineRoot) await checkBaselineCheckout(o.baselineRoot);
   if (o.perfFlameDir) await mkdir(o.perfFlameDir, { recursive: true });
+  const worktree = o.baselineCommit ? await prepareBaselineWorktree(o.baselineCommit, REPO_ROOT) : undefined;
+  if (worktree) process.stdout.write(`baseline ${worktree.commit} in ${worktree.dir}\n`);
+  const baselineRoot = worktree?.dir ?? o.baselineRoot;
+  const dir = await mkdtemp(join(tmpdir(), 'wattproof-bench-broker-'));
   const brokers = new Map<BrokerName, BrokerProcess>();
   /** Stops a broker and removes the JIT map `--perf-basic-prof` left in /tmp. */
   const stopBroker = async (b: BrokerProcess) => {
@@ -707,7 +718,7 @@ export async function main(argv: string[]): Promise<void> {
       else stallFiles.delete(name);
       const started = await startBroker(name, creds, {
         extraConfig: MOSQUITTO_LIMITS[o.mosquittoLimits],
-        ...(o.baselineRoot ? { baselineRoot: o.baselineRoot } : {}),
+        ...(baselineRoot ? { baselineRoot } : {}),
         ...(o.pin ? { cpus: '0' } : {}),
         // Writing a profile of a 10-30 s turn at exit takes a few seconds.
         ...(profDir ? { stopTimeoutMs: 60_000 } : {}),
@@ -793,5 +804,6 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     await Promise.all([...brokers.values()].map(stopBroker));
     await rm(dir, { recursive: true, force: true });
+    await worktree?.remove();
   }
 }

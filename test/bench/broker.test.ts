@@ -80,6 +80,11 @@ describe('bench broker with stock aedes', () => {
     expect(o.baselineRoot).toBe('/tmp/checkout');
     expect(() => parseBrokerBenchArgs(['--brokers', 'baseline,gateway'])).toThrow(/--baseline DIR/);
     expect(() => parseBrokerBenchArgs(['--baseline', '/tmp/checkout'])).toThrow(/--baseline DIR/);
+    const c = parseBrokerBenchArgs(['--brokers', 'baseline,gateway', '--baseline-commit', 'HEAD~1']);
+    expect(c.baselineCommit).toBe('HEAD~1');
+    expect(c.baselineRoot).toBeUndefined();
+    expect(() => parseBrokerBenchArgs(['--baseline-commit', 'HEAD~1'])).toThrow(/--baseline-commit REV/);
+    expect(() => parseBrokerBenchArgs(['--brokers', 'baseline', '--baseline', '/tmp/checkout', '--baseline-commit', 'HEAD~1'])).toThrow(/give one/);
     expect(parseBrokerBenchArgs(['--gateway-node-args=--max-semi-space-size=64  --single-threaded-gc']).gatewayNodeArgs).toEqual(['--max-semi-space-size=64', '--single-threaded-gc']);
     expect(parseBrokerBenchArgs([]).gatewayNodeArgs).toEqual([]);
     // A stalled subscriber, to see whether a broker recovers from a lagging ingest before the window.
