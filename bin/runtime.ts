@@ -7,6 +7,7 @@ import type { MvJobQueue, MvJobs, MvQueueOptions, MvWorker, MvWorkerOptions } fr
 import { envInt, envOptionalString, envPort, loadConfig, type Logger, type ReadingStore, type RegistryStore } from '@wattproof/core';
 import { createReadingStore, readingStoreConfigSchema } from '@wattproof/ingest/stores';
 import { createRegistryStore, registryConfigSchema } from '@wattproof/gateway/registry';
+import { registerGcMetrics } from './gc-metrics.js';
 
 export const runtimeConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (logs are JSON lines on stderr)'),
@@ -137,11 +138,20 @@ export function createLogger(level: string, name: string): PinoLogger {
   return pino({ name, level }, pino.destination(2));
 }
 
+/**
+ * The process's metrics: prom-client's defaults under `wattproof_process_`, with its GC histogram
+ * replaced by one that counts every collection (bin/gc-metrics.ts). prom-client's own GC observer
+ * keeps running (it cannot be turned off alone), one callback per batch of collections, into a
+ * histogram no longer registered.
+ */
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'wattproof_process_' });
+  collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
+  registerGcMetrics(registry, METRICS_PREFIX);
   return registry;
 }
+
+const METRICS_PREFIX = 'wattproof_process_';
 
 export async function openRegistry(env: Env): Promise<RegistryStore> {
   const registry = createRegistryStore(loadConfig(registryConfigSchema, env));
