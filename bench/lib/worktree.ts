@@ -19,15 +19,11 @@ import { BenchUsageError } from './cli.js';
 
 const run = promisify(execFile);
 
-/** The workspaces of the checkout at `root` (its package.json's `workspaces`), that exist there. */
-async function workspaces(root: string): Promise<string[]> {
+/** The workspaces of the checkout at `root` (its package.json's `workspaces`) that exist there, with their package names (`gateway`, `@wattproof/gateway`). */
+async function workspaces(root: string): Promise<{ dir: string; name: string }[]> {
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { workspaces?: string[] };
-  return (pkg.workspaces ?? []).filter((w) => existsSync(join(root, w, 'package.json')));
-}
-
-/** The package name of the workspace `dir` of `root` (`@wattproof/gateway`). */
-async function packageName(root: string, dir: string): Promise<string> {
-  return (JSON.parse(await readFile(join(root, dir, 'package.json'), 'utf8')) as { name: string }).name;
+  const dirs = (pkg.workspaces ?? []).filter((w) => existsSync(join(root, w, 'package.json')));
+  return Promise.all(dirs.map(async (dir) => ({ dir, name: (JSON.parse(await readFile(join(root, dir, 'package.json'), 'utf8')) as { name: string }).name })));
 }
 
 /**
@@ -37,8 +33,7 @@ async function packageName(root: string, dir: string): Promise<string> {
 export async function checkBaselineCheckout(dir: string): Promise<void> {
   if (!existsSync(join(dir, 'bin', 'wattproof.js'))) throw new BenchUsageError(`--baseline ${dir}: no bin/wattproof.js there; give a checkout of this project`);
   const root = await realpath(dir);
-  for (const w of await workspaces(root)) {
-    const name = await packageName(root, w);
+  for (const { dir: w, name } of await workspaces(root)) {
     const link = join(root, 'node_modules', ...name.split('/'));
     const resolved = existsSync(link) ? await realpath(link) : undefined;
     const own = await realpath(join(root, w));
@@ -75,15 +70,15 @@ export async function prepareBaselineWorktree(rev: string, repoRoot: string): Pr
     await run('git', ['worktree', 'prune'], { cwd: repoRoot });
   };
   try {
-    const scopes = new Set((await Promise.all((await workspaces(dir)).map((w) => packageName(dir, w)))).map((n) => n.split('/')[0]!));
+    const packages = await workspaces(dir);
+    const scopes = new Set(packages.map(({ name }) => name.split('/')[0]!));
     const modules = join(dir, 'node_modules');
     await mkdir(modules);
     for (const entry of await readdir(join(repoRoot, 'node_modules'))) {
       if (scopes.has(entry)) continue;
       await symlink(join(repoRoot, 'node_modules', entry), join(modules, entry));
     }
-    for (const w of await workspaces(dir)) {
-      const name = await packageName(dir, w);
+    for (const { dir: w, name } of packages) {
       const link = join(modules, ...name.split('/'));
       await mkdir(join(link, '..'), { recursive: true });
       await symlink(relative(join(link, '..'), join(dir, w)), link);
