@@ -31,6 +31,7 @@ import { openSessionStore, type QueuePersistence, type SessionStore } from './se
 import { openClusterStore } from './cluster.js';
 import { openStreamSink, type StreamSink, type StreamSinkStats } from './stream-sink.js';
 import { coalesceWrites } from './write-coalescing.js';
+import { cacheMatcherMatches, mqMatcher, type TopicMatchCache } from './match-cache.js';
 
 export interface GatewayDeps {
   readonly registry: RegistryStore;
@@ -142,6 +143,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
   let backlog: Backlog | undefined;
   let handOff: HandOff | undefined;
   let sink: StreamSink | undefined;
+  let subscribersCache: TopicMatchCache<unknown> | undefined;
   const metrics = createGatewayMetrics(
     promRegistry,
     () => aedes?.connectedClients ?? 0,
@@ -153,6 +155,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       limitBytes: () => config.GATEWAY_MAX_QUEUED_BYTES,
     },
     () => handOff?.stats() ?? { inFlight: 0, waiting: 0 },
+    () => ({ sessions: store?.subscriptionsCache?.stats(), subscribers: subscribersCache?.stats() }),
   );
 
   const connections = new WeakMap<Client, Connection>();
@@ -540,6 +543,10 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
           callback(null, sub);
         },
       });
+      // The live subscriptions' topic matches, cached per topic (match-cache.ts).
+      const matcher = mqMatcher((aedes as unknown as { mq: unknown }).mq);
+      if (matcher) subscribersCache = cacheMatcherMatches(matcher);
+      else logger.warn({ code: 'GATEWAY_MATCH_CACHE_OFF' }, "topic matches of live subscriptions not cached: aedes' pub/sub has no qlobber matcher of the expected shape");
       let shedLogAtMs = 0;
       let shedUnlogged = 0;
       handOff = createHandOff(aedes, {

@@ -11,3 +11,4 @@ export * from './session-store.js';
 export * from './cluster.js';
 export * from './stream-sink.js';
 export * from './memory-persistence.js';
+export * from './match-cache.js';

@@ -20,7 +20,10 @@ export function createGatewayMetrics(
   connectedClients: () => number,
   backlog?: BacklogGauges,
   deliveries?: () => { inFlight: number; waiting: number },
+  matchCaches?: () => Partial<Record<'sessions' | 'subscribers', { topics: number; hits: number; misses: number }>>,
 ) {
+  // Lookups of the topic-match caches (match-cache.ts) counted so far, per cache and result, for the counters' deltas.
+  const matchLookupsSeen = new Map<string, number>();
   // Accepted publishes and their bytes are counted in plain numbers and added to their counters
   // when these are read (a scrape): prom-client's `inc({ result })` hashes and validates the labels
   // on every call, and a pre-bound `labels('accepted')` child does the same. The two `inc`s of
@@ -143,6 +146,39 @@ export function createGatewayMetrics(
       name: 'wattproof_gateway_shed_publishes_total',
       help: 'QoS 0 PUBLISH packets dropped because GATEWAY_MAX_PUBLISHES_IN_FLIGHT deliveries were in progress (overload; QoS 1 waits instead)',
       registers: [registry],
+    }),
+    matchCacheLookups: new Counter({
+      name: 'wattproof_gateway_topic_match_cache_lookups_total',
+      help: 'Lookups of the topic-match caches by cache (sessions: persistent sessions a QoS > 0 message is queued for; subscribers: live subscriptions) and result (hit, or miss = a walk of the subscription trie). Many misses: subscriptions change often, or more distinct topics than the cache holds',
+      labelNames: ['cache', 'result'] as const,
+      registers: [registry],
+      collect() {
+        const caches = matchCaches?.() ?? {};
+        for (const cache of ['sessions', 'subscribers'] as const) {
+          const stats = caches[cache];
+          if (!stats) continue;
+          for (const result of ['hit', 'miss'] as const) {
+            const key = `${cache}:${result}`;
+            const total = result === 'hit' ? stats.hits : stats.misses;
+            const delta = total - (matchLookupsSeen.get(key) ?? 0);
+            matchLookupsSeen.set(key, total);
+            if (delta > 0) this.inc({ cache, result }, delta);
+          }
+        }
+      },
+    }),
+    matchCacheTopics: new Gauge({
+      name: 'wattproof_gateway_topic_match_cache_topics',
+      help: 'Topics whose matching subscriptions are cached now, by cache (emptied when subscriptions change or it holds 65,536)',
+      labelNames: ['cache'] as const,
+      registers: [registry],
+      collect() {
+        const caches = matchCaches?.() ?? {};
+        for (const cache of ['sessions', 'subscribers'] as const) {
+          const stats = caches[cache];
+          if (stats) this.set({ cache }, stats.topics);
+        }
+      },
     }),
     receivedBytes: new Counter({
       name: 'wattproof_gateway_received_payload_bytes_total',

@@ -15,6 +15,7 @@ import { ClassicLevel } from 'classic-level';
 import createLevelPersistence from 'aedes-persistence-level';
 import { gatewayError } from './errors.js';
 import { SessionQueueMemoryPersistence } from './memory-persistence.js';
+import { cacheSubscriptionsByTopic, type TopicMatchCache } from './match-cache.js';
 
 /** The part of the aedes persistence API (aedes-persistence 11, promise form) the gateway calls itself. */
 export interface QueuePersistence {
@@ -44,6 +45,8 @@ export interface SessionStore {
   readonly dir?: string;
   /** The persistence to hand to aedes. */
   readonly persistence: QueuePersistence;
+  /** The cache of `persistence.subscriptionsByTopic` (match-cache.ts); none for `redis`, whose subscriptions other nodes change. */
+  readonly subscriptionsCache?: TopicMatchCache<unknown>;
   /** The pub/sub to hand to aedes (`redis`: mqemitter-redis); undefined = aedes' in-process default. */
   readonly mq?: unknown;
   /** Messages queued per client id found in the store when it was opened (empty in memory). */
@@ -176,7 +179,9 @@ function inIssueOrder(): <T>(written: Promise<T>) => Promise<T> {
  */
 export async function openSessionStore(options: SessionStoreOptions): Promise<SessionStore> {
   if (options.dir === undefined) {
-    return { kind: 'memory', persistence: new SessionQueueMemoryPersistence(), queuedAtOpen: new Map(), owners: memoryOwners(), syncedWrites: () => 0, close: async () => {} };
+    const persistence = new SessionQueueMemoryPersistence();
+    const subscriptionsCache = cacheSubscriptionsByTopic(persistence);
+    return { kind: 'memory', persistence, subscriptionsCache, queuedAtOpen: new Map(), owners: memoryOwners(), syncedWrites: () => 0, close: async () => {} };
   }
   const dir = options.dir;
   const db = new ClassicLevel(dir);
@@ -190,6 +195,7 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
     const persistence = createLevelPersistence(db) as QueuePersistence & Record<string, unknown>;
     const syncedWrites = options.sync ? syncDurableWrites(db, persistence) : () => 0;
     completeQueueWritesInOrder(persistence);
+    const subscriptionsCache = cacheSubscriptionsByTopic(persistence);
     const queuedAtOpen = new Map<string, number>();
     const queuedBytesAtOpen = new Map<string, number>();
     // Values too, for GATEWAY_MAX_QUEUED_BYTES: one sequential read of what is queued. The stored
@@ -208,6 +214,7 @@ export async function openSessionStore(options: SessionStoreOptions): Promise<Se
       kind: 'disk',
       dir,
       persistence,
+      subscriptionsCache,
       queuedAtOpen,
       queuedBytesAtOpen,
       syncedWrites,
