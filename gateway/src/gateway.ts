@@ -546,7 +546,7 @@ export function createGateway(deps: GatewayDeps, config: GatewayConfig): Gateway
       // The live subscriptions' topic matches, cached per topic (match-cache.ts).
       const matcher = mqMatcher((aedes as unknown as { mq: unknown }).mq);
       if (matcher) subscribersCache = cacheMatcherMatches(matcher);
-      else logger.warn({ code: 'GATEWAY_MATCH_CACHE_OFF' }, "topic matches of live subscriptions not cached: aedes' pub/sub has no qlobber matcher of the expected shape");
+      else logger.warn("topic matches of live subscriptions not cached: aedes' pub/sub has no qlobber matcher of the expected shape");
       let shedLogAtMs = 0;
       let shedUnlogged = 0;
       handOff = createHandOff(aedes, {
