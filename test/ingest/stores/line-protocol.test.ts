@@ -2,8 +2,8 @@
  * The ingest's own line-protocol encoder (ingest/src/stores/line-protocol.ts) against the official
  * client's `Point#toLineProtocol`, the reference it replaced for speed: the same bytes as the
  * reference's lines joined by newlines and encoded as UTF-8, for generated readings, including tag
- * values that need escaping or are not ASCII, prefixes long enough to make the buffer grow, series
- * that change mid-batch and sub-ranges of a batch.
+ * values that need escaping or are not ASCII, prefixes long enough to make the buffer grow (also
+ * while a prefix is copied from the line before), series that change mid-batch and sub-ranges of a batch.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +49,17 @@ describe('line protocol', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('grows the buffer while it copies a long series prefix line after line', () => {
+    // Six tag values of the contract's longest text: each line is about 860 bytes against the
+    // 128 a line the buffer starts with, so it grows while prefixes are copied from the line before.
+    const long = (c: string) => c.repeat(128);
+    const r: StoredReading = { site: long('s'), building: long('b'), meter: long('m'), quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: 1_764_547_200_000, value: 1.5, intervalS: 900 };
+    const batch = Array.from({ length: 50 }, (_, i) => ({ ...r, ts: r.ts + i * 900_000 }));
+    expect(encodeLineProtocol(batch).toString('utf8')).toBe(batch.map(reference).join('\n'));
+    const mixed = batch.flatMap((x, i) => (i % 7 === 0 ? [x, { ...x, meter: `${long('é')},=` }] : [x]));
+    expect(encodeLineProtocol(mixed).toString('utf8')).toBe(mixed.map(reference).join('\n'));
   });
 
   it('writes timestamps and intervals of every magnitude as String does', () => {
