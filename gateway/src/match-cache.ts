@@ -49,9 +49,10 @@ export class TopicMatchCache<T> {
     return this.#changing > 0 ? -1 : this.#generation;
   }
 
-  /** Remembers `answer` unless a change began or ended since `generation` was taken. */
+  /** Remembers `answer` unless a change began or ended since `generation` was taken (or one was in progress then). */
   set(topic: string, answer: T, generation: number): void {
-    if (generation !== this.#generation || this.#changing > 0) return;
+    // Both ends of a change raise the generation, and one taken during a change is -1.
+    if (generation !== this.#generation) return;
     if (this.#answers.size >= this.maxTopics) this.#answers.clear();
     this.#answers.set(topic, answer);
   }

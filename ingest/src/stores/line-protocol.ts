@@ -109,8 +109,9 @@ export function encodeLineProtocol(readings: readonly StoredReading[], start = 0
     // The tags by name, in TAG_ORDER (checked where it is defined): a loop over TAG_ORDER reading
     // `r[key]` made each a generic keyed load, a third of this function's time.
     const { building, kind, meter, quantity, site, unit } = r;
-    // At most 6 bytes per character: a backslash and a character of up to 3 UTF-8 bytes, or two surrogates' 6.
-    reserve(PREFIX_FIXED_BYTES + 6 * ((building?.length ?? 0) + (kind?.length ?? 0) + (meter?.length ?? 0) + (quantity?.length ?? 0) + (site?.length ?? 0) + (unit?.length ?? 0)) + FIELDS_BYTES + 1);
+    // At most 3 bytes per UTF-16 unit of a value: an escaped ASCII character takes 2, a unit below
+    // 0x800 2 in UTF-8, any other 3 (a surrogate pair's two units take 4, a lone surrogate 3).
+    reserve(PREFIX_FIXED_BYTES + 3 * ((building?.length ?? 0) + (kind?.length ?? 0) + (meter?.length ?? 0) + (quantity?.length ?? 0) + (site?.length ?? 0) + (unit?.length ?? 0)) + FIELDS_BYTES + 1);
     buf.set(MEASUREMENT, pos);
     pos += MEASUREMENT.length;
     tag(0, building);
