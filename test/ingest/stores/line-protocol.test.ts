@@ -62,7 +62,7 @@ describe('line protocol', () => {
     expect(encodeLineProtocol(mixed).toString('utf8')).toBe(mixed.map(reference).join('\n'));
     // The widest values per UTF-16 unit: three-byte characters, surrogate pairs, lone surrogates
     // (UTF-8 writes U+FFFD for them, as Buffer.from does for the reference), escaped characters.
-    const wide = { ...r, site: long('渝'), building: '\ud83d\ude00'.repeat(64), meter: long('\ud800'), unit: ' ,='.repeat(42) };
+    const wide = { ...r, site: long('渝'), building: '\ud83d\ude00'.repeat(64), meter: long('\ud800'), unit: ' ,='.repeat(42) } as StoredReading;
     const wideBatch = [wide, { ...wide, ts: wide.ts + 900_000 }, r, wide];
     expect(encodeLineProtocol(wideBatch).equals(Buffer.from(wideBatch.map(reference).join('\n'), 'utf8'))).toBe(true);
   });
