@@ -1,5 +1,6 @@
 /** Prometheus metrics of the gateway, registered on the registry the caller passes. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { MATCH_CACHE_MAX_TOPICS } from './match-cache.js';
 
 /** What the backlog gauges read when scraped. */
 export interface BacklogGauges {
@@ -169,7 +170,7 @@ export function createGatewayMetrics(
     }),
     matchCacheTopics: new Gauge({
       name: 'wattproof_gateway_topic_match_cache_topics',
-      help: 'Topics whose matching subscriptions are cached now, by cache (emptied when subscriptions change or it holds 65,536)',
+      help: `Topics whose matching subscriptions are cached now, by cache (emptied when subscriptions change or it holds ${MATCH_CACHE_MAX_TOPICS.toLocaleString('en-US')})`,
       labelNames: ['cache'] as const,
       registers: [registry],
       collect() {
