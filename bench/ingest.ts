@@ -138,7 +138,7 @@ export interface IngestBenchOptions {
   readonly cpuProf: boolean;
   /** `--ingest-node-args`: Node arguments of the Wattproof ingest, e.g. V8 heap flags to compare. */
   readonly ingestNodeArgs: readonly string[];
-  /** `--gateway-node-args`: Node arguments of the gateway after GATEWAY_NODE_ARGS (bench/lib/brokers.ts), e.g. V8 heap flags to compare. */
+  /** `--gateway-node-args`: Node arguments of the gateway after GATEWAY_NODE_ARGS (gateway/src/node-args.ts), e.g. V8 heap flags to compare. */
   readonly gatewayNodeArgs: readonly string[];
   /** With `cpuProf`: write a flame graph of each step's measured interval here (bench/lib/flame-graph.ts). */
   readonly flameDir?: string;

@@ -134,6 +134,36 @@ export async function openAnalysisScheduler(deps: { jobs: Pick<MvJobs, 'runSched
 
 export type Env = Record<string, string | undefined>;
 
+/** `--max-semi-space-size=64` → `max-semi-space-size`; V8 takes `_` for `-`, and `--no-x` sets the flag `x` too. */
+function nodeFlagName(arg: string): string {
+  return arg.replace(/^--/, '').split('=')[0]!.replaceAll('_', '-').replace(/^no-/, '');
+}
+
+/**
+ * The entries of `wanted` whose V8 flag `execArgv` (`process.execArgv`) does not set, with any
+ * value: an operator who set a flag otherwise on purpose is not warned.
+ */
+export function missingNodeArgs(wanted: readonly string[], execArgv: readonly string[]): string[] {
+  const given = new Set(execArgv.filter((a) => a.startsWith('--')).map(nodeFlagName));
+  return wanted.filter((a) => !given.has(nodeFlagName(a)));
+}
+
+/**
+ * Logs a warning when the service runs without the V8 arguments it is tuned for (GATEWAY_NODE_ARGS,
+ * INGEST_NODE_ARGS): Node takes them only on its command line, before the script, so the command
+ * cannot set them itself. Returns the missing ones.
+ */
+export function warnMissingNodeArgs(logger: PinoLogger, service: string, wanted: readonly string[], execArgv: readonly string[] = process.execArgv): string[] {
+  const missing = missingNodeArgs(wanted, execArgv);
+  if (missing.length) {
+    logger.warn(
+      { missing, command: `node ${wanted.join(' ')} bin/wattproof.js ${service}` },
+      `the ${service} runs without the V8 flags it is tuned for (docs/PERFORMANCE.md): start it with them, as docker-compose.yml does`,
+    );
+  }
+  return missing;
+}
+
 export function createLogger(level: string, name: string): PinoLogger {
   return pino({ name, level }, pino.destination(2));
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ALL_READINGS_FILTER, ALL_STATUS_FILTER, issueSecret, meterKey, readingsTopic, TOPIC_ROOT, type MeterRef } from '@wattproof/core';
-import { provisionService } from '@wattproof/gateway';
+import { GATEWAY_NODE_ARGS, provisionService } from '@wattproof/gateway';
 import { createJsonlRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
@@ -227,20 +227,8 @@ function wrap(cmd: string, args: string[], options: StartOptions): [string, stri
   return c;
 }
 
-/**
- * The Node arguments the gateway runs with in docker-compose.yml (between `node` and the script in
- * its entrypoint), so that the benchmarks measure it as deployed. test/compose checks that the two agree.
- * - `--max-semi-space-size=64`: a 64 MiB young generation (docs/PERFORMANCE.md, "A larger young
- *   generation for the gateway").
- * - `--heap-growing-percent=200`: the old generation may grow to 3x its live size before a full GC.
- *   With messages of 1,000 readings (about 70 KB) V8 otherwise started incremental marking every
- *   0.3-0.8 s (`--trace-incremental-marking`: "Start (task)" at 37 MB of a 108 MB limit) and the
- *   full GCs were over half the gateway's CPU (`perf`); with it 8-10 full GCs per run instead of
- *   29-33, and the gateway's CPU per message 724-782 against 1,285-1,400 us at 200,000 readings/s.
- *   Single-reading messages: unchanged within noise (docs/PERFORMANCE.md, "Full GCs in the
- *   gateway with large messages"). Node refuses this flag in NODE_OPTIONS, hence the entrypoint.
- */
-export const GATEWAY_NODE_ARGS: readonly string[] = ['--max-semi-space-size=64', '--heap-growing-percent=200'];
+/** The gateway's V8 arguments as deployed (gateway/src/node-args.ts), so that the benchmarks measure it as it runs. */
+export { GATEWAY_NODE_ARGS };
 
 /**
  * Starts `node bin/wattproof.js gateway` on a free port with the registry in `creds.dir/data`

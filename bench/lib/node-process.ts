@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monotonicMs } from './payload.js';
+import { INGEST_NODE_ARGS } from '@wattproof/ingest';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
@@ -63,20 +64,8 @@ export function startNodeProcess(label: string, args: readonly string[], env: Re
   };
 }
 
-/**
- * The Node arguments the ingest runs with in docker-compose.yml (its entrypoint), so that the
- * benchmarks measure it as deployed; test/compose checks that the two agree. V8's allocation-site
- * pretenuring off: a batch's readings live until the batch is written (up to 200 ms and the
- * request), long enough for V8 to allocate them straight into the old generation, where they die
- * and cost full collections. Without it, at 10 readings per message and 40,000 readings/s, the
- * ingest used 8.17 instead of 9.85 µs of CPU per stored reading (medians of 7 alternating runs
- * each; at 1,000 readings per message 4.57 against 4.89, 3 each) and its scavenges took 40 instead
- * of 780 ms in one pair of runs (docs/PERFORMANCE.md, "The ingest without pretenuring"). The
- * cost: a year's backfill (messages of about 1,000 readings held for seconds under back-pressure)
- * took 7.57 and 8.20 µs per reading against 6.61 with V8's default (one run without), still well
- * under its 10-minute target; the live stream was chosen over the occasional backfill.
- */
-export const INGEST_NODE_ARGS: readonly string[] = ['--no-allocation-site-pretenuring'];
+/** The ingest's V8 arguments as deployed (ingest/src/node-args.ts), so that the benchmarks measure it as it runs. */
+export { INGEST_NODE_ARGS };
 
 /**
  * Starts the ingest as `wattproof ingest` does, with INGEST_NODE_ARGS and then `nodeArgs` before

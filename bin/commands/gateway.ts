@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { loadConfig } from '@wattproof/core';
-import { createGateway, gatewayConfigSchema } from '@wattproof/gateway';
-import { createLogger, createMetricsRegistry, openRegistry, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+import { createGateway, gatewayConfigSchema, GATEWAY_NODE_ARGS } from '@wattproof/gateway';
+import { createLogger, createMetricsRegistry, openRegistry, runtimeConfigSchema, untilSignal, warnMissingNodeArgs, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof gateway [--help]
 
@@ -18,6 +18,8 @@ Cluster mode (GATEWAY_REDIS_URL): several gateway nodes behind a TCP load balanc
 sessions, subscriptions and retained messages through Redis. With GATEWAY_STREAM_REDIS_URL
 every readings publish is appended to a Redis stream shard before its PUBACK, for scaled-out
 ingest workers (docs/SCALING.md).
+Run it as \`node ${GATEWAY_NODE_ARGS.join(' ')} bin/wattproof.js gateway\` (V8 heap flags Node
+takes only on its command line; without them the gateway warns).
 `;
 
 export async function runGateway(argv: string[], env: Env): Promise<number> {
@@ -28,6 +30,7 @@ export async function runGateway(argv: string[], env: Env): Promise<number> {
   }
   const config = loadConfig(gatewayConfigSchema, env);
   const logger = createLogger(loadConfig(runtimeConfigSchema, env).LOG_LEVEL, 'gateway');
+  warnMissingNodeArgs(logger, 'gateway', GATEWAY_NODE_ARGS);
   const registry = await openRegistry(env);
   const metrics = createMetricsRegistry();
   const gateway = createGateway({ registry, logger, metrics }, config);

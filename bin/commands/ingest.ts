@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { loadConfig } from '@wattproof/core';
-import { createIngest, ingestConfigSchema } from '@wattproof/ingest';
-import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, untilSignal, type Env } from '../runtime.js';
+import { createIngest, ingestConfigSchema, INGEST_NODE_ARGS } from '@wattproof/ingest';
+import { createLogger, createMetricsRegistry, openStores, runtimeConfigSchema, untilSignal, warnMissingNodeArgs, type Env } from '../runtime.js';
 
 const HELP = `Usage: wattproof ingest [--help]
 
@@ -18,6 +18,8 @@ durable and acknowledges them, then disconnects and exits 0.
 With INGEST_STREAM_REDIS_URL it runs as one of several workers instead: it leases shards of
 the gateways' readings streams (Redis) and acknowledges each entry once it is durable; on
 SIGTERM it hands its shards back to the other workers (docs/SCALING.md).
+Run it as \`node ${INGEST_NODE_ARGS.join(' ')} bin/wattproof.js ingest\` (a V8 flag Node takes
+only on its command line; without it the ingest warns).
 `;
 
 export async function runIngest(argv: string[], env: Env): Promise<number> {
@@ -29,6 +31,7 @@ export async function runIngest(argv: string[], env: Env): Promise<number> {
   const rt = loadConfig(runtimeConfigSchema, env);
   const config = loadConfig(ingestConfigSchema, env);
   const logger = createLogger(rt.LOG_LEVEL, 'ingest');
+  warnMissingNodeArgs(logger, 'ingest', INGEST_NODE_ARGS);
   const stores = await openStores(env, logger);
   const metrics = createMetricsRegistry();
   const ingest = createIngest({ ...stores, logger, metrics }, config);

@@ -12,3 +12,4 @@ export * from './cluster.js';
 export * from './stream-sink.js';
 export * from './memory-persistence.js';
 export * from './match-cache.js';
+export * from './node-args.js';

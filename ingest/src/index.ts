@@ -8,3 +8,4 @@ export * from './pipeline.js';
 export * from './stores/index.js';
 export * from './shard-leases.js';
 export * from './stream-source.js';
+export * from './node-args.js';

@@ -27,7 +27,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@wattproof/core';
 import { CONFIG_SECTIONS } from '../../bin/commands/config.js';
-import { GATEWAY_NODE_ARGS } from '../../bench/lib/brokers.js';
+import { GATEWAY_NODE_ARGS } from '@wattproof/gateway';
 import { INGEST_NODE_ARGS } from '../../bench/lib/node-process.js';
 import { USAGE } from '../../bin/cli.js';
 import { createServer, type Server } from 'node:http';

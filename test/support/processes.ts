@@ -65,8 +65,9 @@ export interface Service {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startService(args: string[], env: Record<string, string>): Service {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `node <nodeArgs> bin/wattproof.js <args>` with the test's environment and `env` over it. */
+export function startService(args: string[], env: Record<string, string>, nodeArgs: readonly string[] = []): Service {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
