@@ -18,8 +18,9 @@ Cluster mode (GATEWAY_REDIS_URL): several gateway nodes behind a TCP load balanc
 sessions, subscriptions and retained messages through Redis. With GATEWAY_STREAM_REDIS_URL
 every readings publish is appended to a Redis stream shard before its PUBACK, for scaled-out
 ingest workers (docs/SCALING.md).
-Run it as \`node ${GATEWAY_NODE_ARGS.join(' ')} bin/wattproof.js gateway\` (V8 heap flags Node
-takes only on its command line; without them the gateway warns).
+Run it with the V8 flags it is tuned for (Node takes them only on its command line;
+without them the gateway warns):
+  node ${GATEWAY_NODE_ARGS.join(' ')} bin/wattproof.js gateway
 `;
 
 export async function runGateway(argv: string[], env: Env): Promise<number> {

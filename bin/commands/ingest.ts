@@ -18,8 +18,9 @@ durable and acknowledges them, then disconnects and exits 0.
 With INGEST_STREAM_REDIS_URL it runs as one of several workers instead: it leases shards of
 the gateways' readings streams (Redis) and acknowledges each entry once it is durable; on
 SIGTERM it hands its shards back to the other workers (docs/SCALING.md).
-Run it as \`node ${INGEST_NODE_ARGS.join(' ')} bin/wattproof.js ingest\` (a V8 flag Node takes
-only on its command line; without it the ingest warns).
+Run it with the V8 flags it is tuned for (Node takes them only on its command line;
+without them the ingest warns):
+  node ${INGEST_NODE_ARGS.join(' ')} bin/wattproof.js ingest
 `;
 
 export async function runIngest(argv: string[], env: Env): Promise<number> {
