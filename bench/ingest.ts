@@ -197,7 +197,7 @@ Needs influxd (apt-get install influxdb); the Node-RED peers need the npm regist
     // Over the measured interval. Node 20 refuses --cpu-prof in NODE_OPTIONS, so it is a node argument.
     'cpu-prof': { type: 'boolean', default: false, description: 'run the ingest under node --cpu-prof and print its top self time per step' },
     'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of the ingest over each step's measured interval there (step-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
-    'ingest-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the Wattproof ingest, after the deployed ones (--no-allocation-site-pretenuring; a later flag wins), space-separated, given with "=" (--ingest-node-args=--max-semi-space-size=64)' },
+    'ingest-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the Wattproof ingest, after the deployed ones (INGEST_NODE_ARGS: --no-allocation-site-pretenuring --max-semi-space-size=64; a later flag wins), space-separated, given with "=" (--ingest-node-args=--max-semi-space-size=16)' },
     'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the gateway, after the deployed ones (--max-semi-space-size=64; a later flag wins), space-separated, given with "=" (--gateway-node-args=--trace-gc)' },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every step and the summaries as JSON' },
     'from-json': { type: 'string', placeholder: 'FILE', description: "print the tables of an earlier run's --json file again and run nothing" },

@@ -28,7 +28,8 @@ describe('missingNodeArgs', () => {
 
   it('takes a flag set to another value, with underscores, or negated, as set on purpose', () => {
     expect(missingNodeArgs(GATEWAY_NODE_ARGS, ['--max_semi_space_size=32', '--heap-growing-percent=0'])).toEqual([]);
-    expect(missingNodeArgs(INGEST_NODE_ARGS, ['--allocation-site-pretenuring'])).toEqual([]);
+    expect(missingNodeArgs(INGEST_NODE_ARGS, ['--allocation-site-pretenuring', '--max-semi-space-size=16'])).toEqual([]);
+    expect(missingNodeArgs(INGEST_NODE_ARGS, ['--allocation-site-pretenuring'])).toEqual(['--max-semi-space-size=64']);
   });
 
   it('names the one that is missing', () => {

@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@wattproof/core';
 import { CONFIG_SECTIONS } from '../../bin/commands/config.js';
 import { GATEWAY_NODE_ARGS } from '@wattproof/gateway';
-import { INGEST_NODE_ARGS } from '../../bench/lib/node-process.js';
+import { INGEST_NODE_ARGS } from '@wattproof/ingest';
 import { USAGE } from '../../bin/cli.js';
 import { createServer, type Server } from 'node:http';
 import { keyedFetch } from '../support/api-keys.js';
