@@ -71,7 +71,7 @@ import { provisionService } from '@wattproof/gateway';
 import { createJsonlRegistryStore, REGISTRY_DATA_SUBDIR } from '@wattproof/gateway/registry';
 import { createDuckDbReadingStore, EMBEDDED_READINGS_FILE } from '@wattproof/ingest/stores';
 import { startInfluxDb, type TestInfluxDb } from '../test/support/influxdb.js';
-import { benchDevice, benchDeviceLogin, freePort, provisionBench, startGateway, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerProcess } from './lib/brokers.js';
+import { benchDevice, benchDeviceLogin, freePort, GATEWAY_NODE_ARGS, provisionBench, startGateway, SUBSCRIBER_USERNAME, type BenchCredentials, type BrokerProcess } from './lib/brokers.js';
 import { forkChild, type BenchChild } from './lib/child.js';
 import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { mainThreadProfile, summarizeCpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
@@ -107,7 +107,7 @@ import { describeMachine, machineInfo, sourceState } from './lib/machine.js';
 import type { LoadIn, LoadOut, LoadResult } from './lib/mqtt-load.js';
 import { connectRaw, type RawClient } from './lib/mqtt-raw.js';
 import { DEFAULT_NODE_RED_BATCH_MESSAGES, DEFAULT_NODE_RED_BATCH_TIMEOUT_S, ensureNodeRed, NODE_RED_READY_TEXT, nodeRedFlow, prepareNodeRed, type NodeRedInstall } from './lib/node-red.js';
-import { startIngestProcess, startNodeProcess, type IngestProcess } from './lib/node-process.js';
+import { INGEST_NODE_ARGS, startIngestProcess, startNodeProcess, type IngestProcess } from './lib/node-process.js';
 import { monotonicMs, nextSeq, readingsBatchPayload } from './lib/payload.js';
 import { loadAverage, sampleProcess, type ProcessSample } from './lib/proc.js';
 import { createSampleBuffer, median } from './lib/stats.js';
@@ -197,8 +197,8 @@ Needs influxd (apt-get install influxdb); the Node-RED peers need the npm regist
     // Over the measured interval. Node 20 refuses --cpu-prof in NODE_OPTIONS, so it is a node argument.
     'cpu-prof': { type: 'boolean', default: false, description: 'run the ingest under node --cpu-prof and print its top self time per step' },
     'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of the ingest over each step's measured interval there (step-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
-    'ingest-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the Wattproof ingest, after the deployed ones (INGEST_NODE_ARGS: --no-allocation-site-pretenuring --max-semi-space-size=64; a later flag wins), space-separated, given with "=" (--ingest-node-args=--max-semi-space-size=16)' },
-    'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: 'Node arguments for the gateway, after the deployed ones (--max-semi-space-size=64; a later flag wins), space-separated, given with "=" (--gateway-node-args=--trace-gc)' },
+    'ingest-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: `Node arguments for the Wattproof ingest, after the deployed ones (${INGEST_NODE_ARGS.join(' ')}; a later flag wins), space-separated, given with "=" (--ingest-node-args=--max-semi-space-size=16)` },
+    'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: `Node arguments for the gateway, after the deployed ones (${GATEWAY_NODE_ARGS.join(' ')}; a later flag wins), space-separated, given with "=" (--gateway-node-args=--trace-gc)` },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every step and the summaries as JSON' },
     'from-json': { type: 'string', placeholder: 'FILE', description: "print the tables of an earlier run's --json file again and run nothing" },
     'aggregate-only': { type: 'boolean', default: false, description: 'only time the DuckDB aggregation of a meter-year (no processes started)' },
