@@ -2,8 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monotonicMs } from './payload.js';
 import { INGEST_NODE_ARGS } from '@wattproof/ingest';
+import { monotonicMs } from './payload.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));

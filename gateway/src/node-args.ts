@@ -3,8 +3,9 @@
  * `node --max-semi-space-size=64 --heap-growing-percent=200 bin/wattproof.js gateway`.
  * docker-compose.yml's entrypoint and the benchmarks (bench/lib/brokers.ts) use this list;
  * test/compose checks that the compose file agrees. `wattproof gateway` warns when it runs without
- * them (bin/runtime.ts, `warnMissingNodeArgs`), because Node cannot take them once started: the young generation's
- * size is fixed when the heap is made, and Node refuses `--heap-growing-percent` in NODE_OPTIONS.
+ * them (bin/runtime.ts, `warnMissingNodeArgs`), because Node cannot take them once started: the
+ * young generation's size is fixed when the heap is made, and Node refuses `--heap-growing-percent`
+ * in NODE_OPTIONS.
  *
  * - `--max-semi-space-size=64`: a 64 MiB young generation. Every QoS 1 message lives until the
  *   ingest acknowledges it; with V8's default (16 MiB semi-spaces) many were promoted and collected
