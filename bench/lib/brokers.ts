@@ -227,9 +227,6 @@ function wrap(cmd: string, args: string[], options: StartOptions): [string, stri
   return c;
 }
 
-/** The gateway's V8 arguments as deployed (gateway/src/node-args.ts), so that the benchmarks measure it as it runs. */
-export { GATEWAY_NODE_ARGS };
-
 /**
  * Starts `node bin/wattproof.js gateway` on a free port with the registry in `creds.dir/data`
  * (authentication, topic ACLs and the gateway's payload checks on, as in production; logs at warn;

@@ -64,9 +64,6 @@ export function startNodeProcess(label: string, args: readonly string[], env: Re
   };
 }
 
-/** The ingest's V8 arguments as deployed (ingest/src/node-args.ts), so that the benchmarks measure it as it runs. */
-export { INGEST_NODE_ARGS };
-
 /**
  * Starts the ingest as `wattproof ingest` does, with INGEST_NODE_ARGS and then `nodeArgs` before
  * the script (a later flag wins where they repeat one): `--cpu-prof` and V8 flags such as the
