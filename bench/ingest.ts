@@ -19,10 +19,13 @@
  *    stops after the first step that fails once the latency rate was run; when no step passed,
  *    the lowest rate is halved, twice at most, until one does). Per step: a warm-up
  *    at the step's rate (drained), then `--seconds` of load from t0. After the last publish the
- *    store's count is polled every --poll-ms: InfluxDB `SELECT count(value) FROM reading`; DuckDB
- *    the ingest's own `wattproof_ingest_readings_written_total` (/metrics; the DuckDB file is
- *    locked by the ingest), checked against `SELECT count(*)` on the file once the ingest has
- *    stopped. End-to-end readings/s = readings stored / (answer of the first poll that counts
+ *    store's count is polled every --poll-ms: InfluxDB the points the step's database accepted
+ *    (`writePointsOk` of its shards in `/debug/vars`), checked against one
+ *    `SELECT count(value) FROM reading` once they reach the target (a `SELECT count()` per poll,
+ *    `--count-by select-count`, reads every point, 0.7 s of influxd's CPU per 2 million, and
+ *    slowed the drain it measured); DuckDB the ingest's own `wattproof_ingest_readings_written_total`
+ *    (/metrics; the DuckDB file is locked by the ingest), checked against `SELECT count(*)` on
+ *    the file once the ingest has stopped. End-to-end readings/s = readings stored / (answer of the first poll that counts
  *    every acknowledged reading − t0). Loss = readings acknowledged by the gateway and not stored
  *    when the count has not moved for --drain seconds.
  *    Latency: besides the load, a marker device publishes one single-reading message every
@@ -77,8 +80,9 @@ import { forkChild, type BenchChild } from './lib/child.js';
 import { BenchUsageError, defineBench, parseBenchArgs, showBenchHelp } from './lib/cli.js';
 import { mainThreadProfile, summarizeCpuProfile, type ProfileSummary } from './lib/cpu-profile.js';
 import { writeFlameGraph } from './lib/flame-graph.js';
-import { countReadings, createDatabase, dropDatabase, meterValuesAfter, rawBodies, writeBodies } from './lib/influx.js';
+import { countReadings, createDatabase, dropDatabase, meterValuesAfter, pointsWritten, rawBodies, writeBodies } from './lib/influx.js';
 import {
+  COUNT_BYS,
   DEFAULT_STEP_CRITERIA,
   firstReaching,
   formatE2e,
@@ -98,6 +102,7 @@ import {
   summarizeSteps,
   summarizeZeroLoss,
   targetRows,
+  type CountBy,
   type PeerName,
   type Poll,
   type RawRow,
@@ -133,6 +138,12 @@ export interface IngestBenchOptions {
   readonly drainS: number;
   readonly maxLagS: number;
   readonly pollMs: number;
+  /**
+   * How an InfluxDB step's progress is counted: `points-written`, the statistics of the step's
+   * database (cheap, confirmed by one `SELECT count()` at the end), or `select-count`, a
+   * `SELECT count()` per poll as before 2026-12-03 (each one reads every point of the step).
+   */
+  readonly countBy: CountBy;
   readonly markerEveryMs: number;
   readonly rawPoints: number;
   readonly gatewayPersistence: boolean;
@@ -192,6 +203,12 @@ Needs influxd (apt-get install influxdb); the Node-RED peers need the npm regist
     drain: { type: 'string', placeholder: 'S', default: '30', description: 'give up waiting for the count after S seconds without progress' },
     'max-lag': { type: 'string', placeholder: 'S', default: String(DEFAULT_STEP_CRITERIA.maxLagS), description: 'a passing step is at most S seconds behind when the load stops' },
     'poll-ms': { type: 'string', placeholder: 'MS', default: '100', description: 'milliseconds between polls of the count and the markers' },
+    'count-by': {
+      type: 'string',
+      placeholder: 'HOW',
+      default: 'points-written',
+      description: "InfluxDB steps: points-written (the database's write statistics per poll, checked by one SELECT count() at the end) or select-count (a SELECT count() per poll, which reads every point)",
+    },
     'marker-every-ms': { type: 'string', placeholder: 'MS', default: '100', description: 'milliseconds between latency marker messages' },
     'raw-points': { type: 'string', placeholder: 'N', default: '1000000', description: 'points written per raw-ceiling row' },
     'gateway-persistence': { type: 'boolean', default: false, description: 'gateway sessions on disk (GATEWAY_PERSISTENCE_DIR, fsynced) instead of in memory' },
@@ -243,6 +260,7 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
     drainS: num('drain', values.drain),
     maxLagS: num('max-lag', values['max-lag']),
     pollMs: num('poll-ms', values['poll-ms'], 10),
+    countBy: countByOf(values['count-by']),
     markerEveryMs: num('marker-every-ms', values['marker-every-ms'], 10),
     rawPoints: Math.floor(num('raw-points', values['raw-points'], 1000)),
     gatewayPersistence: values['gateway-persistence'],
@@ -254,6 +272,11 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
     ...(values['from-json'] ? { fromJson: values['from-json'] } : {}),
     aggregateOnly: values['aggregate-only'],
   };
+}
+
+function countByOf(s: string): CountBy {
+  if (!(COUNT_BYS as readonly string[]).includes(s)) throw new BenchUsageError(`--count-by takes ${COUNT_BYS.join(' or ')}, not ${s}`);
+  return s as CountBy;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
@@ -434,9 +457,14 @@ async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, ra
   };
   const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
   const healthUrl = `http://127.0.0.1:${httpPort}/health`;
+  // InfluxDB: `selectCount` reads every point of the step's database, 0.7 s of influxd's CPU per
+  // 2 million points, so a poll of it every --poll-ms competes with the very writes it waits
+  // for; `--count-by points-written` polls the database's write statistics instead and checks
+  // them against one `selectCount` at the end (see the drain below).
+  const selectCount = () => countReadings(influx.url, db);
   const count =
     store === 'influxdb'
-      ? () => countReadings(influx.url, db)
+      ? selectCount
       : async () => promValue(await (await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) })).text(), 'wattproof_ingest_readings_written_total');
 
   let ingest: IngestProcess | undefined;
@@ -473,6 +501,9 @@ async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, ra
       if (!drained.reached) throw new Error(`the warm-up did not drain: ${drained.polls.at(-1)?.value} of ${w.acked * n} readings stored`);
     }
     const stored0 = await count();
+    // Points written before the load that the step's count does not hold (the warm-up's writes twice).
+    const writtenTwice0 = store === 'influxdb' && o.countBy === 'points-written' ? (await pointsWritten(influx.url, db)) - stored0 : undefined;
+    const drainCount = writtenTwice0 === undefined ? count : async () => (await pointsWritten(influx.url, db)) - writtenTwice0;
 
     const startMs = monotonicMs() + 300;
     const t1Ms = startMs + o.seconds * 1000;
@@ -550,7 +581,20 @@ async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, ra
     );
     await sleep(t1Ms - monotonicMs());
     const pollSamples: Samples[] = [];
-    const polled = await pollCount(count, state, o.pollMs, o.drainS * 1000, () => pollSamples.push(samples()));
+    let polled = await pollCount(drainCount, state, o.pollMs, o.drainS * 1000, () => pollSamples.push(samples()));
+    let countedBy: CountBy | undefined = store === 'influxdb' ? (writtenTwice0 === undefined ? 'select-count' : 'points-written') : undefined;
+    if (countedBy === 'points-written') {
+      // The statistics count a point written twice twice. When they agree with SELECT count() now,
+      // no point of the step was written twice, so every poll's figure was the stored count then.
+      const written = await drainCount();
+      const counted = await selectCount();
+      if (written !== counted) {
+        log(`${db}: InfluxDB's statistics say ${written} points written, SELECT count() ${counted}; counting with SELECT count() instead`);
+        pollSamples.length = 0;
+        polled = await pollCount(selectCount, state, o.pollMs, o.drainS * 1000, () => pollSamples.push(samples()));
+        countedBy = 'select-count';
+      }
+    }
     const g = await targetKnown;
     markersDone = true;
     clearTimeout(startTimer);
@@ -588,6 +632,7 @@ async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, ra
       countBefore: stored0,
       storedReadings: last.value - stored0,
       loss: expectedInStep > 0 ? Math.max(0, expected - last.value) / expectedInStep : 0,
+      ...(countedBy ? { countedBy } : {}),
       drained: polled.reached,
       e2eS,
       e2ePerS: loadStored / e2eS,

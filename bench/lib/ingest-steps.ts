@@ -17,6 +17,15 @@ export type StoreName = 'influxdb' | 'duckdb';
 export type PeerName = 'wattproof' | 'node-red' | 'node-red-unbatched';
 export const PEERS: readonly PeerName[] = ['wattproof', 'node-red', 'node-red-unbatched'];
 
+/**
+ * How an InfluxDB step's stored readings were counted while it drained: `points-written`, the
+ * points the step's database accepted per InfluxDB's statistics, checked against one
+ * `SELECT count()` at the end; `select-count`, a `SELECT count()` per poll (every step before
+ * 2026-12-03 evening, and any step where the two disagreed: a point written twice).
+ */
+export type CountBy = 'points-written' | 'select-count';
+export const COUNT_BYS: readonly CountBy[] = ['points-written', 'select-count'];
+
 /** The peer of a step (steps of runs before peers existed are Wattproof's). */
 export function peerOf(s: { readonly peer?: PeerName }): PeerName {
   return s.peer ?? 'wattproof';
@@ -87,6 +96,8 @@ export interface StepResult {
   readonly storedReadings?: number;
   /** (expected − stored) / expected, 0 when at least as many were stored. */
   readonly loss?: number;
+  /** How the InfluxDB count was polled (steps before 2026-12-03 evening: `select-count`). */
+  readonly countedBy?: CountBy;
   /** Every acknowledged reading became queryable within the drain time. */
   readonly drained?: boolean;
   /** First publish to the answer of the poll that first counted every acknowledged reading, s. */

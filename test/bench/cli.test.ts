@@ -171,3 +171,12 @@ describe('npm run bench -- ... --help', () => {
     }
   }, 60_000);
 });
+
+describe('npm run bench -- ingest --count-by', () => {
+  it('counts InfluxDB steps by points written unless told to SELECT count() per poll, and refuses anything else', async () => {
+    const { parseIngestBenchArgs } = await import('../../bench/ingest.js');
+    expect(parseIngestBenchArgs([]).countBy).toBe('points-written');
+    expect(parseIngestBenchArgs(['--count-by', 'select-count']).countBy).toBe('select-count');
+    expect(() => parseIngestBenchArgs(['--count-by', 'rows'])).toThrow(new BenchUsageError('--count-by takes points-written or select-count, not rows'));
+  });
+});
