@@ -150,6 +150,8 @@ export interface IngestBenchOptions {
   readonly cpuProf: boolean;
   /** `--ingest-node-args`: Node arguments of the Wattproof ingest, e.g. V8 heap flags to compare. */
   readonly ingestNodeArgs: readonly string[];
+  /** `--ingest-env`: environment of the Wattproof ingest on top of the benchmark's, e.g. a batch size to compare. */
+  readonly ingestEnv: Readonly<Record<string, string>>;
   /** `--gateway-node-args`: Node arguments of the gateway after GATEWAY_NODE_ARGS (gateway/src/node-args.ts), e.g. V8 heap flags to compare. */
   readonly gatewayNodeArgs: readonly string[];
   /** With `cpuProf`: write a flame graph of each step's measured interval here (bench/lib/flame-graph.ts). */
@@ -216,6 +218,12 @@ Needs influxd (apt-get install influxdb); the Node-RED peers need the npm regist
     'cpu-prof': { type: 'boolean', default: false, description: 'run the ingest under node --cpu-prof and print its top self time per step' },
     'flame-dir': { type: 'string', placeholder: 'DIR', description: "with --cpu-prof: write a flame graph of the ingest over each step's measured interval there (step-N-….svg, and its stacks as .folded for speedscope or flamegraph.pl)" },
     'ingest-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: `Node arguments for the Wattproof ingest, after the deployed ones (${INGEST_NODE_ARGS.join(' ')}; a later flag wins), space-separated, given with "=" (--ingest-node-args=--max-semi-space-size=16)` },
+    'ingest-env': {
+      type: 'string',
+      placeholder: 'NAME=VALUE',
+      multiple: true,
+      description: "environment of the Wattproof ingest over the benchmark's, repeatable (--ingest-env INGEST_BATCH_MAX_READINGS=20000)",
+    },
     'gateway-node-args': { type: 'string', placeholder: 'ARGS', default: '', description: `Node arguments for the gateway, after the deployed ones (${GATEWAY_NODE_ARGS.join(' ')}; a later flag wins), space-separated, given with "=" (--gateway-node-args=--trace-gc)` },
     json: { type: 'string', placeholder: 'FILE', description: 'also write every step and the summaries as JSON' },
     'from-json': { type: 'string', placeholder: 'FILE', description: "print the tables of an earlier run's --json file again and run nothing" },
@@ -267,11 +275,22 @@ export function parseIngestBenchArgs(argv: string[]): IngestBenchOptions {
     cpuProf: values['cpu-prof'],
     ingestNodeArgs: values['ingest-node-args'].split(' ').filter((a) => a !== ''),
     gatewayNodeArgs: values['gateway-node-args'].split(' ').filter((a) => a !== ''),
+    ingestEnv: envPairs(values['ingest-env'] ?? []),
     ...(values['flame-dir'] ? { flameDir: values['flame-dir'] } : {}),
     ...(values.json ? { json: values.json } : {}),
     ...(values['from-json'] ? { fromJson: values['from-json'] } : {}),
     aggregateOnly: values['aggregate-only'],
   };
+}
+
+function envPairs(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (!m) throw new BenchUsageError(`--ingest-env takes NAME=VALUE, not ${pair}`);
+    env[m[1]!] = m[2]!;
+  }
+  return env;
 }
 
 function countByOf(s: string): CountBy {
@@ -454,6 +473,7 @@ async function runStep(ctx: Ctx, store: StoreName, peer: PeerName, n: number, ra
     INGEST_MQTT_PASSWORD: login.password,
     INGEST_MQTT_CLIENT_ID: login.clientId,
     ...(store === 'influxdb' ? { READINGS_STORE: 'influxdb', INFLUX_URL: influx.url, INFLUX_DATABASE: db, INFLUX_API_VERSION: 'v1' } : { READINGS_STORE: 'embedded' }),
+    ...o.ingestEnv,
   };
   const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
   const healthUrl = `http://127.0.0.1:${httpPort}/health`;

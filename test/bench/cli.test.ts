@@ -172,11 +172,21 @@ describe('npm run bench -- ... --help', () => {
   }, 60_000);
 });
 
-describe('npm run bench -- ingest --count-by', () => {
+describe('npm run bench -- ingest --count-by and --ingest-env', () => {
   it('counts InfluxDB steps by points written unless told to SELECT count() per poll, and refuses anything else', async () => {
     const { parseIngestBenchArgs } = await import('../../bench/ingest.js');
     expect(parseIngestBenchArgs([]).countBy).toBe('points-written');
     expect(parseIngestBenchArgs(['--count-by', 'select-count']).countBy).toBe('select-count');
     expect(() => parseIngestBenchArgs(['--count-by', 'rows'])).toThrow(new BenchUsageError('--count-by takes points-written or select-count, not rows'));
+  });
+  it('takes the ingest environment as NAME=VALUE pairs, the last of a name winning, and refuses anything else', async () => {
+    const { parseIngestBenchArgs } = await import('../../bench/ingest.js');
+    expect(parseIngestBenchArgs([]).ingestEnv).toEqual({});
+    expect(parseIngestBenchArgs(['--ingest-env', 'INGEST_BATCH_MAX_READINGS=20000', '--ingest-env', 'LOG_LEVEL=a=b', '--ingest-env', 'INGEST_BATCH_MAX_READINGS=1']).ingestEnv).toEqual({
+      INGEST_BATCH_MAX_READINGS: '1',
+      LOG_LEVEL: 'a=b',
+    });
+    expect(() => parseIngestBenchArgs(['--ingest-env', '=1'])).toThrow(new BenchUsageError('--ingest-env takes NAME=VALUE, not =1'));
+    expect(() => parseIngestBenchArgs(['--ingest-env', 'NOVALUE'])).toThrow(new BenchUsageError('--ingest-env takes NAME=VALUE, not NOVALUE'));
   });
 });
