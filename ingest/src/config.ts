@@ -25,8 +25,11 @@ export const ingestConfigSchema = z.object({
   INGEST_MQTT_USERNAME: z.string().default('wattproof-ingest').describe('Service principal the ingest logs in as'),
   INGEST_MQTT_PASSWORD: envOptionalString().describe('Its secret (from `wattproof device add-service`); `wattproof start` provisions one itself'),
   INGEST_MQTT_CLIENT_ID: z.string().default('wattproof-ingest').describe('Client id of the persistent session (QoS 1, clean session off)'),
-  INGEST_BATCH_MAX_READINGS: envInt(5000, 1, 100_000).describe('Readings per store write'),
+  INGEST_BATCH_MAX_READINGS: envInt(5000, 1, 100_000).describe('Readings that make a batch due at once, without waiting for INGEST_FLUSH_INTERVAL_MS'),
   INGEST_FLUSH_INTERVAL_MS: envInt(200, 1, 60_000).describe('Longest time a reading waits for its batch to fill'),
+  INGEST_WRITE_MAX_READINGS: envInt(20_000, 1, 1_000_000).describe(
+    'Most readings one store write takes (at least INGEST_BATCH_MAX_READINGS): writes are serial, and the next one takes what arrived during the one before, up to this many (InfluxDB: requests of INFLUX_BATCH_POINTS lines, INFLUX_WRITE_CONCURRENCY at a time)',
+  ),
   INGEST_MAX_PENDING_MESSAGES: envInt(20_000, 1, 1_000_000).describe('Unacknowledged messages held before the ingest stops reading from the broker (back-pressure)'),
   INGEST_MAX_PENDING_BYTES: envInt(32 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024).describe(
     'Payload bytes of unacknowledged messages held before the ingest stops reading from the broker or the readings streams (back-pressure that bounds memory when messages carry many readings; one larger message still goes in alone)',

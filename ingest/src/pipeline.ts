@@ -4,8 +4,10 @@
  * reading store, or the message itself in the dead letters. The caller acknowledges the MQTT
  * message then, and not before.
  *
- * Writes are serial (one batch in flight) so that the last write of a key is the last received;
- * a failed write is retried with back-off for as long as it takes (the broker keeps the
+ * Writes are serial (one batch in flight) so that the last write of a key is the last received.
+ * A batch is taken from the queue when its write starts, not when it is due: what arrived during
+ * the previous write goes out in one write of up to INGEST_WRITE_MAX_READINGS readings, which the
+ * InfluxDB adapter sends as several requests at once (see `takeBatch`). A failed write is retried with back-off for as long as it takes (the broker keeps the
  * unacknowledged messages meanwhile); a batch the store refuses for good is split per message
  * and only the refused messages are dead-lettered.
  *
@@ -190,6 +192,9 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
   let pendingCount = 0;
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
+  /** A write is chained on `writing` that has not taken its batch from the queue yet. */
+  let writeChained = false;
+  const writeMaxReadings = Math.max(config.INGEST_WRITE_MAX_READINGS, config.INGEST_BATCH_MAX_READINGS);
   let normalizing: Promise<unknown> = Promise.resolve();
   /** Work queued on `normalizing` and not finished (accept()'s fast path needs it at 0). */
   let chained = 0;
@@ -213,18 +218,39 @@ export function createIngestPipeline(deps: PipelineDeps, config: IngestConfig) {
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
-      const batch = queue;
-      queue = [];
-      queuedReadings = 0;
-      writing = writing
-        .then(() => writeBatch(batch))
-        .catch((err: unknown) => {
+      // The write already chained takes these messages too.
+      if (writeChained) return;
+      writeChained = true;
+      writing = writing.then(() => {
+        writeChained = false;
+        const batch = takeBatch();
+        return writeBatch(batch).catch((err: unknown) => {
           // Nothing of this batch is acknowledged: the broker redelivers it. The chain goes on.
           logger.error({ err, messages: batch.length }, 'batch not durable; its messages will be redelivered');
           for (const item of batch) item.reject(err);
           settle(batch.length);
         });
+      });
     }, delayMs);
+  }
+
+  /**
+   * The queue's oldest messages, up to INGEST_WRITE_MAX_READINGS readings (whole messages, at
+   * least one), when the write before has finished; the rest is scheduled as a next batch.
+   * Batches used to be cut when due, of about INGEST_BATCH_MAX_READINGS each, and went out one
+   * after another: under load, one InfluxDB request in flight where the adapter can send
+   * INFLUX_WRITE_CONCURRENCY (docs/PERFORMANCE.md, "One write takes what arrived during the one
+   * before").
+   */
+  function takeBatch(): PendingItem[] {
+    let n = 0;
+    let readings = 0;
+    while (n < queue.length && (n === 0 || readings + queue[n]!.readings.length <= writeMaxReadings)) readings += queue[n++]!.readings.length;
+    const batch = n === queue.length ? queue : queue.slice(0, n);
+    queue = n === queue.length ? [] : queue.slice(n);
+    queuedReadings -= readings;
+    if (queue.length) scheduleFlush(queuedReadings >= config.INGEST_BATCH_MAX_READINGS || closed ? 0 : config.INGEST_FLUSH_INTERVAL_MS);
+    return batch;
   }
 
   async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {

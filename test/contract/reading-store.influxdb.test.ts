@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInfluxReadingStore } from '@wattproof/ingest/stores';
+import { configWith, type StoredReading } from '@wattproof/core';
+import { createInfluxReadingStore, influxOptionsFromConfig, influxStoreConfigSchema } from '@wattproof/ingest/stores';
 import { startInfluxDb, type TestInfluxDb } from '../support/influxdb.js';
 import { freePort } from '../support/net.js';
 import { describeReadingStore } from './reading-store.js';
@@ -106,4 +107,66 @@ describe('influxdb reading store errors', () => {
   it('rejects a bad INFLUX_URL with STORE_CONFIG_INVALID', () => {
     expect(() => createInfluxReadingStore({ url: 'not a url' })).toThrow(expect.objectContaining({ code: 'STORE_CONFIG_INVALID' }));
   });
+});
+
+describe('influxdb reading store: requests in flight', () => {
+  /** A proxy in front of the real influxd that counts the write requests in flight at once. */
+  async function countingProxy() {
+    let inFlight = 0;
+    let most = 0;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const isWrite = req.url?.startsWith('/write') ?? false;
+        if (isWrite) most = Math.max(most, ++inFlight);
+        const body = Buffer.concat(chunks);
+        // Held a moment, so that requests sent together overlap here.
+        const hold = isWrite ? new Promise((r) => setTimeout(r, 20)) : Promise.resolve();
+        void hold
+          .then(() => fetch(`${influx.url}${req.url ?? '/'}`, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? 'text/plain' }, ...(body.length ? { body } : {}) }))
+          .then(async (answer) => {
+            res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+            res.end(Buffer.from(await answer.arrayBuffer()));
+          })
+          .catch(() => res.writeHead(502).end())
+          .finally(() => {
+            if (isWrite) inFlight--;
+          });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, most: () => most, close: () => new Promise((r) => server.close(r)) };
+  }
+
+  const readings = (n: number): StoredReading[] =>
+    Array.from({ length: n }, (_, i) => ({ site: 'yz', building: 'b01', meter: 'conc', quantity: 'electricity', kind: 'interval', unit: 'kWh', ts: Date.UTC(2026, 0, 1) + i * 900_000, value: i, intervalS: 900 }));
+
+  for (const [concurrency, expected] of [
+    [undefined, 4],
+    [2, 2],
+  ] as const) {
+    it(`send a large write as INFLUX_BATCH_POINTS-line requests, ${expected} in flight with INFLUX_WRITE_CONCURRENCY ${concurrency ?? 'unset'}`, async () => {
+      const proxy = await countingProxy();
+      const database = `${influx.database}_conc_${expected}`;
+      const config = configWith(influxStoreConfigSchema, {
+        INFLUX_URL: proxy.url,
+        INFLUX_API_VERSION: 'v1',
+        INFLUX_DATABASE: database,
+        INFLUX_BATCH_POINTS: 100,
+        ...(concurrency === undefined ? {} : { INFLUX_WRITE_CONCURRENCY: concurrency }),
+      });
+      const store = createInfluxReadingStore(influxOptionsFromConfig(config));
+      try {
+        await store.init();
+        await store.write(readings(1000));
+        expect(proxy.most()).toBe(expected);
+        const stored = await store.query({ site: 'yz', building: 'b01', meter: 'conc', quantity: 'electricity', kind: 'interval', from: Date.UTC(2026, 0, 1), to: Date.UTC(2027, 0, 1) });
+        expect(stored).toHaveLength(1000);
+      } finally {
+        await store.close();
+        await proxy.close();
+      }
+    });
+  }
 });

@@ -102,6 +102,7 @@ export const influxStoreConfigShape = {
   INFLUX_TIMEOUT_MS: envInt(DEFAULT_INFLUX_TIMEOUT_MS, 100, 600_000).describe('Timeout of each InfluxDB HTTP request, ms.'),
   INFLUX_CREATE_DATABASE: envBool(true).describe('On 1.x, create the database at start when it is missing.'),
   INFLUX_BATCH_POINTS: envInt(DEFAULT_INFLUX_BATCH_POINTS, 1, 100_000).describe('Readings per InfluxDB write request; larger batches are split.'),
+  INFLUX_WRITE_CONCURRENCY: envInt(DEFAULT_INFLUX_WRITE_CONCURRENCY, 1, 64).describe('Write requests of one store write in flight at once.'),
 };
 
 /** Config schema of the InfluxDB adapter alone (keys are environment variable names). */
@@ -126,6 +127,7 @@ export function influxOptionsFromConfig(config: InfluxStoreConfig): InfluxReadin
     timeoutMs: config.INFLUX_TIMEOUT_MS,
     createDatabase: config.INFLUX_CREATE_DATABASE,
     batchPoints: config.INFLUX_BATCH_POINTS,
+    writeConcurrency: config.INFLUX_WRITE_CONCURRENCY,
   };
 }
 
